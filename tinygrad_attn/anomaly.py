@@ -1,0 +1,85 @@
+"""`detect_anomaly()`: stop at the first NaN or Inf, naming the op and the line that made it.
+
+Inside the context manager every node remembers the user's line that created it. In forward,
+a NaN always raises, and so does an Inf that an op produced from finite inputs (ops that make
+infinities on purpose, such as `masked_fill(mask, -inf)`, say so with `produces_inf = True`).
+In backward, any non-finite gradient raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+_ENABLED = [False]
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class AnomalyError(RuntimeError):
+    """A NaN or Inf appeared; the message names the op and where it was created."""
+
+
+def is_enabled() -> bool:
+    return _ENABLED[0]
+
+
+@contextlib.contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Raise `AnomalyError` at the first NaN/Inf in forward or backward (slow: debugging only)."""
+    previous = _ENABLED[0]
+    _ENABLED[0] = True
+    try:
+        yield
+    finally:
+        _ENABLED[0] = previous
+
+
+def _user_site() -> str:
+    """`file.py:LINE` of the innermost frame outside the tinygrad_attn package."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>"
+    return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+
+
+def _bad(array: Any) -> str | None:
+    """'NaN' or 'Inf' if a floating array holds one, else None."""
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "fc":
+        return None
+    if np.isnan(array).any():
+        return "NaN"
+    if np.isinf(array).any():
+        return "Inf"
+    return None
+
+
+def on_forward(node: Any, inputs: tuple, output: np.ndarray) -> None:
+    """Remember where `node` was created and check its output."""
+    node._site = _user_site()
+    problem = _bad(output)
+    if problem is None:
+        return
+    inputs_bad = [_bad(t.data) for t in inputs if t is not None]
+    if problem == "Inf" and (getattr(node, "produces_inf", False) or "Inf" in inputs_bad):
+        return
+    if problem == "NaN" and "NaN" in inputs_bad:
+        return
+    raise AnomalyError(f"{node.name} at {node._site} produced {problem} in forward")
+
+
+def after_backward(node: Any, grads: list) -> None:
+    """Raise if any gradient the op returned holds NaN or Inf."""
+    for i, g in enumerate(grads):
+        problem = _bad(g)
+        if problem is not None:
+            raise AnomalyError(
+                f"{node.name} at {node._site or '<unknown>'} produced {problem} in backward "
+                f"(gradient of input {i})"
+            )

@@ -1,0 +1,286 @@
+"""The autograd engine: `Function` (one graph node per op), the grad-mode flag and `backward`.
+
+Every op is a `Function` subclass with `forward(ctx, *arrays, **params)` and
+`backward(ctx, grad_out)` on numpy arrays. `Function.apply` runs the forward on the inputs' data
+and, when a gradient is wanted, records the node (an instance of the op's class, so
+`t.grad_fn` is e.g. a `Softmax`). `backward` walks the recorded nodes in reverse topological
+order, found without recursion, and accumulates cotangents in a dict keyed by node.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from tinygrad_attn import anomaly
+
+_GRAD_ENABLED = [True]  # the grad-mode flag; only touched through no_grad / enable_grad
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside `no_grad()`."""
+    return _GRAD_ENABLED[0]
+
+
+class _GradMode(contextlib.ContextDecorator):
+    """Context manager and decorator that sets the grad-mode flag and restores it on exit."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._previous.append(_GRAD_ENABLED[0])
+        _GRAD_ENABLED[0] = self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        _GRAD_ENABLED[0] = self._previous.pop()
+
+
+def no_grad() -> _GradMode:
+    """Disable graph recording: `with tg.no_grad(): ...` or `@tg.no_grad()`."""
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    """Re-enable graph recording inside a `no_grad()` block."""
+    return _GradMode(True)
+
+
+class VersionCounter:
+    """Counts in-place changes to a tensor's data (shared by a tensor and its detached views)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...], op_name: str = "op") -> np.ndarray:
+    """Reduce `grad` to `shape`: the adjoint of broadcasting is summation.
+
+    Sums the leading axes that broadcasting added and the axes where `shape` has size 1.
+    Raises ValueError naming the op when `shape` does not broadcast to `grad.shape`.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0 or any(s not in (1, g) for s, g in zip(shape, grad.shape[extra:])):
+        raise ValueError(
+            f"{op_name}.backward returned a gradient of shape {grad.shape} for an input of "
+            f"shape {shape}; it must have the input's shape or one that it broadcasts to"
+        )
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, s in enumerate(shape) if s == 1 and grad.shape[extra + i] != 1
+    )
+    return grad.sum(axis=axes).reshape(shape)
+
+
+class Function:
+    """Base class of every op, and the node recorded on the graph (its class names the op).
+
+    Subclasses define `forward(ctx, *arrays, **params)` returning one array and
+    `backward(ctx, grad_out)` returning one gradient (or None) per forward input; a bare array
+    is fine for a single input. The engine reduces each gradient to its input's shape when the
+    input was broadcast, so `backward` may return gradients in the output's shape.
+    """
+
+    # Set by apply on recorded nodes; class-level defaults keep un-recorded contexts cheap.
+    inputs: tuple[Any, ...] | None = None
+    needs_input_grad: tuple[bool, ...] = ()
+    _saved: tuple[np.ndarray, ...] | None = ()
+    _versions: tuple[tuple[VersionCounter, int], ...] = ()
+    _output_hooks: list[Callable] | None = None
+    _site: str | None = None
+
+    @staticmethod
+    def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def save_for_backward(self, *arrays: np.ndarray) -> None:
+        """Keep arrays for backward (read back as `ctx.saved_tensors`)."""
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self) -> tuple[np.ndarray, ...]:
+        if self._saved is None:
+            raise RuntimeError(_freed_message(type(self).__name__))
+        return self._saved
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} node>"
+
+    @classmethod
+    def apply(cls, *inputs: Any, **params: Any) -> Any:
+        """Run the op on Tensors (None allowed for absent optional inputs); record the node."""
+        tensors = tuple(_as_tensor(x) for x in inputs)
+        needs = tuple(t is not None and t.requires_grad for t in tensors)
+        record = _GRAD_ENABLED[0] and any(needs)
+        ctx = cls()
+        ctx.needs_input_grad = needs
+        arrays = [None if t is None else t.data for t in tensors]
+        try:
+            data = cls.forward(ctx, *arrays, **params)
+        except ValueError as err:
+            raise _named_error(cls.__name__, err, tensors) from None
+        if type(data) is not np.ndarray:
+            data = np.asarray(data)
+        out = Tensor._make(data, record)
+        if record:
+            ctx.inputs = tensors
+            ctx._versions = _saved_versions(ctx, tensors, out)
+            out.grad_fn = ctx
+        if anomaly.is_enabled():
+            anomaly.on_forward(ctx, tensors, data)
+        return out
+
+
+def _named_error(op: str, err: ValueError, tensors: tuple) -> ValueError:
+    """numpy's ValueError from inside a forward, restated with the op and the input shapes."""
+    message = str(err)
+    if message.lower().startswith(op.lower()):
+        return err
+    shapes = ", ".join(str(t.shape) for t in tensors if t is not None)
+    return ValueError(f"{op}: {message} (input shapes {shapes})")
+
+
+def _as_tensor(x: Any) -> Any:
+    if x is None or isinstance(x, Tensor):
+        return x
+    return Tensor(x)
+
+
+def _saved_versions(ctx: Function, tensors: tuple, out: Any) -> tuple:
+    """Versions of the tensors whose data the op saved, to detect later in-place changes."""
+    saved = ctx._saved
+    if not saved:
+        return ()
+    versions = []
+    for t in (*tensors, out):
+        if t is not None and any(_shares(s, t.data) for s in saved):
+            versions.append((t._version, t._version.value))
+    return tuple(versions)
+
+
+def _shares(saved: Any, data: np.ndarray) -> bool:
+    return isinstance(saved, np.ndarray) and (saved is data or np.may_share_memory(saved, data))
+
+
+def _freed_message(op: str) -> str:
+    return (
+        f"{op}: trying to backward through the graph a second time (or read saved values after "
+        "they were freed). Pass retain_graph=True to the first backward() to keep the graph."
+    )
+
+
+def toposort(root: Function) -> list[Function]:
+    """Nodes reachable from `root`, each before the nodes that made its inputs (no recursion)."""
+    order: list[Function] = []
+    visited = {id(root)}
+    stack: list[tuple[Function, Iterator]] = [(root, iter(_parents(root)))]
+    while stack:
+        node, parents = stack[-1]
+        parent = next(parents, None)
+        if parent is None:
+            stack.pop()
+            order.append(node)
+        elif id(parent) not in visited:
+            visited.add(id(parent))
+            stack.append((parent, iter(_parents(parent))))
+    order.reverse()
+    return order
+
+
+def _parents(node: Function) -> list[Function]:
+    if node.inputs is None:
+        raise RuntimeError(_freed_message(node.name))
+    return [t.grad_fn for t in node.inputs if t is not None and t.grad_fn is not None]
+
+
+def backward(root: Any, grad: np.ndarray, retain_graph: bool = False) -> None:
+    """Reverse-mode sweep from tensor `root` with cotangent `grad` (same shape as root)."""
+    if root.grad_fn is None:
+        _accumulate_leaf(root, grad)
+        return
+    order = toposort(root.grad_fn)
+    cotangents: dict[int, np.ndarray] = {id(root.grad_fn): grad}
+    for node in order:
+        grad_out = cotangents.pop(id(node), None)
+        if grad_out is None:
+            continue
+        if node._output_hooks:
+            grad_out = _run_hooks(node._output_hooks, grad_out)
+        for t, g in zip(node.inputs, _node_grads(node, grad_out)):
+            if g is None or t is None or not t.requires_grad:
+                continue
+            if t.grad_fn is None:
+                _accumulate_leaf(t, g)
+                continue
+            key = id(t.grad_fn)
+            previous = cotangents.get(key)
+            cotangents[key] = g if previous is None else previous + g
+        if not retain_graph:
+            node.inputs = None
+            node._saved = None
+
+
+def _node_grads(node: Function, grad_out: np.ndarray) -> list:
+    """Call the op's backward, check versions, reduce each gradient to its input's shape."""
+    for counter, version in node._versions:
+        if counter.value != version:
+            raise RuntimeError(
+                f"{node.name}: a tensor it saved for backward was modified in place (version "
+                f"{counter.value}, expected {version}); clone it or change it after backward()"
+            )
+    grads = type(node).backward(node, grad_out)
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if len(grads) != len(node.inputs):
+        raise RuntimeError(
+            f"{node.name}.backward returned {len(grads)} gradients for {len(node.inputs)} inputs"
+        )
+    out = []
+    for t, g in zip(node.inputs, grads):
+        if g is not None and t is not None:
+            if type(g) is not np.ndarray:
+                g = np.asarray(g)
+            g = unbroadcast(g, t.data.shape, node.name)
+            if g.dtype != t.data.dtype:
+                g = g.astype(t.data.dtype)
+        out.append(g)
+    if anomaly.is_enabled():
+        anomaly.after_backward(node, out)
+    return out
+
+
+def _run_hooks(hooks: list[Callable], grad: np.ndarray) -> np.ndarray:
+    for hook in hooks:
+        result = hook(Tensor(grad))
+        if result is not None:
+            grad = result.data if isinstance(result, Tensor) else np.asarray(result)
+    return grad
+
+
+def _accumulate_leaf(leaf: Any, grad: np.ndarray) -> None:
+    """Add `grad` into `leaf.grad` (a fresh array: backward outputs may alias each other)."""
+    if leaf._hooks:
+        grad = _run_hooks(leaf._hooks, grad)
+    if leaf.grad is None:
+        leaf.grad = Tensor(np.array(grad, dtype=leaf.data.dtype, copy=True))
+    else:
+        leaf.grad = Tensor(leaf.grad.data + grad)
+
+
+# tensor.py needs Function, so Tensor is imported last (the package imports this module first).
+from tinygrad_attn.tensor import Tensor  # noqa: E402

@@ -1,0 +1,260 @@
+"""The public functions (`import tinygrad_attn.functional as F`): validate, document, call ops.
+
+Shape letters: B batch, T target length, S source length, E model dim, H heads, D head dim,
+V vocab, C classes, N rows / features for the norms.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_attn import _checks
+from tinygrad_attn.ops import elementwise as ew
+from tinygrad_attn.ops import movement as mv
+from tinygrad_attn.ops import nn as nn_ops
+from tinygrad_attn.ops import norm
+from tinygrad_attn.random import get_rng
+from tinygrad_attn.tensor import Tensor, matmul
+
+
+def _array(x: Any) -> np.ndarray:
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def softmax(x: Tensor, dim: int) -> Tensor:
+    """exp(x) / sum(exp(x)) along `dim` (one node; fused backward in ops/softmax.py).
+
+    Shapes: x (...) -> same. A row of all -inf gives zero weights and zero gradient.
+    """
+    return x.softmax(dim)
+
+
+def log_softmax(x: Tensor, dim: int) -> Tensor:
+    """x - logsumexp(x) along `dim`, computed stably.  Shapes: x (...) -> same."""
+    return x.log_softmax(dim)
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0).  Shapes: same in and out."""
+    return x.relu()
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x) (approximate="none", PyTorch's default) or its tanh form."""
+    return x.gelu(approximate)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight^T + bias.  Shapes: x (..., in), weight (out, in), bias (out,) -> (..., out)."""
+    if x.shape[-1:] != weight.shape[1:2] or weight.ndim != 2:
+        raise ValueError(f"linear: input {x.shape} does not match weight (out, in) {weight.shape}")
+    if bias is not None and bias.shape != weight.shape[:1]:
+        raise ValueError(f"linear: bias {bias.shape} does not match weight {weight.shape}")
+    y = matmul(x, weight.T)
+    return y if bias is None else y + bias
+
+
+def embedding(indices: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:
+    """Rows of weight.  Shapes: indices (...) ints in [0, V), weight (V, E) -> (..., E)."""
+    idx = _array(indices)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got {idx.dtype}")
+    num = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= num):
+        bad = idx[(idx < 0) | (idx >= num)][0]
+        raise IndexError(f"embedding: index {bad} is out of range for {num} embeddings")
+    return nn_ops.Embedding.apply(weight, indices=idx, padding_idx=padding_idx)
+
+
+def layer_norm(
+    x: Tensor,
+    normalized_shape: int | Sequence[int],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each example over its trailing `normalized_shape` dims, then scale and shift.
+
+    Shapes: x (..., *normalized_shape), weight and bias normalized_shape -> x's shape.
+    One node; fused backward in ops/norm.py.
+    """
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if x.shape[x.ndim - len(shape) :] != shape or len(shape) > x.ndim:
+        raise ValueError(f"layer_norm: input {x.shape} does not end with normalized_shape {shape}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and p.shape != shape:
+            raise ValueError(f"layer_norm: {name} {p.shape} != normalized_shape {shape}")
+    return norm.LayerNorm.apply(x, weight, bias, num_dims=len(shape), eps=eps)
+
+
+def batch_norm(
+    x: Tensor,
+    running_mean: Any,
+    running_var: Any,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalise each feature over the batch (and length) axes, then scale and shift.
+
+    Shapes: x (N, C) or (N, C, L); running stats, weight, bias (C,) -> x's shape. In training
+    the running stats (Tensors or arrays, may be None) are updated in place with PyTorch's rule.
+    """
+    if x.ndim not in (2, 3):
+        raise ValueError(f"batch_norm: expected (N, C) or (N, C, L) input, got {x.shape}")
+    channels = x.shape[1]
+    stats = [None if r is None else _array(r) for r in (running_mean, running_var)]
+    for name, p in (
+        ("running_mean", stats[0]),
+        ("running_var", stats[1]),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        if p is not None and p.shape != (channels,):
+            raise ValueError(f"batch_norm: {name} {p.shape} does not match {channels} features")
+    if training and x.numel() // channels <= 1:
+        raise ValueError(f"batch_norm: training needs more than 1 value per feature, got {x.shape}")
+    if not training and (stats[0] is None or stats[1] is None):
+        raise ValueError("batch_norm: eval mode needs running_mean and running_var")
+    return norm.BatchNorm.apply(
+        x,
+        weight,
+        bias,
+        training=training,
+        running_mean=stats[0],
+        running_var=stats[1],
+        momentum=momentum,
+        eps=eps,
+    )
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p) (identity in eval)."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return x * 0.0
+    keep = get_rng().random(x.shape, dtype=np.float32) >= p
+    mask = keep.astype(x.dtype) * np.asarray(1 / (1 - p), dtype=x.dtype)
+    return nn_ops.Dropout.apply(x, mask=mask)
+
+
+def cross_entropy(
+    logits: Tensor,
+    target: Any,
+    ignore_index: int = -100,
+    label_smoothing: float = 0.0,
+    reduction: str = "mean",
+) -> Tensor:
+    """Softmax cross-entropy, fused with log-softmax (one node; backward softmax - onehot).
+
+    Shapes: logits (N, C) or (..., C) (class dim LAST, unlike PyTorch's (N, C, d...)),
+    target (...) ints -> () for "mean"/"sum", target's shape for "none" (0 where ignored).
+    "mean" averages over non-ignored targets (0 when all are ignored).
+    """
+    tgt = _array(target)
+    if tgt.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: target must hold class indices (ints), got {tgt.dtype}")
+    if logits.ndim < 1 or logits.shape[:-1] != tgt.shape:
+        raise ValueError(
+            f"cross_entropy: logits {logits.shape} need target {logits.shape[:-1]}, got {tgt.shape}"
+        )
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be mean, sum or none, got {reduction!r}")
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    classes = logits.shape[-1]
+    live = tgt[tgt != ignore_index]
+    if live.size and (live.min() < 0 or live.max() >= classes):
+        bad = live[(live < 0) | (live >= classes)][0]
+        raise IndexError(f"cross_entropy: target {bad} is out of range for {classes} classes")
+    return nn_ops.CrossEntropy.apply(
+        logits,
+        target=tgt,
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+        reduction=reduction,
+    )
+
+
+def scaled_dot_product_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    attn_mask: Any = None,
+    is_causal: bool = False,
+    dropout_p: float = 0.0,
+) -> Tensor:
+    """softmax(q k^T / sqrt(E) + mask) v, composed of the primitives.
+
+    Shapes: q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L, Ev). A boolean attn_mask
+    (broadcast to (..., L, S)) is True where attention is ALLOWED (PyTorch's convention for this
+    function); a float mask is added to the scores. `is_causal` lets query i see keys 0..i
+    (top-left aligned when L != S). A query that may see no key gets a zero output row.
+    """
+    if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
+        raise ValueError(
+            f"scaled_dot_product_attention: q {q.shape}, k {k.shape}, v {v.shape} need matching "
+            "E (q, k) and S (k, v)"
+        )
+    scores = matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))  # (..., L, S)
+    allowed = None
+    if is_causal:
+        allowed = np.tril(np.ones((q.shape[-2], k.shape[-2]), dtype=bool))
+    if attn_mask is not None:
+        mask = _array(attn_mask)
+        if mask.dtype == np.bool_:
+            allowed = mask if allowed is None else allowed & mask
+        else:
+            scores = scores + Tensor(mask.astype(scores.dtype, copy=False))
+    if allowed is not None:
+        blocked = ~np.broadcast_to(allowed, np.broadcast_shapes(allowed.shape, scores.shape))
+        scores = scores.masked_fill(blocked, -np.inf)
+    weights = dropout(scores.softmax(-1), dropout_p, training=dropout_p > 0)
+    return matmul(weights, v)  # (..., L, Ev)
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dim.  Shapes: equal except along `dim`."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty list of tensors")
+    d = _checks.dim(dim, tensors[0].ndim, "cat")
+    first = tensors[0].shape
+    for t in tensors[1:]:
+        if t.ndim != len(first) or t.shape[:d] + t.shape[d + 1 :] != first[:d] + first[d + 1 :]:
+            raise ValueError(f"cat: shapes {[t.shape for t in tensors]} differ outside dim {dim}")
+    return mv.Cat.apply(*tensors, dim=d)
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join equal-shaped tensors along a new dim."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty list of tensors")
+    if any(t.shape != tensors[0].shape for t in tensors):
+        raise ValueError(f"stack: all shapes must be equal, got {[t.shape for t in tensors]}")
+    return mv.Stack.apply(*tensors, dim=_checks.dim(dim, tensors[0].ndim + 1, "stack"))
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """a where cond is True, else b (all three broadcast together; no gradient to cond)."""
+    mask = _array(cond)
+    if mask.dtype != np.bool_:
+        raise TypeError(f"where: cond must be boolean, got {mask.dtype}")
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
+    if like is None:
+        like = Tensor(a)
+    ta = a if isinstance(a, Tensor) else like._operand(a)
+    tb = b if isinstance(b, Tensor) else like._operand(b)
+    values = _checks.broadcast_shape(ta.shape, tb.shape, "where")
+    _checks.broadcast_shape(mask.shape, values, "where")
+    return ew.Where.apply(ta, tb, cond=mask)

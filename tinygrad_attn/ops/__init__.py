@@ -1,0 +1,1 @@
+"""The primitive ops, one file per kind; every class here is a `Function`."""

@@ -1,0 +1,315 @@
+"""Elementwise ops. Shapes: inputs broadcast together (numpy rules) -> the broadcast shape.
+
+Each backward returns gradients in the output's shape; the engine sums them back to each
+input's shape (the adjoint of broadcasting).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_attn.autograd import Function
+
+_SQRT_2_OVER_PI = 0.7978845608028654  # sqrt(2 / pi), for the tanh form of GELU
+_INV_SQRT_2 = 0.7071067811865476
+_INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi), the normal density's constant
+
+
+class Add(Function):
+    """a + b.  backward: da = g, db = g."""
+
+    @staticmethod
+    def forward(ctx: Function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a + b
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
+        return grad_out, grad_out
+
+
+class Sub(Function):
+    """a - b.  backward: da = g, db = -g."""
+
+    @staticmethod
+    def forward(ctx: Function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a - b
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
+        return grad_out, (-grad_out if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """a * b.  backward: da = g * b, db = g * a."""
+
+    @staticmethod
+    def forward(ctx: Function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
+        a, b = ctx.saved_tensors
+        grad_a = grad_out * b if ctx.needs_input_grad[0] else None
+        grad_b = grad_out * a if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class Div(Function):
+    """a / b.  backward: da = g / b, db = -g * a / b**2."""
+
+    @staticmethod
+    def forward(ctx: Function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
+        a, b = ctx.saved_tensors
+        grad_a = grad_out / b
+        grad_b = -grad_a * a / b if ctx.needs_input_grad[1] else None
+        return (grad_a if ctx.needs_input_grad[0] else None), grad_b
+
+
+class Pow(Function):
+    """a ** b.  backward: da = g * b * a**(b-1), db = g * a**b * log(a) (a > 0)."""
+
+    @staticmethod
+    def forward(ctx: Function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = a**b
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
+        a, b, out = ctx.saved_tensors
+        grad_a = grad_out * b * a ** (b - 1) if ctx.needs_input_grad[0] else None
+        grad_b = None
+        if ctx.needs_input_grad[1]:
+            # log(a) is undefined for a <= 0; PyTorch's convention there is a zero gradient.
+            safe_log = np.log(np.where(a > 0, a, 1))
+            grad_b = grad_out * out * safe_log
+        return grad_a, grad_b
+
+
+class Neg(Function):
+    """-x.  backward: dx = -g."""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        return -x
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        return -grad_out
+
+
+class Exp(Function):
+    """exp(x).  backward: dx = g * y (saves the output)."""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        y = np.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        (y,) = ctx.saved_tensors
+        return grad_out * y
+
+
+class Log(Function):
+    """log(x).  backward: dx = g / x."""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        (x,) = ctx.saved_tensors
+        return grad_out / x
+
+
+class Sqrt(Function):
+    """sqrt(x).  backward: dx = g / (2 y)."""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        y = np.sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        (y,) = ctx.saved_tensors
+        return grad_out / (2 * y)
+
+
+class Tanh(Function):
+    """tanh(x).  backward: dx = g * (1 - y**2)."""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        y = np.tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        (y,) = ctx.saved_tensors
+        return grad_out * (1 - y * y)
+
+
+class Sigmoid(Function):
+    """1 / (1 + exp(-x)).  backward: dx = g * y * (1 - y)."""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        # exp(-|x|) never overflows; pick the algebraically equal form for each sign.
+        z = np.exp(-np.abs(x))
+        y = np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        (y,) = ctx.saved_tensors
+        return grad_out * y * (1 - y)
+
+
+class Relu(Function):
+    """max(x, 0).  backward: dx = g * (x > 0)."""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        y = np.maximum(x, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        (y,) = ctx.saved_tensors
+        return grad_out * (y > 0)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """erf to ~1e-7 absolute (Abramowitz & Stegun 7.1.26); numpy has no erf of its own."""
+    t = 1 / (1 + 0.3275911 * np.abs(x))
+    poly = t * (
+        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
+    return np.sign(x) * (1 - poly * np.exp(-x * x))
+
+
+class Gelu(Function):
+    """x * Phi(x) (exact, erf) or its tanh approximation, as PyTorch's `approximate`.
+
+    backward (exact): dx = g * (Phi(x) + x * phi(x)), phi the standard normal density.
+    backward (tanh): with u = c (x + 0.044715 x^3), dx = g * (0.5 (1 + tanh u)
+    + 0.5 x (1 - tanh^2 u) c (1 + 3 * 0.044715 x^2)).
+    """
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray, *, approximate: str = "none") -> np.ndarray:
+        ctx.approximate = approximate
+        ctx.save_for_backward(x)
+        if approximate == "tanh":
+            return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
+        return (0.5 * x * (1 + _erf(x * _INV_SQRT_2))).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        (x,) = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            th = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
+            du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
+            return grad_out * (0.5 * (1 + th) + 0.5 * x * (1 - th * th) * du)
+        cdf = 0.5 * (1 + _erf(x * _INV_SQRT_2))
+        pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+        return grad_out * (cdf + x * pdf)
+
+
+class Abs(Function):
+    """|x|.  backward: dx = g * sign(x) (0 at x = 0, as PyTorch)."""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        (x,) = ctx.saved_tensors
+        return grad_out * np.sign(x)
+
+
+class Clip(Function):
+    """clip(x, min, max).  backward: dx = g where min <= x <= max, else 0 (as torch.clamp)."""
+
+    @staticmethod
+    def forward(
+        ctx: Function, x: np.ndarray, *, min: float | None, max: float | None
+    ) -> np.ndarray:
+        ctx.save_for_backward(x)
+        ctx.bounds = (min, max)
+        return np.clip(x, min, max)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        (x,) = ctx.saved_tensors
+        low, high = ctx.bounds
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        return grad_out * inside
+
+
+class Where(Function):
+    """where(cond, a, b), cond a boolean array (no gradient).
+
+    backward: da = g * cond, db = g * ~cond.
+    """
+
+    @staticmethod
+    def forward(ctx: Function, a: np.ndarray, b: np.ndarray, *, cond: np.ndarray) -> np.ndarray:
+        ctx.cond = cond
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
+        zero = np.zeros((), dtype=grad_out.dtype)
+        grad_a = np.where(ctx.cond, grad_out, zero) if ctx.needs_input_grad[0] else None
+        grad_b = np.where(ctx.cond, zero, grad_out) if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b
+
+
+class MaskedFill(Function):
+    """x with `value` where mask is True (mask broadcasts to x).  backward: dx = g * ~mask."""
+
+    produces_inf = True  # masked_fill(mask, -inf) is how attention masks are made
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray, *, mask: np.ndarray, value: float) -> np.ndarray:
+        ctx.mask = mask
+        return np.where(mask, np.asarray(value, dtype=x.dtype), x)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        return np.where(ctx.mask, np.zeros((), dtype=grad_out.dtype), grad_out)
+
+
+class Cast(Function):
+    """x.astype(dtype).  backward: dx = g cast back to x's dtype (the engine does the cast)."""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray, *, dtype: np.dtype) -> np.ndarray:
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out

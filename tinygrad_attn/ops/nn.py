@@ -1,0 +1,101 @@
+"""Neural-network ops: embedding lookup, dropout and the fused cross-entropy loss."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_attn.autograd import Function
+
+
+class Embedding(Function):
+    """Rows of `weight` picked by integer `indices`.  Shapes: weight (V, E), indices (...) ->
+    (..., E).  backward: dW[v] = sum of g over the positions holding v (scatter-add); the
+    `padding_idx` row gets no gradient."""
+
+    @staticmethod
+    def forward(
+        ctx: Function, weight: np.ndarray, *, indices: np.ndarray, padding_idx: int | None
+    ) -> np.ndarray:
+        ctx.indices, ctx.num_embeddings, ctx.padding_idx = indices, weight.shape[0], padding_idx
+        return weight[indices]
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        dim = grad_out.shape[-1]
+        grad_w = np.zeros((ctx.num_embeddings, dim), dtype=grad_out.dtype)
+        np.add.at(grad_w, ctx.indices.reshape(-1), grad_out.reshape(-1, dim))
+        if ctx.padding_idx is not None:
+            grad_w[ctx.padding_idx] = 0
+        return grad_w
+
+
+class Dropout(Function):
+    """x * mask, where `mask` holds 0 or 1/(1-p) (drawn by F.dropout).  backward: dx = g * mask."""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray, *, mask: np.ndarray) -> np.ndarray:
+        ctx.mask = mask
+        return x * mask
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out * ctx.mask
+
+
+class CrossEntropy(Function):
+    """-log softmax(logits)[target], fused, with ignore_index and label smoothing.
+
+    Shapes: logits (..., C), target (...) int -> () for "mean"/"sum", target's shape for "none".
+    With smoothing s the target distribution is (1 - s) onehot + s / C, so per row
+    backward: dlogits = (softmax(logits) - (1 - s) onehot - s / C) * g, zero on ignored rows;
+    "mean" divides by the number of non-ignored targets.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Function,
+        logits: np.ndarray,
+        *,
+        target: np.ndarray,
+        ignore_index: int,
+        label_smoothing: float,
+        reduction: str,
+    ) -> np.ndarray:
+        num_classes = logits.shape[-1]
+        flat = logits.reshape(-1, num_classes)
+        flat_target = target.reshape(-1)
+        valid = flat_target != ignore_index
+        safe_target = np.where(valid, flat_target, 0)
+        shifted = flat - np.max(flat, axis=1, keepdims=True)  # max shift: no overflow at 1e4
+        log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+        rows = np.arange(flat.shape[0])
+        loss = -log_probs[rows, safe_target]
+        if label_smoothing > 0:
+            smooth = -np.mean(log_probs, axis=1)
+            loss = (1 - label_smoothing) * loss + label_smoothing * smooth
+        loss = np.where(valid, loss, 0).astype(logits.dtype, copy=False)
+        ctx.save_for_backward(log_probs)
+        ctx.rows, ctx.target, ctx.valid = rows, safe_target, valid
+        ctx.logits_shape, ctx.target_shape = logits.shape, target.shape
+        ctx.smoothing, ctx.reduction = label_smoothing, reduction
+        # With every target ignored, "mean" is 0 (PyTorch gives NaN, which would surface later).
+        ctx.count = max(int(valid.sum()), 1)
+        if reduction == "none":
+            return loss.reshape(target.shape)
+        total = np.sum(loss)
+        return total / np.asarray(ctx.count, dtype=logits.dtype) if reduction == "mean" else total
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        (log_probs,) = ctx.saved_tensors
+        grad = np.exp(log_probs)
+        if ctx.smoothing > 0:
+            grad -= ctx.smoothing / log_probs.shape[1]
+        grad[ctx.rows, ctx.target] -= 1 - ctx.smoothing
+        if ctx.reduction == "none":
+            scale = grad_out.reshape(-1, 1) * ctx.valid[:, None]
+        elif ctx.reduction == "mean":
+            scale = (grad_out / ctx.count) * ctx.valid[:, None]
+        else:
+            scale = grad_out * ctx.valid[:, None]
+        return (grad * scale).reshape(ctx.logits_shape)

@@ -1,0 +1,124 @@
+"""Layer norm and batch norm, each one node with a one-pass fused backward.
+
+Both compute x_hat = (x - mean) / sqrt(var + eps) (biased variance) and y = x_hat * w + b;
+they differ in the axes the statistics are taken over: layer norm over each example's trailing
+`normalized_shape`, batch norm over the batch (and length) for each feature.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_attn.autograd import Function
+
+
+def _normalize(x: np.ndarray, axes: tuple, eps: float) -> tuple[np.ndarray, ...]:
+    """(x_hat, inv_std, mean, var) over `axes`; eps inside the sqrt keeps it finite."""
+    mean = np.mean(x, axis=axes, keepdims=True)
+    centered = x - mean
+    var = np.mean(centered * centered, axis=axes, keepdims=True)
+    inv_std = 1 / np.sqrt(var + np.asarray(eps, dtype=x.dtype))
+    return centered * inv_std, inv_std, mean, var
+
+
+def _normalize_backward(
+    grad_x_hat: np.ndarray, x_hat: np.ndarray, inv_std: np.ndarray, axes: tuple
+) -> np.ndarray:
+    """dx = inv_std * (d - mean(d) - x_hat * mean(d * x_hat)), d = dL/dx_hat, means over axes."""
+    mean_d = np.mean(grad_x_hat, axis=axes, keepdims=True)
+    mean_dx = np.mean(grad_x_hat * x_hat, axis=axes, keepdims=True)
+    return inv_std * (grad_x_hat - mean_d - x_hat * mean_dx)
+
+
+class LayerNorm(Function):
+    """Normalise over the last `num_dims` axes, then scale and shift.
+
+    Shapes: x: (..., *S) with weight, bias: S (or None) -> (..., *S).
+    backward: dx = inv_std * (d - mean(d) - x_hat * mean(d * x_hat)), d = g * w;
+    dw = sum(g * x_hat), db = sum(g) over the leading axes.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Function,
+        x: np.ndarray,
+        weight: np.ndarray | None,
+        bias: np.ndarray | None,
+        *,
+        num_dims: int,
+        eps: float,
+    ) -> np.ndarray:
+        axes = tuple(range(x.ndim - num_dims, x.ndim))
+        x_hat, inv_std, _, _ = _normalize(x, axes, eps)
+        ctx.save_for_backward(x_hat, inv_std, weight)
+        ctx.axes = axes
+        y = x_hat if weight is None else x_hat * weight
+        return y if bias is None else y + bias
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
+        x_hat, inv_std, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        grad_x_hat = grad_out if weight is None else grad_out * weight
+        grad_x = _normalize_backward(grad_x_hat, x_hat, inv_std, ctx.axes) if needs[0] else None
+        grad_w = grad_out * x_hat if needs[1] else None
+        return grad_x, grad_w, (grad_out if needs[2] else None)
+
+
+class BatchNorm(Function):
+    """Normalise each feature (axis 1) over the batch and length axes, then scale and shift.
+
+    Shapes: x: (N, C) or (N, C, L); weight, bias, running_mean, running_var: (C,) -> x's shape.
+    Training uses the batch statistics and updates the running ones in place (momentum m:
+    r = (1 - m) r + m * stat, the unbiased variance for r_var); eval uses the running ones.
+    backward (training): dx = inv_std * (d - mean(d) - x_hat * mean(d * x_hat)), d = g * w;
+    (eval): dx = g * w * inv_std.  dw = sum(g * x_hat), db = sum(g) over all axes but 1.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Function,
+        x: np.ndarray,
+        weight: np.ndarray | None,
+        bias: np.ndarray | None,
+        *,
+        training: bool,
+        running_mean: np.ndarray | None,
+        running_var: np.ndarray | None,
+        momentum: float,
+        eps: float,
+    ) -> np.ndarray:
+        axes = (0,) + tuple(range(2, x.ndim))
+        feature_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+        if training:
+            x_hat, inv_std, mean, var = _normalize(x, axes, eps)
+            if running_mean is not None:
+                # PyTorch's momentum rule, in place; the running variance is the unbiased one.
+                n = x.size // x.shape[1]
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean.reshape(-1)
+                running_var *= 1 - momentum
+                running_var += momentum * (n / (n - 1)) * var.reshape(-1)
+        else:
+            mean = running_mean.reshape(feature_shape)
+            inv_std = 1 / np.sqrt(running_var.reshape(feature_shape) + eps).astype(x.dtype)
+            x_hat = (x - mean) * inv_std
+        w = None if weight is None else weight.reshape(feature_shape)
+        ctx.save_for_backward(x_hat, inv_std, w)
+        ctx.axes, ctx.training = axes, training
+        y = x_hat if w is None else x_hat * w
+        return y if bias is None else y + bias.reshape(feature_shape)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
+        x_hat, inv_std, w = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        grad_x_hat = grad_out if w is None else grad_out * w
+        grad_x = None
+        if needs[0] and ctx.training:
+            grad_x = _normalize_backward(grad_x_hat, x_hat, inv_std, ctx.axes)
+        elif needs[0]:
+            grad_x = grad_x_hat * inv_std
+        grad_w = np.sum(grad_out * x_hat, axis=ctx.axes) if needs[1] else None
+        grad_b = np.sum(grad_out, axis=ctx.axes) if needs[2] else None
+        return grad_x, grad_w, grad_b

@@ -1,0 +1,96 @@
+"""Reductions over `dim` (a tuple of non-negative axes, or None for all). Mean is Sum times 1/n.
+
+Shapes: x: (...) -> x with the reduced axes removed (or kept as size 1 with keepdim).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_attn.autograd import Function
+
+
+def _expand_back(grad_out: np.ndarray, ndim: int, dim: tuple | None, keepdim: bool) -> np.ndarray:
+    """Re-insert the reduced axes (as size 1) so the gradient broadcasts against the input."""
+    if keepdim:
+        return grad_out
+    return np.expand_dims(grad_out, tuple(range(ndim)) if dim is None else dim)
+
+
+class Sum(Function):
+    """sum(x, dim).  backward: dx = g broadcast back over the summed axes."""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray, *, dim: tuple | None, keepdim: bool) -> np.ndarray:
+        ctx.shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
+        return np.sum(x, axis=dim, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        g = _expand_back(grad_out, len(ctx.shape), ctx.dim, ctx.keepdim)
+        return np.broadcast_to(g, ctx.shape)
+
+
+class _Extreme(Function):
+    """Shared forward/backward of Max and Min: ties share the gradient equally (as torch.amax)."""
+
+    _reduce = staticmethod(np.max)
+
+    @classmethod
+    def _forward(cls, ctx: Function, x: np.ndarray, dim: tuple | None, keepdim: bool) -> np.ndarray:
+        if x.size == 0:
+            raise ValueError(f"{cls.__name__.lower()}: cannot reduce an empty tensor {x.shape}")
+        y = cls._reduce(x, axis=dim, keepdims=True)
+        ctx.save_for_backward(x, y)
+        ctx.dim, ctx.keepdim = dim, keepdim
+        return y if keepdim else np.squeeze(y, axis=dim)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        x, y = ctx.saved_tensors
+        hits = x == y
+        count = np.sum(hits, axis=ctx.dim, keepdims=True)
+        return grad_out.reshape(y.shape) * hits / count.astype(x.dtype)
+
+
+class Max(_Extreme):
+    """amax(x, dim).  backward: dx = g * (x == max) / (number of ties)."""
+
+    _reduce = staticmethod(np.max)
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray, *, dim: tuple | None, keepdim: bool) -> np.ndarray:
+        return Max._forward(ctx, x, dim, keepdim)
+
+
+class Min(_Extreme):
+    """amin(x, dim).  backward: dx = g * (x == min) / (number of ties)."""
+
+    _reduce = staticmethod(np.min)
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray, *, dim: tuple | None, keepdim: bool) -> np.ndarray:
+        return Min._forward(ctx, x, dim, keepdim)
+
+
+class Var(Function):
+    """var(x, dim) with `correction` (1 = unbiased).  backward: dx = g * 2 (x - mean) / (n - c)."""
+
+    @staticmethod
+    def forward(
+        ctx: Function, x: np.ndarray, *, dim: tuple | None, keepdim: bool, correction: int
+    ) -> np.ndarray:
+        n = x.size if dim is None else int(np.prod([x.shape[d] for d in dim]))
+        centered = x - np.mean(x, axis=dim, keepdims=True)
+        ctx.save_for_backward(centered)
+        ctx.dim, ctx.keepdim = dim, keepdim
+        # n - correction <= 0 gives nan, as PyTorch does (without numpy's divide warning).
+        ctx.inv_denominator = 1.0 / (n - correction) if n > correction else float("nan")
+        out = np.sum(centered * centered, axis=dim, keepdims=keepdim)
+        return out * np.asarray(ctx.inv_denominator, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        (centered,) = ctx.saved_tensors
+        g = _expand_back(grad_out, centered.ndim, ctx.dim, ctx.keepdim)
+        return g * centered * np.asarray(2 * ctx.inv_denominator, dtype=centered.dtype)

@@ -1,0 +1,63 @@
+"""Softmax and log-softmax along one axis, each one node with a fused backward.
+
+A row whose scores are all -inf (fully masked attention) gets zero weights and zero gradient,
+never NaN: the max shift is taken as 0 there and the empty sum as 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_attn.autograd import Function
+
+
+def _shifted_exp(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x - max, exp(x - max), sum of exp) along dim; the max shift keeps exp from overflowing."""
+    m = np.max(x, axis=dim, keepdims=True)
+    m[~np.isfinite(m)] = 0  # an all -inf row: exp(-inf - 0) = 0 instead of exp(nan)
+    shifted = x - m
+    e = np.exp(shifted)
+    s = np.sum(e, axis=dim, keepdims=True)
+    s[s == 0] = 1  # the empty sum of a fully masked row: 0 / 1 = 0 weights
+    return shifted, e, s
+
+
+class Softmax(Function):
+    """exp(x) / sum(exp(x)) along `dim`.  Shapes: x: (..., N) -> (..., N).
+
+    backward: dx = y * (g - sum(g * y, dim)).
+    """
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray, *, dim: int) -> np.ndarray:
+        _, e, s = _shifted_exp(x, dim)
+        y = e / s
+        ctx.save_for_backward(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        (y,) = ctx.saved_tensors
+        gy = grad_out * y
+        return gy - y * np.sum(gy, axis=ctx.dim, keepdims=True)
+
+
+class LogSoftmax(Function):
+    """x - logsumexp(x) along `dim`.  Shapes: x: (..., N) -> (..., N).
+
+    backward: dx = g - exp(y) * sum(g, dim).
+    """
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray, *, dim: int) -> np.ndarray:
+        shifted, _, s = _shifted_exp(x, dim)
+        y = shifted - np.log(s)
+        ctx.save_for_backward(y)
+        ctx.dim = dim
+        return y
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        (y,) = ctx.saved_tensors
+        return grad_out - np.exp(y) * np.sum(grad_out, axis=ctx.dim, keepdims=True)

@@ -1,0 +1,463 @@
+"""`Tensor`: a numpy array plus the graph bookkeeping for reverse-mode autodiff.
+
+No math lives here: every method validates its arguments and dispatches to a `Function` in
+`tinygrad_attn/ops/`. The backward sweep itself is `tinygrad_attn.autograd.backward`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from tinygrad_attn import _checks, autograd
+from tinygrad_attn.ops import elementwise as ew
+from tinygrad_attn.ops import matmul as mm
+from tinygrad_attn.ops import movement as mv
+from tinygrad_attn.ops import reduce as rd
+from tinygrad_attn.ops import softmax as sm
+
+
+def _to_array(data: Any, dtype: Any) -> np.ndarray:
+    """Python data to an array: floats -> float32, ints -> int64, ndarrays keep their dtype."""
+    if isinstance(data, np.ndarray):
+        return data if dtype is None else data.astype(dtype, copy=False)
+    if isinstance(data, np.generic):
+        return np.asarray(data, dtype=dtype)
+    try:
+        arr = np.asarray(data, dtype=dtype)
+    except ValueError as err:
+        raise ValueError(
+            f"Tensor: cannot build a tensor from {type(data).__name__}: {err}"
+        ) from None
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise TypeError(f"Tensor: unsupported data of type {type(data).__name__} ({arr.dtype})")
+    if dtype is None and arr.dtype.kind == "f":
+        arr = arr.astype(np.float32)
+    elif dtype is None and arr.dtype.kind in "iu":
+        arr = arr.astype(np.int64, copy=False)
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it when it requires grad.
+
+    `Tensor(data, requires_grad=False, dtype=None)`: data is an ndarray (kept as is), a Python
+    number or a nested list (floats become float32, ints int64).
+    """
+
+    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_version", "_hooks", "__weakref__")
+    __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        self._data = _to_array(data, dtype)
+        self.requires_grad = False
+        self.grad: Tensor | None = None
+        self.grad_fn: autograd.Function | None = None
+        self._version = autograd.VersionCounter()
+        self._hooks: list[Callable] | None = None
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data: np.ndarray, requires_grad: bool) -> Tensor:
+        """Fast constructor for op outputs (data is already a checked ndarray)."""
+        t = cls.__new__(cls)
+        t._data, t.requires_grad, t.grad, t.grad_fn = data, requires_grad, None, None
+        t._version, t._hooks = autograd.VersionCounter(), None
+        return t
+
+    # ----- data and metadata -------------------------------------------------------------
+    @property
+    def data(self) -> np.ndarray:
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        # Assigning (including `t.data -= x`, which assigns the same array back) is an
+        # in-place change: bump the version so a backward that saved the old values raises.
+        self._data = value.data if isinstance(value, Tensor) else np.asarray(value)
+        self._version.value += 1
+
+    shape = property(lambda self: self._data.shape)
+    ndim = property(lambda self: self._data.ndim)
+    dtype = property(lambda self: self._data.dtype)
+    is_leaf = property(lambda self: self.grad_fn is None)
+
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        return self.shape if dim is None else self.shape[_checks.dim(dim, self.ndim, "size")]
+
+    def numel(self) -> int:
+        return self._data.size
+
+    def dim(self) -> int:
+        return self._data.ndim
+
+    def numpy(self) -> np.ndarray:
+        return self._data
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        return self._data if dtype is None else self._data.astype(dtype, copy=False)
+
+    def item(self) -> float | int | bool:
+        if self._data.size != 1:
+            raise ValueError(f"item: only a one-element tensor has an item, got shape {self.shape}")
+        return self._data.item()
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(f"bool: a tensor of shape {self.shape} is ambiguous; use any/all")
+        return bool(self._data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self._data, separator=", ", prefix="Tensor(")
+        extra = "" if self.dtype == np.float32 else f", dtype={self.dtype}"
+        if self.grad_fn is not None:
+            extra += f", grad_fn=<{self.grad_fn.name}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"Tensor({body}{extra})"
+
+    __hash__ = object.__hash__  # == is elementwise, so identity hashing is kept explicitly
+
+    # ----- autograd ----------------------------------------------------------------------
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) * gradient into every leaf's `.grad`."""
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad and has no grad_fn")
+        if gradient is None:
+            if self._data.size != 1:
+                raise RuntimeError(
+                    f"backward: gradient can be implicit only for one-element outputs, got shape "
+                    f"{self.shape}; pass gradient= of that shape"
+                )
+            grad = np.ones(self.shape, dtype=self.dtype)
+        else:
+            grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient)
+            if grad.shape != self.shape:
+                raise ValueError(
+                    f"backward: gradient shape {grad.shape} != tensor shape {self.shape}"
+                )
+            grad = grad.astype(self.dtype, copy=False)
+        autograd.backward(self, grad, retain_graph=retain_graph)
+
+    def detach(self) -> Tensor:
+        """The same data (shared, with the same version counter) without history."""
+        t = Tensor._make(self._data, False)
+        t._version = self._version
+        return t
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        if flag and self.dtype.kind not in "fc":
+            raise TypeError(
+                f"requires_grad: only floating tensors can require grad, got {self.dtype}"
+            )
+        self.requires_grad = bool(flag)
+        return self
+
+    def register_hook(self, fn: Callable[[Tensor], Tensor | None]) -> _HookHandle:
+        """Call fn(grad) with the gradient flowing into this tensor; a returned Tensor
+        replaces it. Returns a handle whose `remove()` unregisters the hook."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: the tensor does not require grad")
+        if self.grad_fn is not None:
+            if self.grad_fn._output_hooks is None:
+                self.grad_fn._output_hooks = []
+            hooks = self.grad_fn._output_hooks
+        else:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        hooks.append(fn)
+        return _HookHandle(hooks, fn)
+
+    def astype(self, dtype: Any) -> Tensor:
+        dtype = np.dtype(dtype)
+        return self if dtype == self.dtype else ew.Cast.apply(self, dtype=dtype)
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    def long(self) -> Tensor:
+        return self.astype(np.int64)
+
+    # ----- arithmetic --------------------------------------------------------------------
+    def _operand(self, other: Any) -> Tensor:
+        """Wrap a number or array; a Python number takes this tensor's floating dtype."""
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, (bool, int, float)) and self.dtype.kind == "f":
+            return Tensor._make(np.asarray(other, dtype=self.dtype), False)
+        return Tensor(other)
+
+    def __add__(self, o: Any) -> Tensor:
+        return ew.Add.apply(self, self._operand(o))
+
+    def __radd__(self, o: Any) -> Tensor:
+        return ew.Add.apply(self._operand(o), self)
+
+    def __sub__(self, o: Any) -> Tensor:
+        return ew.Sub.apply(self, self._operand(o))
+
+    def __rsub__(self, o: Any) -> Tensor:
+        return ew.Sub.apply(self._operand(o), self)
+
+    def __mul__(self, o: Any) -> Tensor:
+        return ew.Mul.apply(self, self._operand(o))
+
+    def __rmul__(self, o: Any) -> Tensor:
+        return ew.Mul.apply(self._operand(o), self)
+
+    def __truediv__(self, o: Any) -> Tensor:
+        return ew.Div.apply(self, self._operand(o))
+
+    def __rtruediv__(self, o: Any) -> Tensor:
+        return ew.Div.apply(self._operand(o), self)
+
+    def __pow__(self, o: Any) -> Tensor:
+        return ew.Pow.apply(self, self._operand(o))
+
+    def __rpow__(self, o: Any) -> Tensor:
+        return ew.Pow.apply(self._operand(o), self)
+
+    def __neg__(self) -> Tensor:
+        return ew.Neg.apply(self)
+
+    def __matmul__(self, o: Any) -> Tensor:
+        return matmul(self, self._operand(o))
+
+    def __rmatmul__(self, o: Any) -> Tensor:
+        return matmul(self._operand(o), self)
+
+    def _compare(self, o: Any, fn: Callable) -> Tensor:
+        other = o.data if isinstance(o, Tensor) else o
+        return Tensor._make(np.asarray(fn(self._data, other)), False)
+
+    def __lt__(self, o: Any) -> Tensor:
+        return self._compare(o, np.less)
+
+    def __le__(self, o: Any) -> Tensor:
+        return self._compare(o, np.less_equal)
+
+    def __gt__(self, o: Any) -> Tensor:
+        return self._compare(o, np.greater)
+
+    def __ge__(self, o: Any) -> Tensor:
+        return self._compare(o, np.greater_equal)
+
+    def __eq__(self, o: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(o, np.equal)
+
+    def __ne__(self, o: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(o, np.not_equal)
+
+    def __invert__(self) -> Tensor:
+        if self.dtype != np.bool_:
+            raise TypeError(f"~: only boolean tensors can be inverted, got {self.dtype}")
+        return Tensor._make(~self._data, False)
+
+    # ----- elementwise -------------------------------------------------------------------
+    def exp(self) -> Tensor:
+        return ew.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return ew.Log.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return ew.Sqrt.apply(self)
+
+    def tanh(self) -> Tensor:
+        return ew.Tanh.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return ew.Sigmoid.apply(self)
+
+    def relu(self) -> Tensor:
+        return ew.Relu.apply(self)
+
+    def gelu(self, approximate: str = "none") -> Tensor:
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        return ew.Gelu.apply(self, approximate=approximate)
+
+    def abs(self) -> Tensor:
+        return ew.Abs.apply(self)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
+        if min is None and max is None:
+            raise ValueError("clip: give at least one of min and max")
+        return ew.Clip.apply(self, min=min, max=max)
+
+    clamp = clip
+
+    def masked_fill(self, mask: Any, value: float) -> Tensor:
+        """x with `value` wherever the boolean `mask` (broadcast to x's shape) is True."""
+        mask_arr = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        if mask_arr.dtype != np.bool_:
+            raise TypeError(f"masked_fill: mask must be boolean, got {mask_arr.dtype}")
+        if _checks.broadcast_shape(self.shape, mask_arr.shape, "masked_fill") != self.shape:
+            raise ValueError(
+                f"masked_fill: mask of shape {mask_arr.shape} does not broadcast to {self.shape}"
+            )
+        return ew.MaskedFill.apply(self, mask=mask_arr, value=value)
+
+    # ----- reductions --------------------------------------------------------------------
+    def sum(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return rd.Sum.apply(self, dim=_checks.dims(dim, self.ndim, "sum"), keepdim=keepdim)
+
+    def mean(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        _checks.floating(self, "mean")
+        axes = _checks.dims(dim, self.ndim, "mean")
+        count = self._data.size if axes is None else int(np.prod([self.shape[d] for d in axes]))
+        return self.sum(axes, keepdim) * (1.0 / max(count, 1))
+
+    def max(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return rd.Max.apply(self, dim=_checks.dims(dim, self.ndim, "max"), keepdim=keepdim)
+
+    def min(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        return rd.Min.apply(self, dim=_checks.dims(dim, self.ndim, "min"), keepdim=keepdim)
+
+    def var(self, dim: Any = None, keepdim: bool = False, unbiased: bool = True) -> Tensor:
+        _checks.floating(self, "var")
+        axes = _checks.dims(dim, self.ndim, "var")
+        return rd.Var.apply(self, dim=axes, keepdim=keepdim, correction=int(unbiased))
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return self._arg(np.argmax, dim, keepdim, "argmax")
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        return self._arg(np.argmin, dim, keepdim, "argmin")
+
+    def _arg(self, fn: Callable, dim: int | None, keepdim: bool, op: str) -> Tensor:
+        axis = None if dim is None else _checks.dim(dim, self.ndim, op)
+        return Tensor._make(np.asarray(fn(self._data, axis=axis, keepdims=keepdim)), False)
+
+    # ----- shape -------------------------------------------------------------------------
+    def reshape(self, *shape: Any) -> Tensor:
+        return mv.Reshape.apply(self, shape=_checks.shape(shape, "reshape"))
+
+    view = reshape
+
+    def permute(self, *dims: Any) -> Tensor:
+        order = tuple(_checks.dim(d, self.ndim, "permute") for d in _checks.shape(dims, "permute"))
+        if sorted(order) != list(range(self.ndim)):
+            raise ValueError(f"permute: {dims} is not a permutation of {self.ndim} dims")
+        return mv.Permute.apply(self, dims=order)
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        order = list(range(self.ndim))
+        a, b = _checks.dim(dim0, self.ndim, "transpose"), _checks.dim(dim1, self.ndim, "transpose")
+        order[a], order[b] = order[b], order[a]
+        return mv.Permute.apply(self, dims=tuple(order))
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 (PyTorch's name)
+        return (
+            self
+            if self.ndim < 2
+            else mv.Permute.apply(self, dims=tuple(reversed(range(self.ndim))))
+        )
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        return mv.Unsqueeze.apply(self, dim=_checks.dim(dim, self.ndim + 1, "unsqueeze"))
+
+    def squeeze(self, dim: int | None = None) -> Tensor:
+        if dim is None:
+            dims = tuple(i for i, s in enumerate(self.shape) if s == 1)
+        else:
+            d = _checks.dim(dim, self.ndim, "squeeze")
+            dims = (d,) if self.ndim and self.shape[d] == 1 else ()
+        return mv.Squeeze.apply(self, dims=dims)
+
+    def expand(self, *shape: Any) -> Tensor:
+        target = _checks.shape(shape, "expand")
+        offset = len(target) - self.ndim
+        if offset < 0:
+            raise ValueError(f"expand: cannot expand shape {self.shape} to fewer dims {target}")
+        full = tuple(
+            self.shape[i - offset] if s == -1 and i >= offset else s for i, s in enumerate(target)
+        )
+        if _checks.broadcast_shape(self.shape, full, "expand") != full:
+            raise ValueError(f"expand: shape {self.shape} cannot be expanded to {target}")
+        return mv.Expand.apply(self, shape=full)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        if self.ndim == 0:
+            return self.reshape(1)
+        start = _checks.dim(start_dim, self.ndim, "flatten")
+        end = _checks.dim(end_dim, self.ndim, "flatten")
+        merged = int(np.prod(self.shape[start : end + 1]))
+        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1 :])
+
+    def __getitem__(self, key: Any) -> Tensor:
+        index = _index(key)
+        try:
+            return mv.GetItem.apply(self, index=index)
+        except IndexError as err:
+            raise IndexError(f"index: {err} (tensor of shape {self.shape})") from None
+
+    # ----- softmax -----------------------------------------------------------------------
+    def softmax(self, dim: int) -> Tensor:
+        _checks.floating(self, "softmax")
+        return sm.Softmax.apply(self, dim=_checks.dim(dim, self.ndim, "softmax"))
+
+    def log_softmax(self, dim: int) -> Tensor:
+        _checks.floating(self, "log_softmax")
+        return sm.LogSoftmax.apply(self, dim=_checks.dim(dim, self.ndim, "log_softmax"))
+
+
+class _HookHandle:
+    """Returned by register_hook; `.remove()` unregisters the hook."""
+
+    def __init__(self, hooks: list, fn: Callable) -> None:
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
+def _index(key: Any) -> tuple:
+    """Normalise an index to a tuple of ints, slices, None, Ellipsis and int/bool arrays."""
+    items = key if isinstance(key, tuple) else (key,)
+    out = []
+    for k in items:
+        if isinstance(k, Tensor):
+            k = k.data
+        if isinstance(k, list):
+            k = np.asarray(k)
+        if isinstance(k, np.ndarray):
+            if k.dtype.kind not in "iub":
+                raise TypeError(f"index: index arrays must hold ints or bools, got {k.dtype}")
+        elif isinstance(k, (float, np.floating)):
+            raise TypeError(f"index: a float ({k!r}) cannot index a tensor; use an int")
+        elif not (k is None or k is Ellipsis or isinstance(k, (int, np.integer, slice))):
+            raise TypeError(f"index: unsupported index {k!r} of type {type(k).__name__}")
+        out.append(k)
+    return tuple(out)
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """a @ b with numpy's matmul rules.  Shapes: (..., N, K) @ (..., K, M) -> (..., N, M)."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dim, got {a.shape} @ {b.shape}")
+    k_a, k_b = a.shape[-1], b.shape[-2 if b.ndim > 1 else 0]
+    if k_a != k_b:
+        raise ValueError(f"matmul: {a.shape} @ {b.shape}, inner dims {k_a} != {k_b}")
+    if a.ndim > 2 and b.ndim > 2:
+        _checks.broadcast_shape(a.shape[:-2], b.shape[:-2], "matmul (batch dims)")
+    return mm.MatMul.apply(a, b)
