@@ -1,0 +1,64 @@
+"""Deterministic toy bilingual data (Chinese <-> English) and evaluation metrics.
+
+The examples put `examples/` on sys.path and write `from toydata import ...`.
+
+Data
+    load_task(task="translation", direction="zh-en", data_dir=None) -> dict[str, list[Pair]]
+        task: "translation" (shipped TSVs in examples/data/zh_en: train, valid, test_iid,
+        test_combo, test_struct, test_long), "reversal" (train, valid, test_iid, test_long) or
+        "dates" (train, valid, test_iid), the last two generated on the fly.
+        direction "en-zh" swaps source and target and inverts the alignments.
+    Pair(src: list[str], tgt: list[str], align: list[list[int]])
+        align[j] = source indices that target token j translates ([] for "the", "of", ...).
+    segment(text, vocab_words) -> list[str]: greedy longest-match split of typed Chinese;
+        unknown characters come back as single tokens (map them to <unk> and warn).
+    detokenize_en(tokens) -> str, detokenize_zh(tokens) -> str: for display.
+
+Batching
+    Vocab.build(token_lists) -> Vocab with PAD=0 "<pad>", BOS=1 "<s>", EOS=2 "</s>", UNK=3
+        "<unk>"; encode(tokens) -> list[int], decode(ids) -> list[str] (stops at EOS, drops
+        PAD/BOS), to_json() -> str, Vocab.from_json(text), len(vocab).
+    batches(pairs, src_vocab, tgt_vocab, batch_size, shuffle_seed=None, rng=None,
+        drop_last=False) -> iterator of (src (B, S), tgt_in (B, T), tgt_out (B, T)) int64
+        arrays padded with PAD; tgt_in = [BOS] + tgt, tgt_out = tgt + [EOS].
+    pad_sequences(seqs, pad_id=PAD, length=None) -> (B, L) int64 array.
+    SplitMix64(seed): the project's PRNG (pure Python ints, same stream everywhere).
+
+Metrics (toydata.metrics)
+    exact_match(hyps, refs), token_accuracy(pred_ids, gold_ids, pad_id),
+    corpus_bleu(hyps, refs) (BLEU-4, 0..100, = sacrebleu tokenize="none", smooth_method="none"),
+    alignment_accuracy(attn, aligns, src_lens=None).
+
+Regenerate the shipped files with `python examples/toydata/generate.py`; the grammar lives in
+lexicon.py / verbs.py (words), grammar.py (structures), render.py (Chinese and English word
+order, morphology, alignments) and splits.py (held-out combinations and lengths).
+"""
+
+from __future__ import annotations
+
+from .data import Pair, load_task, read_tsv
+from .metrics import alignment_accuracy, corpus_bleu, exact_match, token_accuracy
+from .prng import SplitMix64
+from .text import detokenize_en, detokenize_zh, segment
+from .vocab import BOS, EOS, PAD, UNK, Vocab, batches, pad_sequences
+
+__all__ = [
+    "BOS",
+    "EOS",
+    "PAD",
+    "UNK",
+    "Pair",
+    "SplitMix64",
+    "Vocab",
+    "alignment_accuracy",
+    "batches",
+    "corpus_bleu",
+    "detokenize_en",
+    "detokenize_zh",
+    "exact_match",
+    "load_task",
+    "pad_sequences",
+    "read_tsv",
+    "segment",
+    "token_accuracy",
+]

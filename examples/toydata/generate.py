@@ -1,0 +1,55 @@
+"""Write the translation TSVs and their SHA256SUMS.
+
+    python -m toydata.generate --out data     (from examples/)
+    python examples/toydata/generate.py       (from the repo root; default --out examples/data)
+
+Output: <out>/zh_en/{train,valid,test_iid,test_combo,test_struct,test_long}.tsv and
+<out>/zh_en/SHA256SUMS (`sha256sum -c SHA256SUMS` format).  Byte for byte reproducible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: make `toydata` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from toydata.data import DATA_DIR, TRANSLATION_SPLITS, Pair, format_tsv  # noqa: E402
+from toydata.splits import SEED, build_splits  # noqa: E402
+
+
+def generate_texts(seed: int = SEED) -> dict[str, str]:
+    """File name -> file text for every split and SHA256SUMS."""
+    splits = build_splits(seed)
+    texts = {}
+    for name in TRANSLATION_SPLITS:
+        texts[f"{name}.tsv"] = format_tsv([Pair(*triple) for triple in splits[name]])
+    sums = [f"{hashlib.sha256(t.encode('utf-8')).hexdigest()}  {n}" for n, t in texts.items()]
+    texts["SHA256SUMS"] = "\n".join(sums) + "\n"
+    return texts
+
+
+def write_data(out: str | Path, seed: int = SEED) -> Path:
+    """Write all files to <out>/zh_en/ and return that folder."""
+    folder = Path(out) / "zh_en"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in generate_texts(seed).items():
+        with open(folder / name, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(DATA_DIR), help="data root (default examples/data)")
+    parser.add_argument("--seed", type=int, default=SEED)
+    args = parser.parse_args()
+    folder = write_data(args.out, args.seed)
+    print(f"wrote {folder}")
+
+
+if __name__ == "__main__":
+    main()

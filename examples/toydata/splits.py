@@ -1,0 +1,180 @@
+"""Build the translation splits: iid train/valid/test, held-out combinations, longer sentences.
+
+- train / valid / test_iid: one sample stream, assigned by a stable hash of the source string
+  (so a sentence can never be in two of them); source <= MAX_SRC_LEN, target <= MAX_TGT_LEN.
+- test_combo: every sentence contains one of HELD_OUT_COMBOS (word pairs in a relation, each word
+  seen in training, the pair never).
+- test_struct: every sentence contains one of HELD_OUT_STRUCTS (two constructions in one clause,
+  each seen in training, together never).
+- test_long: sources longer than any training source (MAX_SRC_LEN < len <= LONG_MAX_SRC_LEN).
+Nothing outside test_combo / test_struct contains a held-out combination.
+"""
+
+from __future__ import annotations
+
+from .grammar import NP, Clause, sample_sentence
+from .prng import SplitMix64, seed_for, stable_hash
+from .render import render
+
+SEED = 2024
+MAX_SRC_LEN = 14
+MAX_TGT_LEN = 18
+LONG_MAX_SRC_LEN = 24
+SIZES = {
+    "train": 20000,
+    "valid": 1000,
+    "test_iid": 1000,
+    "test_combo": 1000,
+    "test_struct": 1000,
+    "test_long": 1000,
+}
+
+# (relation, Chinese word, Chinese word): never together in train / valid / test_iid.
+HELD_OUT_COMBOS: tuple[tuple[str, str, str], ...] = (
+    ("verb_obj", "学习", "机器学习"),  # study machine learning
+    ("verb_obj", "喝", "茶"),  # drink tea
+    ("num_noun", "三", "苹果"),  # three apples
+    ("adj_noun", "红", "花"),  # red flowers
+    ("verb_obj", "看", "电影"),  # watch a movie
+    ("verb_obj", "买", "自行车"),  # buy a bike
+    ("subj_verb", "她", "写"),  # she writes
+    ("adj_noun", "新", "电脑"),  # a new computer
+    ("place_verb", "公园", "画"),  # draw in the park
+    ("verb_obj", "骑", "马"),  # ride a horse
+)
+# Constructions never combined in one training clause.
+HELD_OUT_STRUCTS: tuple[tuple[str, str], ...] = (
+    ("question", "place"),  # 你 在 图书馆 看 书 吗 ？
+    ("neg", "bene"),  # 我 没 给 他 买 书 。
+    ("comparative", "question"),  # 他 比 你 高 吗 ？
+)
+_WANT_KEYS = {
+    "verb_obj": ("verb", "obj"),
+    "num_noun": ("num", "obj"),
+    "adj_noun": ("adj", "obj"),
+    "subj_verb": ("subj", "verb"),
+    "place_verb": ("place", "verb"),
+}
+
+Triple = tuple[list[str], list[str], list[list[int]]]
+
+
+def _noun_phrases(clause: Clause) -> list[NP]:
+    nps = [np for np in (clause.subj, clause.obj, clause.bene, clause.cmp_std) if np]
+    return nps + [np.poss for np in nps if np.poss]
+
+
+def relations(clause: Clause) -> set[tuple[str, str, str]]:
+    """Word pairs in a relation inside the clause, e.g. ("verb_obj", "喝", "茶")."""
+    rels = set()
+    if clause.verb:
+        rels.add(("verb_obj", clause.verb, clause.obj.head))
+        rels.add(("subj_verb", clause.subj.head, clause.verb))
+        if clause.place:
+            rels.add(("place_verb", clause.place, clause.verb))
+    for np in _noun_phrases(clause):
+        if np.num:
+            rels.add(("num_noun", np.num, np.head))
+        if np.adj:
+            rels.add(("adj_noun", np.adj, np.head))
+    return rels
+
+
+def features(clause: Clause) -> set[str]:
+    """Constructions used by the clause: question, neg, place, bene, time, comparative, ..."""
+    feats = {clause.aspect.removeprefix("neg_")}
+    flags = {
+        "question": clause.question,
+        "neg": clause.aspect.startswith("neg"),
+        "place": clause.place,
+        "bene": clause.bene,
+        "time": clause.time,
+        "comparative": clause.cmp_adj,
+        "often": clause.often,
+    }
+    return feats | {name for name, on in flags.items() if on}
+
+
+def held_out(sentence: list[Clause]) -> tuple[set, set]:
+    """(held-out word combos, held-out construction combos) present in the sentence."""
+    combos, structs = set(), set()
+    for clause in sentence:
+        combos |= relations(clause) & set(HELD_OUT_COMBOS)
+        feats = features(clause)
+        structs |= {s for s in HELD_OUT_STRUCTS if set(s) <= feats}
+    return combos, structs
+
+
+def _iid_splits(seed: int) -> dict[str, list[Triple]]:
+    rng = SplitMix64(seed_for("iid", seed))
+    out: dict[str, list[Triple]] = {"train": [], "valid": [], "test_iid": []}
+    seen: set[str] = set()
+    while any(len(out[k]) < SIZES[k] for k in out):
+        sentence = sample_sentence(rng)
+        zh, en, align = render(sentence)
+        key = " ".join(zh)
+        if len(zh) > MAX_SRC_LEN or len(en) > MAX_TGT_LEN or key in seen or any(held_out(sentence)):
+            continue
+        seen.add(key)
+        bucket = stable_hash(key) % 100  # 5% valid, 5% test_iid, 90% train
+        name = "valid" if bucket < 5 else "test_iid" if bucket < 10 else "train"
+        if len(out[name]) < SIZES[name]:
+            out[name].append((zh, en, align))
+    return out
+
+
+def _forced_split(name: str, seed: int, wants: list[tuple[dict, tuple]]) -> list[Triple]:
+    """Cycle through `wants`, sampling until each sample really contains its combination."""
+    rng = SplitMix64(seed_for(name, seed))
+    out: list[Triple] = []
+    seen: set[str] = set()
+    while len(out) < SIZES[name]:
+        want, combo = wants[len(out) % len(wants)]
+        for _ in range(1000):
+            sentence = sample_sentence(rng, want)
+            combos, structs = held_out(sentence)
+            found = combo in combos if name == "test_combo" else combo in structs
+            other = structs if name == "test_combo" else combos
+            zh, en, align = render(sentence)
+            if (
+                found
+                and not other
+                and len(zh) <= MAX_SRC_LEN
+                and len(en) <= MAX_TGT_LEN
+                and " ".join(zh) not in seen
+            ):
+                break
+        else:
+            raise RuntimeError(f"{name}: cannot sample {combo}")
+        seen.add(" ".join(zh))
+        out.append((zh, en, align))
+    return out
+
+
+def _long_split(seed: int) -> list[Triple]:
+    rng = SplitMix64(seed_for("test_long", seed))
+    out: list[Triple] = []
+    seen: set[str] = set()
+    while len(out) < SIZES["test_long"]:
+        sentence = sample_sentence(rng, long=True)
+        zh, en, align = render(sentence)
+        key = " ".join(zh)
+        if (
+            MAX_SRC_LEN < len(zh) <= LONG_MAX_SRC_LEN
+            and key not in seen
+            and not any(held_out(sentence))
+        ):
+            seen.add(key)
+            out.append((zh, en, align))
+    return out
+
+
+def build_splits(seed: int = SEED) -> dict[str, list[Triple]]:
+    """All six translation splits as (zh tokens, en tokens, alignment) triples, deterministic."""
+    splits = _iid_splits(seed)
+    combo_wants = [(dict(zip(_WANT_KEYS[c[0]], c[1:])), c) for c in HELD_OUT_COMBOS]
+    struct_wants = [({s[0]: True, s[1]: True}, s) for s in HELD_OUT_STRUCTS]
+    splits["test_combo"] = _forced_split("test_combo", seed, combo_wants)
+    splits["test_struct"] = _forced_split("test_struct", seed, struct_wants)
+    splits["test_long"] = _long_split(seed)
+    return splits
