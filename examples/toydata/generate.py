@@ -21,12 +21,12 @@ from toydata.data import DATA_DIR, TRANSLATION_SPLITS, Pair, format_tsv  # noqa:
 from toydata.splits import SEED, build_splits  # noqa: E402
 
 
-def generate_texts(seed: int = SEED) -> dict[str, str]:
-    """File name -> file text for every split and SHA256SUMS."""
-    splits = build_splits(seed)
+def generate_texts(seed: int = SEED, splits: dict | None = None) -> dict[str, str]:
+    """File name -> file text for every split and SHA256SUMS (from `splits` if given)."""
+    splits = build_splits(seed) if splits is None else splits
     texts = {}
     for name in TRANSLATION_SPLITS:
-        texts[f"{name}.tsv"] = format_tsv([Pair(*triple) for triple in splits[name]])
+        texts[f"{name}.tsv"] = format_tsv([Pair(s.src, s.tgt, s.align) for s in splits[name]])
     sums = [f"{hashlib.sha256(t.encode('utf-8')).hexdigest()}  {n}" for n, t in texts.items()]
     texts["SHA256SUMS"] = "\n".join(sums) + "\n"
     return texts

@@ -12,6 +12,8 @@ Nothing outside test_combo / test_struct contains a held-out combination.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from .grammar import NP, Clause, sample_sentence
 from .prng import SplitMix64, seed_for, stable_hash
 from .render import render
@@ -56,7 +58,14 @@ _WANT_KEYS = {
     "place_verb": ("place", "verb"),
 }
 
-Triple = tuple[list[str], list[str], list[list[int]]]
+
+class Sample(NamedTuple):
+    """A rendered sentence together with the structure it came from."""
+
+    src: list[str]
+    tgt: list[str]
+    align: list[list[int]]
+    sentence: list[Clause]
 
 
 def _noun_phrases(clause: Clause) -> list[NP]:
@@ -105,9 +114,9 @@ def held_out(sentence: list[Clause]) -> tuple[set, set]:
     return combos, structs
 
 
-def _iid_splits(seed: int) -> dict[str, list[Triple]]:
+def _iid_splits(seed: int) -> dict[str, list[Sample]]:
     rng = SplitMix64(seed_for("iid", seed))
-    out: dict[str, list[Triple]] = {"train": [], "valid": [], "test_iid": []}
+    out: dict[str, list[Sample]] = {"train": [], "valid": [], "test_iid": []}
     seen: set[str] = set()
     while any(len(out[k]) < SIZES[k] for k in out):
         sentence = sample_sentence(rng)
@@ -119,14 +128,14 @@ def _iid_splits(seed: int) -> dict[str, list[Triple]]:
         bucket = stable_hash(key) % 100  # 5% valid, 5% test_iid, 90% train
         name = "valid" if bucket < 5 else "test_iid" if bucket < 10 else "train"
         if len(out[name]) < SIZES[name]:
-            out[name].append((zh, en, align))
+            out[name].append(Sample(zh, en, align, sentence))
     return out
 
 
-def _forced_split(name: str, seed: int, wants: list[tuple[dict, tuple]]) -> list[Triple]:
+def _forced_split(name: str, seed: int, wants: list[tuple[dict, tuple]]) -> list[Sample]:
     """Cycle through `wants`, sampling until each sample really contains its combination."""
     rng = SplitMix64(seed_for(name, seed))
-    out: list[Triple] = []
+    out: list[Sample] = []
     seen: set[str] = set()
     while len(out) < SIZES[name]:
         want, combo = wants[len(out) % len(wants)]
@@ -147,13 +156,13 @@ def _forced_split(name: str, seed: int, wants: list[tuple[dict, tuple]]) -> list
         else:
             raise RuntimeError(f"{name}: cannot sample {combo}")
         seen.add(" ".join(zh))
-        out.append((zh, en, align))
+        out.append(Sample(zh, en, align, sentence))
     return out
 
 
-def _long_split(seed: int) -> list[Triple]:
+def _long_split(seed: int) -> list[Sample]:
     rng = SplitMix64(seed_for("test_long", seed))
-    out: list[Triple] = []
+    out: list[Sample] = []
     seen: set[str] = set()
     while len(out) < SIZES["test_long"]:
         sentence = sample_sentence(rng, long=True)
@@ -165,12 +174,12 @@ def _long_split(seed: int) -> list[Triple]:
             and not any(held_out(sentence))
         ):
             seen.add(key)
-            out.append((zh, en, align))
+            out.append(Sample(zh, en, align, sentence))
     return out
 
 
-def build_splits(seed: int = SEED) -> dict[str, list[Triple]]:
-    """All six translation splits as (zh tokens, en tokens, alignment) triples, deterministic."""
+def build_splits(seed: int = SEED) -> dict[str, list[Sample]]:
+    """All six translation splits as `Sample`s (deterministic for a given seed)."""
     splits = _iid_splits(seed)
     combo_wants = [(dict(zip(_WANT_KEYS[c[0]], c[1:])), c) for c in HELD_OUT_COMBOS]
     struct_wants = [({s[0]: True, s[1]: True}, s) for s in HELD_OUT_STRUCTS]

@@ -1,0 +1,375 @@
+"""The toy bilingual grammar: determinism, splits, held-out combinations, rendering, batching."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from toydata import BOS, EOS, PAD, UNK, Vocab, batches, load_task, segment
+from toydata.data import DATA_DIR, TRANSLATION_SPLITS, format_alignment, swap
+from toydata.generate import generate_texts
+from toydata.grammar import NP, Clause, sample_sentence
+from toydata.prng import SplitMix64
+from toydata.render import render
+from toydata.splits import (
+    HELD_OUT_COMBOS,
+    HELD_OUT_STRUCTS,
+    MAX_SRC_LEN,
+    MAX_TGT_LEN,
+    SIZES,
+    build_splits,
+    features,
+    held_out,
+)
+from toydata.text import detokenize_en, detokenize_zh
+
+# English tokens allowed to have no source: articles, "of" in "a cup of tea", the copula of a
+# 比 statement ("he is taller than me").
+FUNCTION_WORDS = {"the", "of", "is", "are", "am"}
+ZH_EN = DATA_DIR / "zh_en"
+
+
+@pytest.fixture(scope="module")
+def splits():
+    return build_splits()
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_task("translation")
+
+
+def test_regenerated_files_match_shipped_bytes_and_checksums(splits, tmp_path):
+    texts = generate_texts(splits=splits)
+    for name, text in texts.items():
+        (tmp_path / name).write_bytes(text.encode("utf-8"))
+        assert (tmp_path / name).read_bytes() == (ZH_EN / name).read_bytes(), name
+    for line in (ZH_EN / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split("  ")
+        assert hashlib.sha256((ZH_EN / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_prng_matches_reference_splitmix64():
+    rng = SplitMix64(0)
+    assert rng.next_u64() == 0xE220A8397B1DCDAF
+    assert 0.0 <= SplitMix64(1).random() < 1.0
+
+
+def test_split_sizes_and_lengths(data):
+    assert {k: len(v) for k, v in data.items()} == SIZES
+    for name in ("train", "valid", "test_iid", "test_combo", "test_struct"):
+        assert max(len(p.src) for p in data[name]) <= MAX_SRC_LEN
+        assert max(len(p.tgt) for p in data[name]) <= MAX_TGT_LEN
+    assert max(len(p.src) for p in data["test_long"]) <= 24
+
+
+def test_chinese_to_english_is_a_function_on_50k_samples():
+    rng = SplitMix64(12345)
+    seen: dict[tuple, tuple] = {}
+    for _ in range(50_000):
+        src, tgt, _ = render(sample_sentence(rng))
+        assert seen.setdefault(tuple(src), tuple(tgt)) == tuple(tgt), " ".join(src)
+    assert len(seen) > 30_000
+
+
+def test_splits_are_disjoint(data):
+    sources = {name: {" ".join(p.src) for p in pairs} for name, pairs in data.items()}
+    for name, srcs in sources.items():
+        assert len(srcs) == len(data[name]), f"duplicates in {name}"
+    names = list(sources)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert not sources[a] & sources[b], (a, b)
+
+
+def test_held_out_combos_only_in_test_combo(splits):
+    for name in ("train", "valid", "test_iid", "test_struct", "test_long"):
+        assert not any(held_out(s.sentence)[0] for s in splits[name]), name
+    found = set()
+    for sample in splits["test_combo"]:
+        combos, structs = held_out(sample.sentence)
+        assert combos and not structs
+        found |= combos
+    assert found == set(HELD_OUT_COMBOS)
+
+
+def test_held_out_combo_parts_are_seen_in_training(data):
+    train_words = {w for p in data["train"] for w in p.src}
+    for _, a, b in HELD_OUT_COMBOS:
+        assert a in train_words and b in train_words, (a, b)
+
+
+def test_held_out_structures_never_in_train(splits):
+    for name in ("train", "valid", "test_iid", "test_combo", "test_long"):
+        assert not any(held_out(s.sentence)[1] for s in splits[name]), name
+    train_feats = set().union(*(features(c) for s in splits["train"] for c in s.sentence))
+    found = set()
+    for sample in splits["test_struct"]:
+        combos, structs = held_out(sample.sentence)
+        assert structs and not combos
+        found |= structs
+    assert found == set(HELD_OUT_STRUCTS)
+    assert {f for pair in HELD_OUT_STRUCTS for f in pair} <= train_feats
+
+
+def test_test_long_is_longer_than_all_training(data):
+    longest_train = max(len(p.src) for p in data["train"])
+    assert longest_train == MAX_SRC_LEN
+    assert min(len(p.src) for p in data["test_long"]) > longest_train
+
+
+def test_alignments_cover_content_tokens_and_are_in_range(data):
+    for name, pairs in data.items():
+        for p in pairs:
+            assert len(p.align) == len(p.tgt)
+            for tok, sources in zip(p.tgt, p.align):
+                assert all(0 <= i < len(p.src) for i in sources), (name, p)
+                assert sources or tok in FUNCTION_WORDS, (name, tok, p)
+
+
+def test_machine_learning_appears(data):
+    pairs = [p for p in data["train"] if "机器学习" in p.src]
+    assert pairs and all("machine learning" in " ".join(p.tgt) for p in pairs)
+    p = pairs[0]
+    j = p.tgt.index("machine")
+    assert p.align[j] == p.align[j + 1] == [p.src.index("机器学习")]
+
+
+def _np(kind: str, head: str, det: str = "bare", **kw) -> NP:
+    return NP(kind, head, det, **kw)
+
+
+ME, HE, SHE, WE, THEY, YOU = (_np("pron", w) for w in ("我", "他", "她", "我们", "他们", "你"))
+BOOKS3 = _np("noun", "书", "num", num="三")
+MY_MOTHER = _np("noun", "妈妈", "poss", poss=ME)
+HAND_CHECKED = [
+    (
+        Clause(ME, "past", "看", BOOKS3, time="昨天", place="图书馆"),
+        "我 昨天 在 图书馆 看 了 三 本 书 。",
+        "i read three books in the library yesterday .",
+        "0 4 6 8 2 - 3 1 9",
+    ),
+    (
+        Clause(HE, "past", "看", _np("noun", "电影", "dem", dem="那"), time="昨天", question=True),
+        "他 昨天 看 了 那 部 电影 吗 ？",
+        "did he watch that movie yesterday ?",
+        "3,7 0 2 4 6 1 8",
+    ),
+    (
+        Clause(_np("noun", "哥哥", "poss", poss=ME), cmp_adj="高", cmp_std=HE),
+        "我 的 哥哥 比 他 高 。",
+        "my brother is taller than him .",
+        "0,1 2 - 5 3 4 6",
+    ),
+    (
+        Clause(SHE, "past", "买", _np("noun", "蛋糕", "num", num="一"), bene=MY_MOTHER),
+        "她 给 我 的 妈妈 买 了 一 个 蛋糕 。",
+        "she bought a cake for my mother .",
+        "0 5 7 9 1 2,3 4 10",
+    ),
+    (
+        Clause(_np("name", "小明"), "neg_past", "喝", _np("noun", "咖啡", "dem", dem="那")),
+        "小明 没 喝 那 杯 咖啡 。",
+        "xiaoming did not drink that cup of coffee .",
+        "0 1 1 2 3 4 - 5 6",
+    ),
+    (
+        Clause(HE, "progressive", "看", _np("noun", "书"), place="图书馆"),
+        "他 正在 图书馆 看 书 。",
+        "he is reading books in the library .",
+        "0 1 3 4 1 - 2 5",
+    ),
+    (
+        Clause(WE, "future", "去", _np("place", "北京"), time="明天"),
+        "我们 明天 会 去 北京 。",
+        "we will go to beijing tomorrow .",
+        "0 2 3 3 4 1 5",
+    ),
+    (
+        Clause(YOU, "perfect", "去", _np("place", "上海"), question=True),
+        "你 去 过 上海 吗 ？",
+        "have you been to shanghai ?",
+        "2,4 0 1 1 3 5",
+    ),
+    (
+        Clause(_np("name", "玛丽"), "present", "喝", _np("noun", "茶"), time="每天"),
+        "玛丽 每天 喝 茶 。",
+        "mary drinks tea every day .",
+        "0 2 3 1 1 4",
+    ),
+    (
+        Clause(HE, "present", "喜欢", _np("noun", "机器学习"), question=True),
+        "他 喜欢 机器学习 吗 ？",
+        "does he like machine learning ?",
+        "3 0 1 2 2 4",
+    ),
+    (
+        Clause(THEY, "past", "看", _np("noun", "猫", "num", num="两")),
+        "他们 看 了 两 只 猫 。",
+        "they looked at two cats .",
+        "0 1 1 3 5 6",
+    ),
+    (
+        Clause(ME, "past", "看见", _np("noun", "孩子", "num", num="三")),
+        "我 看见 了 三 个 孩子 。",
+        "i saw three children .",
+        "0 1 3 5 6",
+    ),
+    (
+        Clause(HE, "neg_present", "认识", _np("noun", "人", "num", num="五")),
+        "他 不 认识 五 个 人 。",
+        "he does not know five people .",
+        "0 1 1 2 3 5 6",
+    ),
+    (
+        Clause(SHE, "future", "吃", _np("noun", "橙子", "num", num="一", adj="好吃")),
+        "她 会 吃 一 个 好吃 的 橙子 。",
+        "she will eat a delicious orange .",
+        "0 1 2 3 5 7 8",
+    ),
+    (
+        Clause(ME, "past", "买", _np("noun", "伞", "num", num="一")),
+        "我 买 了 一 把 伞 。",
+        "i bought an umbrella .",
+        "0 1 3 5 6",
+    ),
+    (
+        Clause(HE, "progressive", "写", _np("noun", "信"), question=True),
+        "他 正在 写 信 吗 ？",
+        "is he writing letters ?",
+        "1,4 0 2 3 5",
+    ),
+    (
+        Clause(
+            _np("noun", "书", "dem", dem="这"),
+            cmp_adj="贵",
+            cmp_std=_np("noun", "书", "poss", poss=_np("noun", "老师", "the")),
+        ),
+        "这 本 书 比 老师 的 书 贵 。",
+        "this book is more expensive than the teacher 's book .",
+        "0 2 - 7 7 3 - 4 5 6 8",
+    ),
+    (
+        Clause(HE, "present", "看", _np("noun", "报纸"), often=True),
+        "他 经常 看 报纸 。",
+        "he often reads newspapers .",
+        "0 1 2 3 4",
+    ),
+]
+
+
+@pytest.mark.parametrize("clause, zh, en, align", HAND_CHECKED, ids=[h[2] for h in HAND_CHECKED])
+def test_hand_checked_constructions(clause, zh, en, align):
+    src, tgt, gold = render([clause])
+    assert " ".join(src) == zh
+    assert " ".join(tgt) == en
+    assert format_alignment(gold) == align
+
+
+def test_coordinated_clauses():
+    first = Clause(ME, "present", "喝", _np("noun", "茶"))
+    second = Clause(HE, "present", "喝", _np("noun", "咖啡"))
+    src, tgt, align = render([first, second])
+    assert " ".join(src) == "我 喝 茶 ， 他 喝 咖啡 。"
+    assert " ".join(tgt) == "i drink tea , and he drinks coffee ."
+    assert format_alignment(align) == "0 1 2 3 3 4 5 6 7"
+
+
+def test_segment_typed_chinese(data):
+    words = {w for p in data["train"] for w in p.src}
+    typed = "我昨天在图书馆看了三本书."
+    assert segment(typed, words) == "我 昨天 在 图书馆 看 了 三 本 书 。".split()
+    assert segment("他学习机器学习吗?", words) == ["他", "学习", "机器学习", "吗", "？"]
+    assert segment("你 看见 猫X了", words) == ["你", "看见", "猫", "X", "了"]
+    assert detokenize_zh(["我", "喝", "茶", "。"]) == "我喝茶。"
+
+
+def test_detokenize_english():
+    tokens = "did xiaoming read my teacher 's book in beijing ?".split()
+    assert detokenize_en(tokens) == "Did Xiaoming read my teacher's book in Beijing?"
+    assert detokenize_en("i drink tea , and he drinks coffee .".split()) == (
+        "I drink tea, and he drinks coffee."
+    )
+
+
+def test_en_zh_direction_swaps_and_inverts_alignment(data):
+    en_zh = load_task("translation", direction="en-zh")
+    for a, b in zip(data["valid"][:200], en_zh["valid"][:200]):
+        assert b.src == a.tgt and b.tgt == a.src and swap(b) == a
+
+
+@pytest.mark.parametrize("task", ["reversal", "dates"])
+def test_attention_tasks(task):
+    splits = load_task(task)
+    assert splits == load_task(task)  # deterministic
+    train = {" ".join(p.src) for p in splits["train"]}
+    assert not train & {" ".join(p.src) for p in splits["valid"] + splits["test_iid"]}
+    for pairs in splits.values():
+        for p in pairs:
+            assert len(p.align) == len(p.tgt)
+            assert all(
+                p.tgt[j] == p.src[i] or task == "dates" for j, a in enumerate(p.align) for i in a
+            )
+    if task == "reversal":
+        longest = max(len(p.src) for p in splits["train"])
+        assert min(len(p.src) for p in splits["test_long"]) > longest
+        assert all(p.align == [[len(p.src) - 1 - j] for j in range(len(p.src))] for p in pairs)
+
+
+def test_date_rendering():
+    from toydata.tasks import date_pair, ordinal
+
+    assert [ordinal(d) for d in (1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 31)] == [
+        "1st",
+        "2nd",
+        "3rd",
+        "4th",
+        "11th",
+        "12th",
+        "13th",
+        "21st",
+        "22nd",
+        "23rd",
+        "31st",
+    ]
+    pair = date_pair(SplitMix64(7))
+    year, _, month, _, day = pair.tgt
+    assert pair.src[pair.align[0][0]] == year
+    assert int(month) >= 1 and int(day) >= 1
+
+
+def test_vocab_roundtrip(data):
+    vocab = Vocab.build([p.tgt for p in data["train"]])
+    assert vocab.itos[:4] == ["<pad>", "<s>", "</s>", "<unk>"]
+    assert (PAD, BOS, EOS, UNK) == (0, 1, 2, 3)
+    ids = vocab.encode(["i", "read", "zzz", "."])
+    assert ids[2] == UNK
+    assert vocab.decode([BOS] + ids + [EOS, 5, PAD]) == ["i", "read", "<unk>", "."]
+    again = Vocab.from_json(vocab.to_json())
+    assert again.itos == vocab.itos and len(again) == len(vocab)
+
+
+def test_batches_shapes_padding_and_shuffle(data):
+    pairs = data["valid"][:50]
+    src_vocab = Vocab.build([p.src for p in data["train"]])
+    tgt_vocab = Vocab.build([p.tgt for p in data["train"]])
+    out = list(batches(pairs, src_vocab, tgt_vocab, batch_size=16, shuffle_seed=3))
+    assert [b[0].shape[0] for b in out] == [16, 16, 16, 2]
+    src, tgt_in, tgt_out = out[0]
+    assert src.dtype == tgt_in.dtype == np.int64 and tgt_in.shape == tgt_out.shape
+    assert (tgt_in[:, 0] == BOS).all()
+    lengths = (tgt_out != PAD).sum(1)
+    assert (tgt_out[np.arange(16), lengths - 1] == EOS).all()
+    shifted = (tgt_out[:, :-1] != PAD) & (tgt_out[:, :-1] != EOS)  # tgt_in is tgt_out moved right
+    assert (tgt_in[:, 1:][shifted] == tgt_out[:, :-1][shifted]).all()
+    again = list(batches(pairs, src_vocab, tgt_vocab, batch_size=16, shuffle_seed=3))
+    assert all((a[0] == b[0]).all() for a, b in zip(out, again))
+    plain = list(batches(pairs, src_vocab, tgt_vocab, batch_size=16, drop_last=True))
+    assert len(plain) == 3 and src_vocab.decode(plain[0][0][0]) == pairs[0].src
+
+
+def test_shipped_files_exist():
+    for name in TRANSLATION_SPLITS:
+        assert Path(ZH_EN / f"{name}.tsv").is_file()
