@@ -136,6 +136,8 @@ class Function:
             raise _named_error(cls.__name__, err, tensors) from None
         if type(data) is not np.ndarray:
             data = np.asarray(data)
+        # Only floating tensors carry gradients: a cast to int (or a boolean result) ends the graph.
+        record = record and data.dtype.kind in "fc"
         out = Tensor._make(data, record)
         if record:
             ctx.inputs = tensors
