@@ -100,7 +100,8 @@ class BatchNorm(Function):
                 running_var *= 1 - momentum
                 running_var += momentum * (n / (n - 1)) * var.reshape(-1)
         else:
-            mean = running_mean.reshape(feature_shape)
+            # Cast the running stats to x's dtype: float64 buffers must not upcast a float32 x.
+            mean = running_mean.reshape(feature_shape).astype(x.dtype, copy=False)
             inv_std = 1 / np.sqrt(running_var.reshape(feature_shape) + eps).astype(x.dtype)
             x_hat = (x - mean) * inv_std
         w = None if weight is None else weight.reshape(feature_shape)
