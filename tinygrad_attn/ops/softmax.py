@@ -13,11 +13,12 @@ from tinygrad_attn.autograd import Function
 
 def _shifted_exp(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x - max, exp(x - max), sum of exp) along dim; the max shift keeps exp from overflowing."""
-    m = np.max(x, axis=dim, keepdims=True)
+    # asarray: for a 0-d x numpy returns scalars, which the masked assignments below can't take.
+    m = np.asarray(np.max(x, axis=dim, keepdims=True))
     m[~np.isfinite(m)] = 0  # an all -inf row: exp(-inf - 0) = 0 instead of exp(nan)
     shifted = x - m
     e = np.exp(shifted)
-    s = np.sum(e, axis=dim, keepdims=True)
+    s = np.asarray(np.sum(e, axis=dim, keepdims=True))
     s[s == 0] = 1  # the empty sum of a fully masked row: 0 / 1 = 0 weights
     return shifted, e, s
 
