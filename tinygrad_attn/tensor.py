@@ -361,7 +361,8 @@ class Tensor:
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         order = list(range(self.ndim))
         a, b = _checks.dim(dim0, self.ndim, "transpose"), _checks.dim(dim1, self.ndim, "transpose")
-        order[a], order[b] = order[b], order[a]
+        if order:  # a 0-d tensor has no axes to swap (dims 0 and -1 both mean "it")
+            order[a], order[b] = order[b], order[a]
         return mv.Permute.apply(self, dims=tuple(order))
 
     @property
@@ -400,6 +401,8 @@ class Tensor:
             return self.reshape(1)
         start = _checks.dim(start_dim, self.ndim, "flatten")
         end = _checks.dim(end_dim, self.ndim, "flatten")
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
         merged = int(np.prod(self.shape[start : end + 1]))
         return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1 :])
 
