@@ -1,0 +1,1 @@
+"""Op tests: a table per tinygrad_attn/ops/<kind>.py, the registry of every op, strategies."""

@@ -1,0 +1,138 @@
+"""Elementwise ops (tinygrad_attn/ops/elementwise.py): forward vs numpy, gradient vs gradcheck."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tinygrad_attn as tg
+import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
+from tinygrad_attn.ops.elementwise import Cast
+
+from . import strategies as cases
+from .checks import Row, check_forward, check_gradient, table
+
+_erf = np.vectorize(math.erf)
+_C = math.sqrt(2 / math.pi)
+WIDE = np.dtype(np.longdouble)  # a real cast whose rounding is finer than the FD step
+NONZERO = dict(away_from=[0.0], min_gap=0.3)  # divisors, relu and abs stay off 0
+POSITIVE = dict(low=0.2, high=3.0)  # log, sqrt and real powers need x > 0
+
+TABLE = [
+    Row("add", lambda a, b: a + b, np.add, cases.binary()),
+    Row("sub", lambda a, b: a - b, np.subtract, cases.binary()),
+    Row("mul", lambda a, b: a * b, np.multiply, cases.binary()),
+    Row("div", lambda a, b: a / b, np.divide, cases.binary(b=NONZERO)),
+    Row("radd_scalar", lambda x: 1.5 + x, lambda x: 1.5 + x, cases.unary()),
+    Row("rsub_scalar", lambda x: 2.0 - x, lambda x: 2.0 - x, cases.unary()),
+    Row("rmul_scalar", lambda x: -0.5 * x, lambda x: -0.5 * x, cases.unary()),
+    Row("rdiv_scalar", lambda x: 3.0 / x, lambda x: 3.0 / x, cases.unary(**NONZERO)),
+    Row(
+        "pow_tensor_exponent",
+        lambda a, b: a**b,
+        lambda a, b: np.power(a, b),
+        cases.binary(a=dict(low=0.5, high=2.5), b=dict(low=-2.0, high=2.0)),
+    ),
+    Row(
+        "pow_int_exponent",
+        lambda x, p: x**p,
+        lambda x, p: x ** float(p),
+        cases.with_param(cases.unary(**NONZERO), p=st.sampled_from([2, 3, -1])),
+    ),
+    Row(
+        "pow_real_exponent",
+        lambda x, p: x**p,
+        lambda x, p: np.power(x, p),
+        cases.with_param(cases.unary(**POSITIVE), p=st.sampled_from([0.5, -0.5, 1.5])),
+    ),
+    Row("rpow_scalar_base", lambda x: 2.0**x, lambda x: np.power(2.0, x), cases.unary()),
+    Row("neg", lambda x: -x, np.negative, cases.unary()),
+    Row("exp", lambda x: x.exp(), np.exp, cases.unary()),
+    Row("log", lambda x: x.log(), np.log, cases.unary(**POSITIVE)),
+    Row("sqrt", lambda x: x.sqrt(), np.sqrt, cases.unary(**POSITIVE)),
+    Row("tanh", lambda x: x.tanh(), np.tanh, cases.unary()),
+    Row("sigmoid", lambda x: x.sigmoid(), lambda x: 1 / (1 + np.exp(-x)), cases.unary()),
+    Row("relu", F.relu, lambda x: np.maximum(x, 0), cases.unary(**NONZERO)),
+    # Our erf is accurate to ~1e-7 (numpy has none), so GELU matches to ~2e-7 absolute.
+    Row("gelu", F.gelu, lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2))), cases.unary(), tol=5e-7),
+    Row(
+        "gelu_tanh",
+        lambda x: F.gelu(x, approximate="tanh"),
+        lambda x: 0.5 * x * (1 + np.tanh(_C * (x + 0.044715 * x**3))),
+        cases.unary(),
+    ),
+    Row("abs", lambda x: x.abs(), np.abs, cases.unary(**NONZERO)),
+    Row("clip", lambda x, min, max: x.clip(min, max), np.clip, cases.clip_bounds()),
+    Row(
+        "where",
+        lambda a, b, cond: tg.where(cond, a, b),
+        lambda a, b, cond: np.where(cond, a, b),
+        cases.three_way(),
+    ),
+    Row(
+        "masked_fill",
+        lambda x, mask, value: x.masked_fill(mask, value),
+        lambda x, mask, value: np.where(mask, value, x),
+        cases.masked(),
+    ),
+    Row(
+        "cast",
+        lambda x: Cast.apply(x, dtype=WIDE),
+        lambda x: x.astype(WIDE),
+        cases.unary(),
+    ),
+]
+
+
+@table(TABLE)
+@given(data=st.data())
+def test_forward_matches_numpy_reference(row: Row, data: st.DataObject) -> None:
+    check_forward(row, data.draw(row.cases))
+
+
+@table(TABLE)
+@given(data=st.data())
+def test_gradient_matches_finite_differences(row: Row, data: st.DataObject) -> None:
+    check_gradient(row, data.draw(row.cases))
+
+
+def test_sigmoid_and_tanh_are_finite_with_finite_gradients_at_1e4() -> None:
+    x = tg.Tensor(np.array([-1e4, -50.0, 0.0, 50.0, 1e4]), requires_grad=True)
+    y = x.sigmoid() + x.tanh()
+    y.backward(np.ones(5))
+    assert np.all(np.isfinite(y.data)) and np.all(np.isfinite(x.grad.data))
+    np.testing.assert_allclose(y.data[[0, -1]], [-1.0, 2.0])
+
+
+def test_relu_and_abs_gradients_at_zero_are_zero_as_pytorch() -> None:
+    x = tg.Tensor(np.zeros(3), requires_grad=True)
+    (x.relu() + x.abs()).backward(np.ones(3))
+    np.testing.assert_array_equal(x.grad.data, np.zeros(3))
+
+
+def test_clip_passes_gradient_only_inside_the_bounds() -> None:
+    x = tg.Tensor(np.array([-2.0, -0.5, 0.5, 2.0]), requires_grad=True)
+    x.clip(min=-1.0).backward(np.ones(4))
+    np.testing.assert_array_equal(x.grad.data, [0, 1, 1, 1])
+    x.grad = None
+    x.clip(max=1.0).backward(np.ones(4))
+    np.testing.assert_array_equal(x.grad.data, [1, 1, 1, 0])
+
+
+def test_pow_exponent_gradient_is_zero_for_nonpositive_base_as_pytorch() -> None:
+    a = tg.Tensor(np.array([-2.0, 0.0, 2.0]))
+    b = tg.Tensor(np.array([2.0, 2.0, 2.0]), requires_grad=True)
+    (a**b).backward(np.ones(3))
+    np.testing.assert_allclose(b.grad.data, [0.0, 0.0, 4 * math.log(2)])
+
+
+def test_where_and_masked_fill_send_no_gradient_to_the_unselected_side() -> None:
+    a = tg.Tensor(np.ones(3), requires_grad=True)
+    b = tg.Tensor(np.ones(3), requires_grad=True)
+    cond = np.array([True, False, True])
+    (tg.where(cond, a, b) + a.masked_fill(cond, 0.0)).backward(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(a.grad.data, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(b.grad.data, [0.0, 2.0, 0.0])
