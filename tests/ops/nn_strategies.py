@@ -1,0 +1,87 @@
+"""Case strategies for the neural-network ops: embedding, cross-entropy, linear, attention."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hypothesis.extra.numpy as hnp
+import numpy as np
+from hypothesis import strategies as st
+
+from tinygrad_attn.testing import shapes, tensors
+
+from .strategies import Case, ints
+
+SIDE = st.integers(1, 3)
+
+
+@st.composite
+def embedding_case(draw: Any) -> Case:
+    """weight (V, E) and int indices of rank 0-2 (repeats likely)."""
+    num, dim = draw(st.integers(1, 5)), draw(SIDE)
+    indices = draw(ints(draw(shapes(max_dims=2, max_side=4)), num))
+    return Case((draw(tensors((num, dim))),), {"indices": indices})
+
+
+@st.composite
+def dropout_case(draw: Any) -> Case:
+    """x and a fixed dropout mask of 0 and 1/(1-p), as F.dropout draws it."""
+    x = draw(tensors(shapes(max_dims=4, max_side=3)))
+    p = draw(st.sampled_from([0.1, 0.5]))
+    keep = draw(hnp.arrays(np.bool_, x.shape))
+    return Case((x,), {"mask": keep.astype(np.float64) / (1 - p)})
+
+
+@st.composite
+def cross_entropy_case(draw: Any) -> Case:
+    """logits (N, C) or (B, T, C), targets with some ignored, smoothing and a reduction."""
+    classes = draw(st.integers(1, 4))
+    batch = draw(st.sampled_from([(1,), (3,), (4,), (2, 2), (1, 3)]))
+    ignore_index = draw(st.sampled_from([-100, 0]))
+    target = draw(ints(batch, classes))
+    if ignore_index == -100:
+        target = np.where(draw(hnp.arrays(np.bool_, batch)), -100, target)
+    return Case(
+        (draw(tensors(batch + (classes,))),),
+        {
+            "target": target,
+            "ignore_index": ignore_index,
+            "label_smoothing": draw(st.sampled_from([0.0, 0.1, 0.3])),
+            "reduction": draw(st.sampled_from(["mean", "sum", "none"])),
+        },
+    )
+
+
+@st.composite
+def linear_case(draw: Any) -> Case:
+    """x (..., in) of rank 1-3, weight (out, in) and maybe bias (out,)."""
+    lead = draw(shapes(max_dims=2, max_side=3))
+    n_in, n_out = draw(SIDE), draw(SIDE)
+    parts = [draw(tensors(lead + (n_in,))), draw(tensors((n_out, n_in)))]
+    if draw(st.booleans()):
+        parts.append(draw(tensors((n_out,))))
+    return Case(tuple(parts))
+
+
+@st.composite
+def attention_case(draw: Any, mask: str = "none") -> Case:
+    """q (..., L, E), k (..., S, E), v (..., S, Ev), and a mask of the given kind.
+
+    mask: "none", "bool" (True = may attend), "float" (added to the scores) or "causal".
+    Batch dims have rank 0-2; masks are (L, S) or carry the batch dims too.
+    """
+    batch = draw(shapes(max_dims=2, max_side=2))
+    length, source, embed, value = draw(SIDE), draw(SIDE), draw(SIDE), draw(SIDE)
+    q = draw(tensors(batch + (length, embed)))
+    k = draw(tensors(batch + (source, embed)))
+    v = draw(tensors(batch + (source, value)))
+    mask_shape = draw(st.sampled_from([(length, source), batch + (length, source)]))
+    params: dict[str, Any] = {}
+    if mask == "bool":
+        params["attn_mask"] = draw(hnp.arrays(np.bool_, mask_shape))
+    elif mask == "float":
+        floats = st.floats(-2.0, 2.0)
+        params["attn_mask"] = draw(hnp.arrays(np.float64, mask_shape, elements=floats))
+    elif mask == "causal":
+        params["is_causal"] = True
+    return Case((q, k, v), params)
