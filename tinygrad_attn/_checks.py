@@ -14,7 +14,8 @@ def dim(d: Any, ndim: int, op: str) -> int:
         raise TypeError(f"{op}: dim must be an int, got {d!r}")
     size = max(ndim, 1)
     if not -size <= d < size:
-        raise IndexError(f"{op}: dim {d} is out of range for a tensor with {ndim} dims")
+        # `ndim` is the rank the dim indexes into (one more than the input's for unsqueeze/stack)
+        raise IndexError(f"{op}: dim {d} is out of range (expected {-size}..{size - 1})")
     return int(d) % size
 
 
