@@ -23,7 +23,7 @@ def dims(d: Any, ndim: int, op: str) -> tuple[int, ...] | None:
     """None (all axes), an int or a sequence of ints as a sorted tuple of distinct axes."""
     if d is None:
         return None
-    items = d if isinstance(d, Sequence) else (d,)
+    items = d if isinstance(d, Sequence) and not isinstance(d, str) else (d,)
     result = tuple(sorted(dim(x, ndim, op) for x in items))
     if len(set(result)) != len(result):
         raise ValueError(f"{op}: dim {d} repeats an axis")
