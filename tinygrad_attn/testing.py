@@ -125,13 +125,10 @@ def _spread(u: np.ndarray, intervals: list[tuple[float, float]]) -> np.ndarray:
 def _values(
     draw: Callable,
     shape: Shape,
-    low: float,
-    high: float,
-    away_from: Sequence[float],
+    intervals: list[tuple[float, float]],
     min_gap: float,
     distinct: bool,
 ) -> np.ndarray:
-    intervals = _allowed_intervals(low, high, away_from, min_gap)
     total = sum(b - a for a, b in intervals)
     n = int(np.prod(shape))
     spacing = min(min_gap, total / (2 * (n - 1))) if distinct and n > 1 else 0.0
@@ -169,9 +166,9 @@ def arrays(
     """
     if not low < high:
         raise ValueError(f"arrays: need low < high, got [{low}, {high}]")
-    points = tuple(away_from or ())
+    intervals = _allowed_intervals(low, high, tuple(away_from or ()), min_gap)  # fails early
     shape_strategy = shape if isinstance(shape, SearchStrategy) else st.just(tuple(shape))
-    return shape_strategy.flatmap(lambda s: _values(s, low, high, points, min_gap, distinct)).map(
+    return shape_strategy.flatmap(lambda s: _values(s, intervals, min_gap, distinct)).map(
         lambda a: a.astype(dtype)
     )
 
