@@ -1,0 +1,142 @@
+"""Every mistake a user can make gives a clear exception naming the op and the shapes/values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import tinygrad_attn as tg
+import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
+
+X = tg.Tensor(np.ones((2, 3)), requires_grad=True)
+
+
+def _freed_backward() -> None:
+    y = (X * 2.0).sum()
+    y.backward()
+    y.backward()
+
+
+ERRORS: list[tuple[str, Callable[[], object], type, str]] = [
+    # (what, call, exception, regex the message must match)
+    ("shape mismatch", lambda: X + tg.Tensor(np.ones(4)), ValueError, r"Add.*\(2, ?3\).*\(4,\)"),
+    ("where shapes", lambda: tg.where(np.ones(4, bool), X, 0.0), ValueError, r"where.*\(4,\)"),
+    (
+        "non-scalar backward",
+        lambda: (X * 2.0).backward(),
+        RuntimeError,
+        r"backward.*one-element.*\(2, 3\)",
+    ),
+    (
+        "backward gradient shape",
+        lambda: (X * 2.0).backward(np.ones(3)),
+        ValueError,
+        r"\(3,\).*\(2, 3\)",
+    ),
+    ("freed graph", _freed_backward, RuntimeError, r"Sum.*second time.*retain_graph"),
+    ("requires_grad on int", lambda: tg.Tensor([1, 2], requires_grad=True), TypeError, "int64"),
+    ("dim out of range", lambda: X.sum(2), IndexError, r"sum: dim 2 is out of range"),
+    ("negative dim out of range", lambda: X.softmax(-3), IndexError, r"softmax: dim -3"),
+    ("dim not an int", lambda: X.mean("rows"), TypeError, r"mean: dim must be an int.*rows"),
+    ("repeated dim", lambda: X.var((1, -1)), ValueError, r"var: dim .* repeats"),
+    ("transpose dim", lambda: X.transpose(0, 5), IndexError, r"transpose: dim 5"),
+    ("unsqueeze dim", lambda: X.unsqueeze(4), IndexError, r"unsqueeze: dim 4.*-3\.\.2"),
+    ("permute", lambda: X.permute(0, 0), ValueError, r"permute: \(0, 0\)"),
+    ("float index", lambda: X[1.0], TypeError, r"index: a float \(1\.0\)"),
+    ("float index array", lambda: X[np.array([0.5])], TypeError, r"index.*float64"),
+    ("index out of range", lambda: X[5], IndexError, r"index.*\(2, 3\)"),
+    (
+        "matmul inner dims",
+        lambda: X @ tg.Tensor(np.ones((4, 5))),
+        ValueError,
+        r"matmul: \(2, 3\) @ \(4, 5\), inner dims 3 != 4",
+    ),
+    (
+        "matmul batch dims",
+        lambda: tg.Tensor(np.ones((2, 2, 3))) @ tg.Tensor(np.ones((3, 3, 2))),
+        ValueError,
+        r"matmul.*\(2,\).*\(3,\)",
+    ),
+    ("matmul 0-d", lambda: X @ tg.Tensor(2.0), ValueError, r"matmul.*at least 1 dim"),
+    ("reshape", lambda: X.reshape(4, 2), ValueError, r"Reshape.*\(4, ?2\).*\(2, 3\)"),
+    ("expand", lambda: X.expand(3, 4), ValueError, r"expand.*\(2, 3\).*\(3, 4\)"),
+    ("flatten range", lambda: X.flatten(1, 0), ValueError, r"flatten: start_dim 1.*end_dim 0"),
+    ("cat shapes", lambda: tg.cat([X, tg.ones(2, 2)], 0), ValueError, r"cat:.*\(2, 2\)"),
+    ("stack shapes", lambda: tg.stack([X, tg.ones(3, 2)]), ValueError, r"stack:.*\(3, 2\)"),
+    ("linear", lambda: F.linear(X, tg.ones(4, 4)), ValueError, r"linear.*\(2, 3\).*\(4, 4\)"),
+    ("layer_norm", lambda: F.layer_norm(X, 4), ValueError, r"layer_norm.*\(2, 3\).*\(4,\)"),
+    (
+        "batch_norm stats",
+        lambda: F.batch_norm(X, np.zeros(2), np.ones(2)),
+        ValueError,
+        r"batch_norm: running_mean \(2,\).*3 features",
+    ),
+    (
+        "cross_entropy target shape",
+        lambda: F.cross_entropy(X, np.array([0, 1, 2])),
+        ValueError,
+        r"cross_entropy.*\(2, 3\).*\(3,\)",
+    ),
+    (
+        "cross_entropy target range",
+        lambda: F.cross_entropy(X, np.array([0, 3])),
+        IndexError,
+        r"cross_entropy: target 3.*3 classes",
+    ),
+    (
+        "cross_entropy float target",
+        lambda: F.cross_entropy(X, np.array([0.0, 1.0])),
+        TypeError,
+        r"cross_entropy.*float64",
+    ),
+    ("embedding range", lambda: F.embedding([0, 7], X), IndexError, r"embedding: index 7.*2"),
+    ("dropout p", lambda: F.dropout(X, 1.5), ValueError, r"dropout: p.*1\.5"),
+    (
+        "sdpa shapes",
+        lambda: F.scaled_dot_product_attention(X, tg.ones(4, 2), tg.ones(4, 3)),
+        ValueError,
+        r"scaled_dot_product_attention.*\(2, 3\).*\(4, 2\)",
+    ),
+    ("masked_fill mask dtype", lambda: X.masked_fill(np.ones(3), 0.0), TypeError, r"masked_fill"),
+    ("bad data", lambda: tg.Tensor("text"), TypeError, r"Tensor: unsupported data"),
+]
+
+
+@pytest.mark.parametrize(
+    "call, error, pattern", [e[1:] for e in ERRORS], ids=[e[0] for e in ERRORS]
+)
+def test_error_is_clear_and_names_the_op(call: Callable, error: type, pattern: str) -> None:
+    with pytest.raises(error, match=pattern):
+        call()
+
+
+class _WrongShape(tg.Function):
+    @staticmethod
+    def forward(ctx: tg.Function, x: np.ndarray) -> np.ndarray:
+        return x * 2
+
+    @staticmethod
+    def backward(ctx: tg.Function, grad_out: np.ndarray) -> np.ndarray:
+        return np.ones(7)
+
+
+class _TooManyGrads(tg.Function):
+    @staticmethod
+    def forward(ctx: tg.Function, x: np.ndarray) -> np.ndarray:
+        return x * 2
+
+    @staticmethod
+    def backward(ctx: tg.Function, grad_out: np.ndarray) -> tuple:
+        return grad_out, grad_out
+
+
+def test_custom_backward_with_a_wrong_gradient_shape_names_the_op_and_shapes() -> None:
+    with pytest.raises(ValueError, match=r"_WrongShape.backward.*\(7,\).*\(2, 3\)"):
+        _WrongShape.apply(X).backward(np.ones((2, 3)))
+
+
+def test_custom_backward_with_too_many_gradients_names_the_op() -> None:
+    with pytest.raises(RuntimeError, match=r"_TooManyGrads.backward returned 2 gradients for 1"):
+        _TooManyGrads.apply(X).backward(np.ones((2, 3)))
