@@ -1,0 +1,1 @@
+"""Optimizer and learning-rate scheduler tests: update rules against numpy and torch, resume."""
