@@ -217,8 +217,10 @@ def _nonempty_slice(draw: Any, size: int) -> slice:
 def basic_index(draw: Any) -> Case:
     """x and an index of ints (negative too), slices (with steps), None and Ellipsis."""
     x = draw(tensors(shapes(min_dims=1, max_dims=4, max_side=3)))
+    count = draw(st.integers(1, x.ndim))
+    ellipsis = draw(st.sampled_from(["none", "front", "back"]))  # front: index trailing axes
     parts: list[Any] = []
-    for size in x.shape[: draw(st.integers(1, x.ndim))]:
+    for size in x.shape[x.ndim - count :] if ellipsis == "front" else x.shape[:count]:
         kind = draw(st.sampled_from(["int", "slice", "none"]))
         if kind == "int":
             parts.append(draw(st.integers(-size, size - 1)))
@@ -226,8 +228,10 @@ def basic_index(draw: Any) -> Case:
             parts.append(draw(_nonempty_slice(size)))
         else:
             parts.extend([None, slice(None)])
-    if draw(st.booleans()):
-        parts.insert(draw(st.integers(0, len(parts))), Ellipsis)
+    if ellipsis == "front":
+        parts.insert(0, Ellipsis)
+    elif ellipsis == "back":
+        parts.append(Ellipsis)
     return _case([x], index=tuple(parts))
 
 
