@@ -1,0 +1,252 @@
+"""The encoder-decoder transformer of the lecture notes (Vaswani et al. 2017), built on tinygrad_attn.
+
+Embed the words (scaled by sqrt(E)), add position information, run N encoder layers of
+self-attention + feed-forward, then N decoder layers that add cross-attention over the encoder's
+output; the decoder is fed BOS and then its own previous outputs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from models import decoding
+from models.positional import PositionalEncoding
+from tinygrad_attn import Tensor, nn
+
+
+class FeedForward(nn.Module):
+    """Position-wise FFN: linear2(dropout(act(linear1(x)))).  Shapes: (B, T, E) -> (B, T, E)."""
+
+    def __init__(self, d_model: int, dim_feedforward: int, dropout: float, activation: str) -> None:
+        super().__init__()
+        if activation not in ("relu", "gelu"):
+            raise ValueError(
+                f"FeedForward: activation must be 'relu' or 'gelu', got {activation!r}"
+            )
+        self.linear1 = nn.Linear(d_model, dim_feedforward)
+        self.activation = nn.ReLU() if activation == "relu" else nn.GELU()
+        self.dropout = nn.Dropout(dropout)
+        self.linear2 = nn.Linear(dim_feedforward, d_model)
+
+    def forward(self, x: Tensor) -> Tensor:
+        hidden = self.dropout(self.activation(self.linear1(x)))  # (B, T, F)
+        return self.linear2(hidden)  # (B, T, E)
+
+
+class TransformerEncoderLayer(nn.Module):
+    """Self-attention then feed-forward, each with a residual connection and LayerNorm.
+
+    Post-norm (the paper): x = norm(x + sublayer(x)); pre-norm (norm_first=True):
+    x = x + sublayer(norm(x)). Shapes: src (B, S, E) -> (B, S, E).
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str = "relu",
+        norm_first: bool = False,
+        eps: float = 1e-5,
+    ) -> None:
+        super().__init__()
+        self.norm_first = norm_first
+        self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout)
+        self.ff = FeedForward(d_model, dim_feedforward, dropout, activation)
+        self.norm1 = nn.LayerNorm(d_model, eps=eps)
+        self.norm2 = nn.LayerNorm(d_model, eps=eps)
+        self.dropout1 = nn.Dropout(dropout)
+        self.dropout2 = nn.Dropout(dropout)
+
+    def forward(self, src: Tensor, src_key_padding_mask: np.ndarray | None = None) -> Tensor:
+        x = src  # (B, S, E)
+        if self.norm_first:
+            x = x + self._self_attention(self.norm1(x), src_key_padding_mask)
+            return x + self.dropout2(self.ff(self.norm2(x)))
+        x = self.norm1(x + self._self_attention(x, src_key_padding_mask))
+        return self.norm2(x + self.dropout2(self.ff(x)))
+
+    def _self_attention(self, x: Tensor, key_padding_mask: np.ndarray | None) -> Tensor:
+        out, _ = self.self_attn(x, x, x, key_padding_mask=key_padding_mask, need_weights=False)
+        return self.dropout1(out)  # (B, S, E)
+
+
+class TransformerDecoderLayer(nn.Module):
+    """Masked self-attention, cross-attention over the encoder memory, then feed-forward.
+
+    Each sublayer has a residual connection and LayerNorm (post-norm, or pre-norm with
+    norm_first=True). Shapes: tgt (B, T, E), memory (B, S, E) -> (B, T, E).
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int = 2048,
+        dropout: float = 0.1,
+        activation: str = "relu",
+        norm_first: bool = False,
+        eps: float = 1e-5,
+    ) -> None:
+        super().__init__()
+        self.norm_first = norm_first
+        self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout)
+        self.cross_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout)
+        self.ff = FeedForward(d_model, dim_feedforward, dropout, activation)
+        self.norm1 = nn.LayerNorm(d_model, eps=eps)
+        self.norm2 = nn.LayerNorm(d_model, eps=eps)
+        self.norm3 = nn.LayerNorm(d_model, eps=eps)
+        self.dropout1 = nn.Dropout(dropout)
+        self.dropout2 = nn.Dropout(dropout)
+        self.dropout3 = nn.Dropout(dropout)
+
+    def forward(
+        self,
+        tgt: Tensor,
+        memory: Tensor,
+        tgt_mask: np.ndarray | None = None,
+        tgt_key_padding_mask: np.ndarray | None = None,
+        memory_key_padding_mask: np.ndarray | None = None,
+    ) -> Tensor:
+        x = tgt  # (B, T, E)
+        if self.norm_first:
+            x = x + self._self_block(self.norm1(x), tgt_mask, tgt_key_padding_mask)
+            x = x + self._cross_block(self.norm2(x), memory, memory_key_padding_mask)
+            return x + self.dropout3(self.ff(self.norm3(x)))
+        x = self.norm1(x + self._self_block(x, tgt_mask, tgt_key_padding_mask))
+        x = self.norm2(x + self._cross_block(x, memory, memory_key_padding_mask))
+        return self.norm3(x + self.dropout3(self.ff(x)))
+
+    def _self_block(self, x: Tensor, mask: np.ndarray | None, padding: np.ndarray | None) -> Tensor:
+        out, _ = self.self_attn(
+            x, x, x, attn_mask=mask, key_padding_mask=padding, need_weights=False
+        )
+        return self.dropout1(out)  # (B, T, E)
+
+    def _cross_block(self, x: Tensor, memory: Tensor, padding: np.ndarray | None) -> Tensor:
+        out, _ = self.cross_attn(x, memory, memory, key_padding_mask=padding, need_weights=False)
+        return self.dropout2(out)  # (B, T, E)
+
+
+def causal_mask(length: int) -> np.ndarray:
+    """(T, T) bool, True ABOVE the diagonal: position i may not attend to j > i (MHA's convention)."""
+    return np.triu(np.ones((length, length), dtype=bool), k=1)
+
+
+class Transformer(nn.Module):
+    """Encoder-decoder transformer for sequence-to-sequence tasks (e.g. translation).
+
+    Shapes: src (B, S) ints, tgt_in (B, T) ints -> logits (B, T, tgt_vocab).
+    `pad_id` positions are masked as keys everywhere. With `tie_embeddings=True` the output
+    projection reuses the target embedding matrix (Press & Wolf 2017).
+    """
+
+    def __init__(
+        self,
+        src_vocab: int,
+        tgt_vocab: int,
+        d_model: int = 128,
+        nhead: int = 4,
+        num_encoder_layers: int = 2,
+        num_decoder_layers: int = 2,
+        dim_feedforward: int = 512,
+        dropout: float = 0.1,
+        max_len: int = 256,
+        norm_first: bool = False,
+        pad_id: int = 0,
+        activation: str = "relu",
+        tie_embeddings: bool = False,
+    ) -> None:
+        super().__init__()
+        if d_model % nhead:
+            raise ValueError(f"Transformer: d_model {d_model} is not divisible by nhead {nhead}")
+        self.d_model, self.pad_id, self.max_len = d_model, pad_id, max_len
+        self.norm_first, self.tie_embeddings = norm_first, tie_embeddings
+        self.src_embed = nn.Embedding(src_vocab, d_model, padding_idx=pad_id)
+        self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=pad_id)
+        self.pos = PositionalEncoding(d_model, max_len, dropout)
+        layer_args = (d_model, nhead, dim_feedforward, dropout, activation, norm_first)
+        self.encoder = nn.ModuleList(
+            [TransformerEncoderLayer(*layer_args) for _ in range(num_encoder_layers)]
+        )
+        self.decoder = nn.ModuleList(
+            [TransformerDecoderLayer(*layer_args) for _ in range(num_decoder_layers)]
+        )
+        if norm_first:  # pre-norm stacks end un-normalised; the usual final LayerNorm fixes that
+            self.encoder_norm = nn.LayerNorm(d_model)
+            self.decoder_norm = nn.LayerNorm(d_model)
+        if not tie_embeddings:
+            self.out_proj = nn.Linear(d_model, tgt_vocab)
+
+    def forward(self, src: np.ndarray | Tensor, tgt_in: np.ndarray | Tensor) -> Tensor:
+        """Teacher-forced logits.  Shapes: src (B, S), tgt_in (B, T) -> (B, T, V)."""
+        memory = self.encode(src)  # (B, S, E)
+        return self.decode(tgt_in, memory, src)
+
+    def encode(self, src: np.ndarray | Tensor) -> Tensor:
+        """Source tokens -> memory.  Shapes: (B, S) -> (B, S, E)."""
+        src = self._tokens(src, "src")
+        padding = src == self.pad_id  # (B, S), True at PAD
+        x = self.pos(self.src_embed(src) * math.sqrt(self.d_model))  # (B, S, E)
+        for layer in self.encoder:
+            x = layer(x, src_key_padding_mask=padding)
+        return self.encoder_norm(x) if self.norm_first else x
+
+    def decode(
+        self, tgt_in: np.ndarray | Tensor, memory: Tensor, src: np.ndarray | Tensor | None = None
+    ) -> Tensor:
+        """Target prefix + memory -> logits.  Shapes: (B, T), (B, S, E) -> (B, T, V).
+
+        `src` (B, S) gives the memory's padding mask; without it every memory position is used.
+        """
+        tgt_in = self._tokens(tgt_in, "tgt_in")
+        memory_padding = None if src is None else self._tokens(src, "src") == self.pad_id
+        tgt_padding = tgt_in == self.pad_id  # (B, T)
+        mask = causal_mask(tgt_in.shape[1])  # (T, T)
+        x = self.pos(self.tgt_embed(tgt_in) * math.sqrt(self.d_model))  # (B, T, E)
+        for layer in self.decoder:
+            x = layer(x, memory, mask, tgt_padding, memory_padding)
+        if self.norm_first:
+            x = self.decoder_norm(x)
+        return self.project(x)  # (B, T, V)
+
+    def project(self, x: Tensor) -> Tensor:
+        """Decoder states to vocabulary logits.  Shapes: (B, T, E) -> (B, T, V)."""
+        if self.tie_embeddings:
+            return x @ self.tgt_embed.weight.T
+        return self.out_proj(x)
+
+    def greedy_decode(
+        self, src: np.ndarray | Tensor, bos_id: int, eos_id: int, max_len: int
+    ) -> np.ndarray:
+        """Batched greedy decoding -> (B, <= max_len) ints: BOS first, pad_id after EOS."""
+        return decoding.greedy_decode(self, self._tokens(src, "src"), bos_id, eos_id, max_len)
+
+    def beam_search(
+        self,
+        src: np.ndarray | Tensor,
+        beam_size: int,
+        bos_id: int,
+        eos_id: int,
+        max_len: int,
+        length_penalty: float = 1.0,
+    ) -> np.ndarray:
+        """Beam search with length normalisation (score / length**length_penalty), same format."""
+        src = self._tokens(src, "src")
+        return decoding.beam_search(self, src, beam_size, bos_id, eos_id, max_len, length_penalty)
+
+    def _tokens(self, tokens: np.ndarray | Tensor, name: str) -> np.ndarray:
+        array = tokens.data if isinstance(tokens, Tensor) else np.asarray(tokens)
+        if array.ndim != 2 or array.dtype.kind not in "iu":
+            raise ValueError(
+                f"Transformer: {name} must be a (B, length) integer array, got shape "
+                f"{array.shape} dtype {array.dtype}"
+            )
+        if array.shape[1] > self.max_len:
+            raise ValueError(
+                f"Transformer: {name} length {array.shape[1]} exceeds max_len {self.max_len}"
+            )
+        return array

@@ -1,0 +1,55 @@
+"""Record per-layer gradient norms over training steps: the "gradient flow" learners plot.
+
+flow = GradientFlow(model)            # or GradientFlow(model, group_by="module")
+for step in ...:
+    loss.backward()
+    flow.record(step)                 # after backward, before optimizer.zero_grad()
+flow.table()                          # text summary; tinygrad_attn.viz.plot_gradient_flow(flow)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class GradientFlow:
+    """Collects the L2 norm of each parameter's gradient (or of each module's, summed in
+    quadrature) every time `record` is called. `history[name]` is a list of floats aligned with
+    `steps`; a parameter without a gradient at that step records 0.0."""
+
+    def __init__(self, model: Any, group_by: str = "parameter") -> None:
+        if group_by not in ("parameter", "module"):
+            raise ValueError(
+                f"GradientFlow: group_by must be 'parameter' or 'module', got {group_by!r}"
+            )
+        self.model, self.group_by = model, group_by
+        self.steps: list[int] = []
+        self.history: dict[str, list[float]] = {}
+
+    def _group(self, name: str) -> str:
+        return name.rsplit(".", 1)[0] if self.group_by == "module" and "." in name else name
+
+    def record(self, step: int | None = None) -> dict[str, float]:
+        """Store the current gradient norms; returns them ({name: norm}) for this step."""
+        squares: dict[str, float] = {}
+        for name, p in self.model.named_parameters():
+            g = 0.0 if p.grad is None else float(np.sum(np.square(p.grad.data, dtype=np.float64)))
+            key = self._group(name)
+            squares[key] = squares.get(key, 0.0) + g
+        norms = {k: float(np.sqrt(v)) for k, v in squares.items()}
+        self.steps.append(len(self.steps) if step is None else int(step))
+        for key, value in norms.items():
+            self.history.setdefault(key, []).append(value)
+        return norms
+
+    def table(self, last: int = 1) -> str:
+        """Mean gradient norm of each group over the last `last` recorded steps, one per line."""
+        if not self.steps:
+            return "(no steps recorded)"
+        width = max(len(k) for k in self.history)
+        rows = [f"{'name':<{width}}  grad norm"]
+        for key, values in self.history.items():
+            rows.append(f"{key:<{width}}  {np.mean(values[-last:]):.3e}")
+        return "\n".join(rows)
