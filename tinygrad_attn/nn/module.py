@@ -274,8 +274,8 @@ class Module:
                 )
             values[key] = array
         for key, array in values.items():
-            # A fresh array: the model never aliases the caller's data. Assigning .data bumps
-            # the version, so a pending backward through the old values raises.
+            # A fresh array: the model never aliases the caller's data, and a graph recorded
+            # before the load keeps the arrays it saw, so its backward stays consistent.
             own[key].data = np.array(array, dtype=own[key].dtype, copy=True)
         return IncompatibleKeys(missing, unexpected)
 

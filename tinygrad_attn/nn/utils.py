@@ -1,12 +1,15 @@
-"""Training utilities: `clip_grad_norm_` (rescale gradients whose global norm is too large)."""
+"""Utilities: `clip_grad_norm_` (rescale too-large gradients) and `functional_call` (run a module
+with some parameters swapped for given tensors, e.g. to gradcheck a whole layer)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
+from tinygrad_attn.nn.module import Module
 from tinygrad_attn.tensor import Tensor
 
 
@@ -39,3 +42,45 @@ def clip_grad_norm_(
         for g in grads:
             g.data *= scale  # in place on the grad's own array (the setter bumps its version)
     return Tensor(np.asarray(total, dtype=grads[0].dtype))
+
+
+def functional_call(
+    module: Module,
+    tensors: Mapping[str, Tensor],
+    args: tuple | Tensor = (),
+    kwargs: Mapping[str, Any] | None = None,
+) -> Any:
+    """`module(*args, **kwargs)` with the named parameters / buffers replaced by `tensors`.
+
+    Keys are dotted names as in `named_parameters()` (`"q_proj.weight"`); gradients flow into
+    the given tensors, not the module's own. The module is restored afterwards, even on error.
+    This is how a whole layer is gradchecked w.r.t. its weights (as torch.func.functional_call):
+        tg.gradcheck(lambda x, w: functional_call(lin, {"weight": w}, (x,)), [x, lin.weight])
+    """
+    owners = dict(module.named_modules())
+    swapped: list[tuple[dict, str, Any]] = []
+    try:
+        for name, tensor in tensors.items():
+            owner_name, _, attr = name.rpartition(".")
+            owner = owners.get(owner_name)
+            store = None
+            if owner is not None and attr in owner._parameters:
+                store = owner._parameters
+            elif owner is not None and attr in owner._buffers:
+                store = owner._buffers
+            if store is None:
+                raise KeyError(
+                    f"functional_call: {type(module).__name__} has no parameter or buffer {name!r}"
+                )
+            old = store[attr]
+            if old is not None and tuple(tensor.shape) != old.shape:
+                raise ValueError(
+                    f"functional_call: {name!r} has shape {old.shape}, got {tuple(tensor.shape)}"
+                )
+            swapped.append((store, attr, old))
+            store[attr] = tensor
+        call_args = (args,) if isinstance(args, Tensor) else tuple(args)
+        return module(*call_args, **(kwargs or {}))
+    finally:
+        for store, attr, old in reversed(swapped):
+            store[attr] = old
