@@ -137,10 +137,14 @@ def test_cosine_with_warmup_ramps_peaks_decays_and_stays_at_eta_min():
 
 
 def test_cosine_with_warmup_validates_its_arguments():
-    with pytest.raises(ValueError, match="T_max must be an int > warmup_steps"):
+    with pytest.raises(ValueError, match="T_max must be an int >= 11, got 10"):
         lr_scheduler.CosineWithWarmupLR(make_opt(), warmup_steps=10, T_max=10)
-    with pytest.raises(ValueError, match="warmup_steps must be an int >= 0"):
+    with pytest.raises(ValueError, match="warmup_steps must be an int >= 0, got -1"):
         lr_scheduler.CosineWithWarmupLR(make_opt(), warmup_steps=-1, T_max=10)
+    with pytest.raises(ValueError, match="T_max must be an int >= 1, got 2.5"):
+        lr_scheduler.CosineAnnealingLR(make_opt(), T_max=2.5)
+    sched = lr_scheduler.CosineWithWarmupLR(make_opt(), np.int64(2), T_max=np.int64(5))
+    assert type(sched.T_max) is int and type(sched.warmup_steps) is int
 
 
 # ----- the base class ----------------------------------------------------------------------
@@ -203,3 +207,5 @@ def test_scheduler_state_dict_has_no_optimizer_or_functions_and_checks_keys():
 def test_scheduler_needs_an_optimizer():
     with pytest.raises(TypeError, match="expected an Optimizer, got list"):
         lr_scheduler.CosineAnnealingLR([], T_max=3)
+    with pytest.raises(TypeError, match="LambdaLR: expected an Optimizer, got list"):
+        lr_scheduler.LambdaLR([], [lambda e: 1.0])

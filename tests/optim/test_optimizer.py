@@ -133,6 +133,13 @@ def test_step_updates_in_place_without_recording_a_graph(name):
         np.testing.assert_array_equal(p.grad.data, g)  # weight decay never edits the grad
 
 
+def test_step_rejects_a_grad_whose_shape_differs_from_its_parameter():
+    p = tg.Tensor(np.zeros((3, 2)), requires_grad=True)
+    p.grad = tg.Tensor(np.ones(2))  # would broadcast silently in numpy
+    with pytest.raises(ValueError, match=r"SGD.step: a parameter of shape \(3, 2\) has a grad"):
+        optim.SGD([p], lr=0.1).step()
+
+
 def test_step_after_forward_makes_the_pending_backward_fail_loudly():
     w = tg.Tensor(np.ones((2, 2)), requires_grad=True)
     x = tg.Tensor(np.arange(4.0).reshape(2, 2))

@@ -79,16 +79,21 @@ class Adam(Optimizer):
             p.data *= 1 - lr * weight_decay
         elif weight_decay != 0:
             grad = grad + weight_decay * p.data  # a new array: p.grad itself is never changed
+        # The state buffers are updated in place; `scratch` is the one temporary the update
+        # needs (out= also keeps 0-d results arrays, where numpy would return scalars).
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        scratch = np.multiply(grad, 1 - beta1, out=np.empty_like(exp_avg))
         exp_avg *= beta1
-        exp_avg += (1 - beta1) * grad
+        exp_avg += scratch
+        np.multiply(grad, grad, out=scratch)
+        scratch *= 1 - beta2
         exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * np.square(grad)
+        exp_avg_sq += scratch
         if group["amsgrad"]:
             np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
             exp_avg_sq = state["max_exp_avg_sq"]
         step_size = lr / (1 - beta1**step)
-        denom = np.asarray(np.sqrt(exp_avg_sq))  # the one temporary from here on (0-d: asarray)
+        denom = np.sqrt(exp_avg_sq, out=scratch)
         denom /= math.sqrt(1 - beta2**step)
         denom += eps
         update = np.divide(exp_avg, denom, out=denom)

@@ -13,6 +13,7 @@ peak at the optimizer's lr on update `s == warmup_steps` and never give a zero l
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -31,10 +32,7 @@ class LRScheduler:
     _unsaved: tuple[str, ...] = ("optimizer",)  # attributes state_dict() leaves out
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(
-                f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}"
-            )
+        _check_optimizer(type(self).__name__, optimizer)
         for i, group in enumerate(optimizer.param_groups):
             if last_epoch == -1:
                 group.setdefault("initial_lr", group["lr"])
@@ -95,7 +93,8 @@ class LambdaLR(LRScheduler):
         lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
         last_epoch: int = -1,
     ) -> None:
-        n_groups = len(optimizer.param_groups) if isinstance(optimizer, Optimizer) else 0
+        _check_optimizer("LambdaLR", optimizer)
+        n_groups = len(optimizer.param_groups)
         if callable(lr_lambda):
             self.lr_lambdas = [lr_lambda] * n_groups
         else:
@@ -123,11 +122,7 @@ class WarmupInverseSqrtLR(LRScheduler):
     """
 
     def __init__(self, optimizer: Optimizer, warmup_steps: int, last_epoch: int = -1) -> None:
-        if not isinstance(warmup_steps, int) or warmup_steps < 1:
-            raise ValueError(
-                f"WarmupInverseSqrtLR: warmup_steps must be an int >= 1, got {warmup_steps}"
-            )
-        self.warmup_steps = warmup_steps
+        self.warmup_steps = _check_int("WarmupInverseSqrtLR", "warmup_steps", warmup_steps, 1)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -149,9 +144,8 @@ class CosineAnnealingLR(LRScheduler):
     def __init__(
         self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1
     ) -> None:
-        if not isinstance(T_max, int) or T_max < 1:
-            raise ValueError(f"CosineAnnealingLR: T_max must be an int >= 1, got {T_max}")
-        self.T_max, self.eta_min = T_max, float(eta_min)
+        self.T_max = _check_int("CosineAnnealingLR", "T_max", T_max, 1)
+        self.eta_min = float(eta_min)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -179,16 +173,9 @@ class CosineWithWarmupLR(LRScheduler):
         eta_min: float = 0.0,
         last_epoch: int = -1,
     ) -> None:
-        if not isinstance(warmup_steps, int) or warmup_steps < 0:
-            raise ValueError(
-                f"CosineWithWarmupLR: warmup_steps must be an int >= 0, got {warmup_steps}"
-            )
-        if not isinstance(T_max, int) or T_max <= warmup_steps:
-            raise ValueError(
-                f"CosineWithWarmupLR: T_max must be an int > warmup_steps ({warmup_steps}), "
-                f"got {T_max}"
-            )
-        self.warmup_steps, self.T_max, self.eta_min = warmup_steps, T_max, float(eta_min)
+        self.warmup_steps = _check_int("CosineWithWarmupLR", "warmup_steps", warmup_steps, 0)
+        self.T_max = _check_int("CosineWithWarmupLR", "T_max", T_max, self.warmup_steps + 1)
+        self.eta_min = float(eta_min)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
@@ -198,6 +185,18 @@ class CosineWithWarmupLR(LRScheduler):
         progress = min(s - w, self.T_max - w) / (self.T_max - w)
         cosine = (1 + math.cos(math.pi * progress)) / 2
         return [self.eta_min + (base - self.eta_min) * cosine for base in self.base_lrs]
+
+
+def _check_optimizer(scheduler: str, optimizer: Any) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{scheduler}: expected an Optimizer, got {type(optimizer).__name__}")
+
+
+def _check_int(scheduler: str, what: str, value: Any, minimum: int) -> int:
+    """`value` as a Python int (numpy ints welcome), or a ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{scheduler}: {what} must be an int >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def _copy(value: Any) -> Any:

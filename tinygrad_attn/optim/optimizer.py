@@ -96,8 +96,14 @@ class Optimizer:
         with autograd.no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
-                    if p.grad is not None:
-                        self._update(p, p.grad.data, group)
+                    if p.grad is None:
+                        continue
+                    if p.grad.shape != p.shape:  # numpy would broadcast it silently
+                        raise ValueError(
+                            f"{type(self).__name__}.step: a parameter of shape {p.shape} has a "
+                            f"grad of shape {p.grad.shape}"
+                        )
+                    self._update(p, p.grad.data, group)
         return loss
 
     def _update(self, p: Tensor, grad: np.ndarray, group: dict[str, Any]) -> None:
@@ -158,7 +164,8 @@ class Optimizer:
             }
         new_groups = []
         for group, saved in zip(self.param_groups, saved_groups):
-            new = {k: _copy_value(v) for k, v in saved.items() if k != "params"}
+            # defaults first: a checkpoint from before an option existed still loads
+            new = {**self.defaults, **{k: _copy_value(v) for k, v in saved.items()}}
             new["params"] = group["params"]
             self._validate(new)
             new_groups.append(new)
