@@ -1,7 +1,8 @@
 """tinygrad_attn: a small reverse-mode autodiff engine on numpy, built to study attention.
 
-import tinygrad_attn as tg
-import tinygrad_attn.functional as F
+    import tinygrad_attn as tg
+    import tinygrad_attn.functional as F
+    from tinygrad_attn import nn, optim
 """
 
 from tinygrad_attn import autograd  # noqa: I001  (first: tensor.py imports it back)
@@ -9,50 +10,23 @@ from tinygrad_attn import functional
 from tinygrad_attn.anomaly import AnomalyError, detect_anomaly
 from tinygrad_attn.autograd import Function, enable_grad, is_grad_enabled, no_grad
 from tinygrad_attn.creation import (
-    arange,
-    eye,
-    full,
-    ones,
-    ones_like,
-    rand,
-    randn,
-    tensor,
-    zeros,
-    zeros_like,
+    arange, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like,
 )
 from tinygrad_attn.functional import cat, stack, where
 from tinygrad_attn.gradcheck import GradcheckError, GradcheckWarning, gradcheck
+from tinygrad_attn.gradflow import GradientFlow
+from tinygrad_attn.graphviz import graph_tree, render_dot, to_dot
 from tinygrad_attn.random import manual_seed
+from tinygrad_attn.serialization import load, save
 from tinygrad_attn.tensor import Tensor, matmul
+from tinygrad_attn import nn, optim  # after Tensor: layers and optimizers build on it
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AnomalyError",
-    "Function",
-    "GradcheckError",
-    "GradcheckWarning",
-    "Tensor",
-    "arange",
-    "autograd",
-    "cat",
-    "detect_anomaly",
-    "enable_grad",
-    "eye",
-    "full",
-    "functional",
-    "gradcheck",
-    "is_grad_enabled",
-    "manual_seed",
-    "matmul",
-    "no_grad",
-    "ones",
-    "ones_like",
-    "rand",
-    "randn",
-    "stack",
-    "tensor",
-    "where",
-    "zeros",
-    "zeros_like",
+    "AnomalyError", "Function", "GradcheckError", "GradcheckWarning", "GradientFlow", "Tensor",
+    "arange", "autograd", "cat", "detect_anomaly", "enable_grad", "eye", "full", "functional",
+    "gradcheck", "graph_tree", "is_grad_enabled", "load", "manual_seed", "matmul", "nn",
+    "no_grad", "ones", "ones_like", "optim", "rand", "randn", "render_dot", "save", "stack",
+    "tensor", "to_dot", "where", "zeros", "zeros_like",
 ]
