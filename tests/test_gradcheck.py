@@ -3,6 +3,7 @@ report, warn when a check cannot fail, and contract non-scalar outputs with a ra
 
 from __future__ import annotations
 
+import doctest
 import re
 import warnings
 
@@ -12,6 +13,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 import tinygrad_attn as tg
+import tinygrad_attn.testing
 from tinygrad_attn.testing import broadcastable_tensors, check_op_grad, shapes, tensors
 
 
@@ -167,3 +169,8 @@ def test_check_op_grad_honours_given_settings() -> None:
     check_op_grad(fn, tensors((2,)), settings=settings(max_examples=3, database=None))
     # each example calls fn once for the analytic pass and twice per element for differences
     assert len(runs) <= 3 * (1 + 2 * 2)
+
+
+def test_testing_module_docstring_examples_run() -> None:
+    result = doctest.testmod(tinygrad_attn.testing, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
