@@ -14,6 +14,7 @@ import numpy as np
 
 from tinygrad_attn import _checks
 from tinygrad_attn.ops import elementwise as ew
+from tinygrad_attn.ops import matmul as mm
 from tinygrad_attn.ops import movement as mv
 from tinygrad_attn.ops import nn as nn_ops
 from tinygrad_attn.ops import norm
@@ -49,13 +50,13 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """x @ weight^T + bias.  Shapes: x (..., in), weight (out, in), bias (out,) -> (..., out)."""
+    """x @ weight^T + bias, one fused node.  Shapes: x (..., in), weight (out, in), bias (out,)
+    -> (..., out)."""
     if x.shape[-1:] != weight.shape[1:2] or weight.ndim != 2:
         raise ValueError(f"linear: input {x.shape} does not match weight (out, in) {weight.shape}")
     if bias is not None and bias.shape != weight.shape[:1]:
         raise ValueError(f"linear: bias {bias.shape} does not match weight {weight.shape}")
-    y = matmul(x, weight.T)
-    return y if bias is None else y + bias
+    return mm.Linear.apply(x, weight, bias)
 
 
 def embedding(indices: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:

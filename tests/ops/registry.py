@@ -127,6 +127,7 @@ REGISTRY: list[OpCase] = [
     OpCase(
         matmul.MatMul, _rows(test_matmul)["matmul_operator"], _case(_t(2, 3, 3), _t(3, 3, seed=1))
     ),
+    OpCase(matmul.Linear, N["linear"], _case(_t(2, 3, 4), _t(5, 4, seed=1), _t(5, seed=2))),
     OpCase(softmax.Softmax, _rows(test_softmax)["softmax"], _case(_t(3, 4), dim=-1)),
     OpCase(softmax.LogSoftmax, _rows(test_softmax)["log_softmax"], _case(_t(3, 4), dim=1)),
     OpCase(

@@ -16,6 +16,9 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx: Function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(a, b)
+        if a.ndim > 2 and b.ndim == 2:
+            # Batched activations @ a matrix: one (B*N, K) @ (K, M) GEMM instead of B small ones.
+            return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + (b.shape[-1],))
         return np.matmul(a, b)
 
     @staticmethod
@@ -31,7 +34,10 @@ class MatMul(Function):
             g = np.expand_dims(g, -2)
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_a = np.matmul(g, np.swapaxes(b2, -1, -2))
+            if g.ndim > 2 and b.ndim == 2:
+                grad_a = (g.reshape(-1, g.shape[-1]) @ b.T).reshape(g.shape[:-1] + (b.shape[0],))
+            else:
+                grad_a = np.matmul(g, np.swapaxes(b2, -1, -2))
             if a.ndim == 1:
                 grad_a = grad_a[..., 0, :]
         if ctx.needs_input_grad[1]:
@@ -44,3 +50,34 @@ class MatMul(Function):
             if b.ndim == 1:
                 grad_b = grad_b[..., 0]
         return grad_a, grad_b
+
+
+class Linear(Function):
+    """x @ weight^T + bias as one node, on the flattened rows (one BLAS call each way).
+
+    Shapes: x (..., I), weight (O, I), bias (O,) or None -> (..., O).
+    backward: dx = g @ W, dW = g^T x (rows of all leading dims stacked), db = sum of g's rows.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Function, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None
+    ) -> np.ndarray:
+        rows = x.reshape(-1, x.shape[-1])  # (R, I): a (B, T, I) @ (I, O) product is one GEMM
+        out = rows @ weight.T  # (R, O)
+        if bias is not None:
+            out += bias
+        ctx.save_for_backward(rows, weight)
+        ctx.x_shape = x.shape
+        return out.reshape(x.shape[:-1] + (weight.shape[0],))
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
+        rows, weight = ctx.saved_tensors
+        g = grad_out.reshape(-1, weight.shape[0])  # (R, O)
+        needs = ctx.needs_input_grad
+        grad_x = (g @ weight).reshape(ctx.x_shape) if needs[0] else None
+        grad_w = g.T @ rows if needs[1] else None
+        # A column sum as a product with a ones vector: numpy's axis-0 sum is far slower here.
+        grad_b = np.ones(g.shape[0], dtype=g.dtype) @ g if needs[2] else None
+        return grad_x, grad_w, grad_b

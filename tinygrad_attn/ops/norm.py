@@ -10,13 +10,21 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_attn.autograd import Function
+from tinygrad_attn.ops.rowwise import row_sum
+
+
+def _mean(x: np.ndarray, axes: tuple) -> np.ndarray:
+    """mean(x, axes, keepdims=True); a last-axis mean goes through the fast row sum."""
+    if axes == (x.ndim - 1,):
+        return row_sum(x, x.ndim - 1) * np.asarray(1 / x.shape[-1], dtype=x.dtype)
+    return np.mean(x, axis=axes, keepdims=True)
 
 
 def _normalize(x: np.ndarray, axes: tuple, eps: float) -> tuple[np.ndarray, ...]:
     """(x_hat, inv_std, mean, var) over `axes`; eps inside the sqrt keeps it finite."""
-    mean = np.mean(x, axis=axes, keepdims=True)
+    mean = _mean(x, axes)
     centered = x - mean
-    var = np.mean(centered * centered, axis=axes, keepdims=True)
+    var = _mean(centered * centered, axes)
     inv_std = 1 / np.sqrt(var + np.asarray(eps, dtype=x.dtype))
     return centered * inv_std, inv_std, mean, var
 
@@ -25,8 +33,8 @@ def _normalize_backward(
     grad_x_hat: np.ndarray, x_hat: np.ndarray, inv_std: np.ndarray, axes: tuple
 ) -> np.ndarray:
     """dx = inv_std * (d - mean(d) - x_hat * mean(d * x_hat)), d = dL/dx_hat, means over axes."""
-    mean_d = np.mean(grad_x_hat, axis=axes, keepdims=True)
-    mean_dx = np.mean(grad_x_hat * x_hat, axis=axes, keepdims=True)
+    mean_d = _mean(grad_x_hat, axes)
+    mean_dx = _mean(grad_x_hat * x_hat, axes)
     return inv_std * (grad_x_hat - mean_d - x_hat * mean_dx)
 
 

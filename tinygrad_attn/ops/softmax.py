@@ -9,16 +9,17 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_attn.autograd import Function
+from tinygrad_attn.ops.rowwise import row_max, row_sum
 
 
 def _shifted_exp(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(x - max, exp(x - max), sum of exp) along dim; the max shift keeps exp from overflowing."""
     # asarray: for a 0-d x numpy returns scalars, which the masked assignments below can't take.
-    m = np.asarray(np.max(x, axis=dim, keepdims=True))
+    m = row_max(x, dim)
     m[~np.isfinite(m)] = 0  # an all -inf row: exp(-inf - 0) = 0 instead of exp(nan)
     shifted = x - m
     e = np.exp(shifted)
-    s = np.asarray(np.sum(e, axis=dim, keepdims=True))
+    s = row_sum(e, dim)
     s[s == 0] = 1  # the empty sum of a fully masked row: 0 / 1 = 0 weights
     return shifted, e, s
 
@@ -41,7 +42,7 @@ class Softmax(Function):
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
         (y,) = ctx.saved_tensors
         gy = grad_out * y
-        return gy - y * np.sum(gy, axis=ctx.dim, keepdims=True)
+        return gy - y * row_sum(gy, ctx.dim)
 
 
 class LogSoftmax(Function):
@@ -61,4 +62,4 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
         (y,) = ctx.saved_tensors
-        return grad_out - np.exp(y) * np.sum(grad_out, axis=ctx.dim, keepdims=True)
+        return grad_out - np.exp(y) * row_sum(grad_out, ctx.dim)
