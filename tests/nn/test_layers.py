@@ -227,9 +227,13 @@ def test_batch_norm_gradients_match_finite_differences(training, length, seed):
     _gradcheck_module(bn, x, seed)
 
 
-def test_batch_norm_names_the_expected_input_shape():
+def test_batch_norm_names_the_expected_input_shape_and_a_refused_batch_is_not_counted():
+    bn = nn.BatchNorm1d(3)
     with pytest.raises(ValueError, match=r"BatchNorm1d: expected input \(N, 3\).*\(2, 4\)"):
-        nn.BatchNorm1d(3)(tg.randn(2, 4))
+        bn(tg.randn(2, 4))
+    with pytest.raises(ValueError, match="more than 1 value per feature"):
+        bn(tg.randn(1, 3))
+    assert int(bn.num_batches_tracked.data) == 0
 
 
 # ----- Dropout -----------------------------------------------------------------------------

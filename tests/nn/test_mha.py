@@ -245,6 +245,18 @@ def test_bool_attn_mask_blocks_exactly_the_true_entries():
     np.testing.assert_array_equal(causal.data, explicit.data)
 
 
+def test_float_mask_of_minus_inf_equals_the_bool_mask():
+    mha = _mha(4, 2, 7)
+    x = tg.randn(2, 3, 4)
+    blocked = np.array([[True, True, True], [False, True, False], [False, False, False]])
+    as_float = np.where(blocked, -np.inf, 0.0).astype(np.float32)  # PyTorch's usual float form
+    out_bool, w_bool = mha(x, x, x, attn_mask=blocked)
+    out_float, w_float = mha(x, x, x, attn_mask=as_float)
+    np.testing.assert_array_equal(out_float.data, out_bool.data)
+    np.testing.assert_array_equal(w_float.data, w_bool.data)
+    assert np.all(np.isfinite(out_float.data)) and np.all(w_float.data[:, 0] == 0)
+
+
 def test_fully_masked_query_row_gives_zero_weights_zero_output_and_no_nan():
     rng = np.random.default_rng(6)
     mha = _mha(4, 2, 6, bias=False)  # no out_proj bias: a zero attention row stays zero

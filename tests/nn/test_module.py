@@ -169,6 +169,25 @@ def test_zero_grad_sets_every_grad_to_none():
     assert all(p.grad is None for p in net.parameters())
 
 
+def test_zero_grad_set_to_none_false_keeps_zero_arrays():
+    lin = nn.Linear(2, 2)
+    (lin(tg.randn(3, 2)) * tg.randn(3, 2)).sum().backward()
+    lin.zero_grad(set_to_none=False)
+    assert all(p.grad is not None and np.all(p.grad.data == 0) for p in lin.parameters())
+
+
+def test_apply_visits_children_before_parents_like_pytorch():
+    seq = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU()))
+    seen = []
+    assert seq.apply(lambda m: seen.append(type(m).__name__)) is seq
+    assert seen == ["Linear", "ReLU", "Sequential", "Sequential"]
+
+
+def test_dir_lists_registered_names():
+    names = dir(_net(0))
+    assert {"embed", "layers", "bn", "scale", "forward"} <= set(names)
+
+
 def test_requires_grad_false_freezes_every_parameter():
     net = _net(0).requires_grad_(False)
     assert not any(p.requires_grad for p in net.parameters())

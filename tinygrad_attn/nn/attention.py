@@ -90,6 +90,11 @@ class MultiheadAttention(Module):
         average_attn_weights: bool = True,
         is_causal: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
+        """(output, weights) of attending from `query` to `key`/`value` (see the class docs).
+
+        Shapes: query (B, L, E), key and value (B, S, E) -> (B, L, E) and (B, L, S),
+        (B, H, L, S) or None. Masks are numpy arrays or Tensors.
+        """
         batched = query.ndim == 3
         if not batched:  # unbatched (L, E): run as a batch of one
             query, key, value = query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0)

@@ -91,6 +91,10 @@ class Module:
                 return registered[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
+    def __dir__(self) -> list[str]:
+        registered = [*self._parameters, *self._buffers, *self._modules]
+        return sorted(set(super().__dir__()) | set(registered))
+
     def __delattr__(self, name: str) -> None:
         if not self._forget(name):
             object.__delattr__(self, name)
@@ -185,6 +189,14 @@ class Module:
                 seen.add(id(t))
                 yield _join(module_name, name), t
 
+    def apply(self, fn: Callable[[Module], None]) -> Module:
+        """Call fn on every submodule, children before parents (as PyTorch), then on self;
+        e.g. `model.apply(my_init)` for a custom initialisation."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
     def num_parameters(self) -> int:
         """Total number of trainable scalars (shared parameters counted once)."""
         return sum(p.numel() for p in self.parameters())
@@ -199,10 +211,13 @@ class Module:
     def eval(self) -> Module:
         return self.train(False)
 
-    def zero_grad(self) -> None:
-        """Set every parameter's `.grad` to None (the next backward starts afresh)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Set every parameter's `.grad` to None (or to zeros with set_to_none=False)."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = Tensor(np.zeros_like(p.grad.data))
 
     def requires_grad_(self, flag: bool = True) -> Module:
         """Freeze (False) or unfreeze every parameter."""

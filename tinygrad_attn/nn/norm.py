@@ -104,21 +104,23 @@ class BatchNorm1d(Module):
             )
         update = self.training and self.track_running_stats
         factor = 0.0 if self.momentum is None else self.momentum
-        if update:
-            self.num_batches_tracked.data += 1  # via the setter: bumps the version
-            if self.momentum is None:
-                factor = 1.0 / float(self.num_batches_tracked.data)
-        use_batch_stats = self.training or not self.track_running_stats
-        return F.batch_norm(
+        if update and self.momentum is None:  # cumulative average: weight 1/n for batch n
+            factor = 1.0 / (float(self.num_batches_tracked.data) + 1)
+        # Without running stats (track_running_stats=False) the buffers are None and batch
+        # statistics are used in eval mode too.
+        y = F.batch_norm(
             x,
-            self.running_mean if update or not use_batch_stats else None,
-            self.running_var if update or not use_batch_stats else None,
+            self.running_mean,
+            self.running_var,
             self.weight,
             self.bias,
-            training=use_batch_stats,
+            training=self.training or not self.track_running_stats,
             momentum=factor,
             eps=self.eps,
         )
+        if update:  # counted only once the batch went through (a bad batch raises above)
+            self.num_batches_tracked.data += 1  # via the setter: bumps the version
+        return y
 
     def extra_repr(self) -> str:
         return (
