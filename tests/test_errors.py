@@ -74,6 +74,12 @@ ERRORS: list[tuple[str, Callable[[], object], type, str]] = [
         r"batch_norm: running_mean \(2,\).*3 features",
     ),
     (
+        "batch_norm one running stat",
+        lambda: F.batch_norm(X, np.zeros(3), None, training=True),
+        ValueError,
+        r"batch_norm: give both running_mean and running_var",
+    ),
+    (
         "cross_entropy target shape",
         lambda: F.cross_entropy(X, np.array([0, 1, 2])),
         ValueError,

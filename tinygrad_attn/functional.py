@@ -111,6 +111,8 @@ def batch_norm(
         raise ValueError(f"batch_norm: expected (N, C) or (N, C, L) input, got {x.shape}")
     channels = x.shape[1]
     stats = [None if r is None else _array(r) for r in (running_mean, running_var)]
+    if (stats[0] is None) != (stats[1] is None):
+        raise ValueError("batch_norm: give both running_mean and running_var, or neither")
     for name, p in (
         ("running_mean", stats[0]),
         ("running_var", stats[1]),
