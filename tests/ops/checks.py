@@ -50,7 +50,8 @@ def assert_close(actual: Any, expected: Any, what: str, tol: float = 1e-9) -> No
     assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
     a, e = actual.astype(np.float64), expected.astype(np.float64)
     same_special = (np.isnan(a) & np.isnan(e)) | (np.isinf(e) & (a == e))
-    err = np.where(same_special, 0.0, np.abs(a - e))
+    with np.errstate(invalid="ignore"):  # inf - inf where both are the same infinity
+        err = np.where(same_special, 0.0, np.abs(a - e))
     bad = ~(err <= tol + tol * np.abs(np.where(same_special, 0.0, e)))
     if bad.any():
         rel = err / np.maximum(np.abs(e), 1e-300)

@@ -87,3 +87,22 @@ def test_softmax_is_one_node_whose_input_is_x() -> None:
     node = F.softmax(x, -1).grad_fn
     assert isinstance(node, Softmax) and type(node).__name__ == "Softmax"
     assert len(node.inputs) == 1 and node.inputs[0] is x
+
+
+def test_large_batches_match_numpy_including_masked_rows_and_1e4_values() -> None:
+    # 64 x 80 scores: big enough for ops/rowwise.py's transposed row-max path
+    x = np.random.default_rng(0).normal(size=(2, 32, 80)) * 3
+    x[0, 3] = -np.inf
+    x[1, 5, ::2] = -np.inf
+    x[1, 7] *= 1e4
+    got = F.softmax(tg.Tensor(x), -1).data
+    np.testing.assert_array_equal(got[0, 3], np.zeros(80))
+    rows = np.ones(x.shape[:2], dtype=bool)
+    rows[0, 3] = False
+    assert_close(got[rows], _softmax_ref(x[rows], -1), "large softmax", tol=1e-12)
+    assert_close(
+        F.log_softmax(tg.Tensor(x[rows]), -1).data,
+        _log_softmax_ref(x[rows], -1),
+        "large log_softmax",
+        tol=1e-12,
+    )
