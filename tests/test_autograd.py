@@ -152,6 +152,7 @@ def test_primitives_are_one_graph_node_each() -> None:
         "LayerNorm": F.layer_norm(x, 3, w, b),
         "BatchNorm": F.batch_norm(x, None, None, w, b, training=True),
         "CrossEntropy": F.cross_entropy(x, np.array([1, 0])),
+        "Linear": F.linear(x, tg.ones(4, 3, requires_grad=True), tg.zeros(4, requires_grad=True)),
     }
     for name, out in cases.items():
         nodes = toposort(out.grad_fn)
