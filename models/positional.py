@@ -32,7 +32,7 @@ class PositionalEncoding(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, offset: int = 0) -> Tensor:
-        """Add the encodings of positions offset .. offset+T-1 (offset > 0 when decoding step by step)."""
+        """Add the encodings of positions offset .. offset+T-1 (offset > 0 when decoding)."""
         length = x.shape[1]
         if offset + length > self.max_len:
             raise ValueError(

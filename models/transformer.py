@@ -1,4 +1,4 @@
-"""The encoder-decoder transformer of the lecture notes (Vaswani et al. 2017), built on tinygrad_attn.
+"""The encoder-decoder transformer of the lecture notes (Vaswani et al. 2017) on tinygrad_attn.
 
 Embed the words (scaled by sqrt(E)), add position information, run N encoder layers of
 self-attention + feed-forward, then N decoder layers that add cross-attention over the encoder's
@@ -132,7 +132,7 @@ class TransformerDecoderLayer(nn.Module):
 
 
 def causal_mask(length: int) -> np.ndarray:
-    """(T, T) bool, True ABOVE the diagonal: position i may not attend to j > i (MHA's convention)."""
+    """(T, T) bool, True above the diagonal: query i may not see key j > i (MHA convention)."""
     return np.triu(np.ones((length, length), dtype=bool), k=1)
 
 
