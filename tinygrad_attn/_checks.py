@@ -54,3 +54,44 @@ def floating(x: Any, op: str, what: str = "input") -> None:
     """TypeError unless x (a Tensor) holds floats."""
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: {what} must be a floating tensor, got dtype {x.dtype}")
+
+
+def to_array(data: Any, dtype: Any) -> np.ndarray:
+    """Python data to an array: floats -> float32, ints -> int64, ndarrays keep their dtype."""
+    if isinstance(data, np.ndarray):
+        return data if dtype is None else data.astype(dtype, copy=False)
+    if isinstance(data, np.generic):
+        return np.asarray(data, dtype=dtype)
+    try:
+        arr = np.asarray(data, dtype=dtype)
+    except ValueError as err:
+        raise ValueError(
+            f"Tensor: cannot build a tensor from {type(data).__name__}: {err}"
+        ) from None
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise TypeError(f"Tensor: unsupported data of type {type(data).__name__} ({arr.dtype})")
+    if dtype is None and arr.dtype.kind == "f":
+        arr = arr.astype(np.float32)
+    elif dtype is None and arr.dtype.kind in "iu":
+        arr = arr.astype(np.int64, copy=False)
+    return arr
+
+
+def index(key: Any, tensor_type: type) -> tuple:
+    """Normalise an index to a tuple of ints, slices, None, Ellipsis and int/bool arrays."""
+    items = key if isinstance(key, tuple) else (key,)
+    out = []
+    for k in items:
+        if isinstance(k, tensor_type):
+            k = k.data
+        if isinstance(k, list):
+            k = np.asarray(k)
+        if isinstance(k, np.ndarray):
+            if k.dtype.kind not in "iub":
+                raise TypeError(f"index: index arrays must hold ints or bools, got {k.dtype}")
+        elif isinstance(k, (float, np.floating)):
+            raise TypeError(f"index: a float ({k!r}) cannot index a tensor; use an int")
+        elif not (k is None or k is Ellipsis or isinstance(k, (int, np.integer, slice))):
+            raise TypeError(f"index: unsupported index {k!r} of type {type(k).__name__}")
+        out.append(k)
+    return tuple(out)

@@ -284,5 +284,16 @@ def _accumulate_leaf(leaf: Any, grad: np.ndarray) -> None:
         leaf.grad = Tensor(leaf.grad.data + grad)
 
 
+class HookHandle:
+    """Returned by register_hook; `.remove()` unregisters the hook."""
+
+    def __init__(self, hooks: list, fn: Callable) -> None:
+        self._hooks, self._fn = hooks, fn
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
 # tensor.py needs Function, so Tensor is imported last (the package imports this module first).
 from tinygrad_attn.tensor import Tensor  # noqa: E402

@@ -19,27 +19,6 @@ from tinygrad_attn.ops import reduce as rd
 from tinygrad_attn.ops import softmax as sm
 
 
-def _to_array(data: Any, dtype: Any) -> np.ndarray:
-    """Python data to an array: floats -> float32, ints -> int64, ndarrays keep their dtype."""
-    if isinstance(data, np.ndarray):
-        return data if dtype is None else data.astype(dtype, copy=False)
-    if isinstance(data, np.generic):
-        return np.asarray(data, dtype=dtype)
-    try:
-        arr = np.asarray(data, dtype=dtype)
-    except ValueError as err:
-        raise ValueError(
-            f"Tensor: cannot build a tensor from {type(data).__name__}: {err}"
-        ) from None
-    if arr.dtype == object or arr.dtype.kind in "USV":
-        raise TypeError(f"Tensor: unsupported data of type {type(data).__name__} ({arr.dtype})")
-    if dtype is None and arr.dtype.kind == "f":
-        arr = arr.astype(np.float32)
-    elif dtype is None and arr.dtype.kind in "iu":
-        arr = arr.astype(np.int64, copy=False)
-    return arr
-
-
 class Tensor:
     """An n-dimensional array that records the ops applied to it when it requires grad.
 
@@ -53,7 +32,7 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         if isinstance(data, Tensor):
             data = data.data
-        self._data = _to_array(data, dtype)
+        self._data = _checks.to_array(data, dtype)
         self.requires_grad = False
         self.grad: Tensor | None = None
         self.grad_fn: autograd.Function | None = None
@@ -166,7 +145,7 @@ class Tensor:
         self.requires_grad = bool(flag)
         return self
 
-    def register_hook(self, fn: Callable[[Tensor], Tensor | None]) -> _HookHandle:
+    def register_hook(self, fn: Callable[[Tensor], Tensor | None]) -> autograd.HookHandle:
         """Call fn(grad) with the gradient flowing into this tensor; a returned Tensor
         replaces it. Returns a handle whose `remove()` unregisters the hook."""
         if not self.requires_grad:
@@ -180,7 +159,7 @@ class Tensor:
                 self._hooks = []
             hooks = self._hooks
         hooks.append(fn)
-        return _HookHandle(hooks, fn)
+        return autograd.HookHandle(hooks, fn)
 
     def astype(self, dtype: Any) -> Tensor:
         dtype = np.dtype(dtype)
@@ -407,7 +386,7 @@ class Tensor:
         return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1 :])
 
     def __getitem__(self, key: Any) -> Tensor:
-        index = _index(key)
+        index = _checks.index(key, Tensor)
         try:
             return mv.GetItem.apply(self, index=index)
         except IndexError as err:
@@ -421,37 +400,6 @@ class Tensor:
     def log_softmax(self, dim: int) -> Tensor:
         _checks.floating(self, "log_softmax")
         return sm.LogSoftmax.apply(self, dim=_checks.dim(dim, self.ndim, "log_softmax"))
-
-
-class _HookHandle:
-    """Returned by register_hook; `.remove()` unregisters the hook."""
-
-    def __init__(self, hooks: list, fn: Callable) -> None:
-        self._hooks, self._fn = hooks, fn
-
-    def remove(self) -> None:
-        if self._fn in self._hooks:
-            self._hooks.remove(self._fn)
-
-
-def _index(key: Any) -> tuple:
-    """Normalise an index to a tuple of ints, slices, None, Ellipsis and int/bool arrays."""
-    items = key if isinstance(key, tuple) else (key,)
-    out = []
-    for k in items:
-        if isinstance(k, Tensor):
-            k = k.data
-        if isinstance(k, list):
-            k = np.asarray(k)
-        if isinstance(k, np.ndarray):
-            if k.dtype.kind not in "iub":
-                raise TypeError(f"index: index arrays must hold ints or bools, got {k.dtype}")
-        elif isinstance(k, (float, np.floating)):
-            raise TypeError(f"index: a float ({k!r}) cannot index a tensor; use an int")
-        elif not (k is None or k is Ellipsis or isinstance(k, (int, np.integer, slice))):
-            raise TypeError(f"index: unsupported index {k!r} of type {type(k).__name__}")
-        out.append(k)
-    return tuple(out)
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
