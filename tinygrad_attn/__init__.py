@@ -1,8 +1,8 @@
 """tinygrad_attn: a small reverse-mode autodiff engine on numpy, built to study attention.
 
-    import tinygrad_attn as tg
-    import tinygrad_attn.functional as F
-    from tinygrad_attn import nn, optim
+import tinygrad_attn as tg
+import tinygrad_attn.functional as F
+from tinygrad_attn import nn, optim
 """
 
 from tinygrad_attn import autograd  # noqa: I001  (first: tensor.py imports it back)
@@ -10,7 +10,16 @@ from tinygrad_attn import functional
 from tinygrad_attn.anomaly import AnomalyError, detect_anomaly
 from tinygrad_attn.autograd import Function, enable_grad, is_grad_enabled, no_grad
 from tinygrad_attn.creation import (
-    arange, eye, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like,
+    arange,
+    eye,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
 )
 from tinygrad_attn.functional import cat, stack, where
 from tinygrad_attn.gradcheck import GradcheckError, GradcheckWarning, gradcheck
@@ -24,9 +33,39 @@ from tinygrad_attn import nn, optim  # after Tensor: layers and optimizers build
 __version__ = "0.1.0"
 
 __all__ = [
-    "AnomalyError", "Function", "GradcheckError", "GradcheckWarning", "GradientFlow", "Tensor",
-    "arange", "autograd", "cat", "detect_anomaly", "enable_grad", "eye", "full", "functional",
-    "gradcheck", "graph_tree", "is_grad_enabled", "load", "manual_seed", "matmul", "nn",
-    "no_grad", "ones", "ones_like", "optim", "rand", "randn", "render_dot", "save", "stack",
-    "tensor", "to_dot", "where", "zeros", "zeros_like",
+    "AnomalyError",
+    "Function",
+    "GradcheckError",
+    "GradcheckWarning",
+    "GradientFlow",
+    "Tensor",
+    "arange",
+    "autograd",
+    "cat",
+    "detect_anomaly",
+    "enable_grad",
+    "eye",
+    "full",
+    "functional",
+    "gradcheck",
+    "graph_tree",
+    "is_grad_enabled",
+    "load",
+    "manual_seed",
+    "matmul",
+    "nn",
+    "no_grad",
+    "ones",
+    "ones_like",
+    "optim",
+    "rand",
+    "randn",
+    "render_dot",
+    "save",
+    "stack",
+    "tensor",
+    "to_dot",
+    "where",
+    "zeros",
+    "zeros_like",
 ]
