@@ -60,23 +60,46 @@ def _charmap(path: str) -> frozenset[int]:
 
 
 def find_cjk_font(candidates: Sequence[str] = CJK_FONTS) -> str | None:
-    """The first of `candidates` that is installed (a family name), or None."""
-    paths = _font_paths()
-    return next((name for name in candidates if name in paths), None)
+    """The first of `candidates` that is installed (a family name), or None. Fonts installed
+    after matplotlib cached its font list (e.g. `apt-get install fonts-noto-cjk` later) are
+    found too: they are added to matplotlib's font list for this process."""
+    name = next((n for n in candidates if n in _font_paths()), None)
+    if name is None and _add_new_system_fonts():
+        name = next((n for n in candidates if n in _font_paths()), None)
+    return name
 
 
-def _label_fonts(candidates: Sequence[str]) -> tuple[list[str], frozenset[int]]:
-    """Families to draw labels with (base font first, then a CJK font if any) and the code
-    points they can draw together."""
+@functools.lru_cache(maxsize=1)
+def _add_new_system_fonts() -> bool:
+    """Add the system fonts missing from matplotlib's cached font list (once per process)."""
+    from matplotlib import font_manager
+
+    known = {entry.fname for entry in font_manager.fontManager.ttflist}
+    added = False
+    for path in font_manager.findSystemFonts():
+        if path in known:
+            continue
+        try:
+            font_manager.fontManager.addfont(path)
+            added = True
+        except (OSError, RuntimeError, ValueError):
+            continue  # an unreadable font file: skip it
+    return added
+
+
+def _label_fonts(
+    texts: Sequence[str], candidates: Sequence[str]
+) -> tuple[list[str], frozenset[int]]:
+    """Families to draw `texts` with (the base font, then a CJK font if one is needed and
+    installed) and the code points they can draw together."""
     paths = _font_paths()
-    families = [BASE_FONT]
+    covered = _charmap(paths[BASE_FONT])
+    if all(ord(c) in covered or c.isspace() for text in texts for c in text):
+        return [BASE_FONT], covered
     cjk = find_cjk_font(candidates)
-    if cjk is not None:
-        families.append(cjk)
-    covered: frozenset[int] = frozenset()
-    for family in families:
-        covered = covered | _charmap(paths[family])
-    return families, covered
+    if cjk is None:
+        return [BASE_FONT], covered
+    return [BASE_FONT, cjk], covered | _charmap(_font_paths()[cjk])
 
 
 def _safe_labels(tokens: Sequence[Any], covered: frozenset[int]) -> tuple[list[str], bool]:
@@ -148,7 +171,8 @@ def plot_attention(
             f"plot_attention: weights (..., T={tgt_len}, S={src_len}) need {src_len} src_tokens "
             f"and {tgt_len} tgt_tokens, got {len(src_tokens)} and {len(tgt_tokens)}"
         )
-    families, covered = _label_fonts(cjk_fonts)
+    texts = [str(t) for t in (*src_tokens, *tgt_tokens)] + [title or ""]
+    families, covered = _label_fonts(texts, cjk_fonts)
     x_labels, x_changed = _safe_labels(src_tokens, covered)
     y_labels, y_changed = _safe_labels(tgt_tokens, covered)
     title_changed = False
