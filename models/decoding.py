@@ -3,16 +3,21 @@
 Both decoders run under `no_grad` in eval mode (dropout off) and restore the model's mode.
 Output format: an int64 array (B, <= max_len) starting with BOS; after a sequence's EOS every
 position holds the model's pad_id; decoding stops early once every sequence has ended.
+With `use_cache=True` (the default) each step feeds only the newest token through the decoder
+and reuses the keys and values of earlier positions (models/cache.py), so the cost grows
+linearly with the output length; `use_cache=False` re-runs the decoder over the whole prefix at
+every step (quadratic), the plain reading of the model. Both give the same tokens.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
+from models.cache import DecoderCache
 from tinygrad_attn import no_grad
 
 
@@ -44,13 +49,13 @@ def _check(bos_id: int, eos_id: int, max_len: int, model: Any) -> None:
 
 
 def greedy_decode(
-    model: Any, src: np.ndarray, bos_id: int, eos_id: int, max_len: int
+    model: Any, src: np.ndarray, bos_id: int, eos_id: int, max_len: int, use_cache: bool = True
 ) -> np.ndarray:
     """Pick the most likely next token at each step.  Shapes: src (B, S) -> (B, <= max_len)."""
     _check(bos_id, eos_id, max_len, model)
     with _inference(model):
         memory = model.encode(src)  # (B, S, E)
-        step = _next_logits_fn(model, memory, src)
+        step = _stepper(model, memory, src, max_len, use_cache)
         out = np.full((src.shape[0], 1), bos_id, dtype=np.int64)  # (B, 1)
         done = np.zeros(src.shape[0], dtype=bool)
         while out.shape[1] < max_len and not done.all():
@@ -61,13 +66,30 @@ def greedy_decode(
     return out
 
 
-def _next_logits_fn(model: Any, memory: Any, src: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """A function prefix (N, t) -> logits of the next token (N, V)."""
+class _FullPrefix:
+    """Logits of the next token by running the decoder over the whole prefix (no cache).
 
-    def step(prefix: np.ndarray) -> np.ndarray:
-        return model.decode(prefix, memory, src).data[:, -1, :]
+    Same interface as DecoderCache: call with the prefix (N, t) -> (N, V); `reorder` has nothing
+    to move, since every call gets the full prefix.
+    """
 
-    return step
+    def __init__(self, model: Any, memory: Any, src: np.ndarray) -> None:
+        self.model, self.memory, self.src = model, memory, src
+
+    def __call__(self, prefix: np.ndarray) -> np.ndarray:
+        return self.model.decode(prefix, self.memory, self.src).data[:, -1, :]  # (N, V)
+
+    def reorder(self, rows: np.ndarray) -> None:
+        pass
+
+
+def _stepper(
+    model: Any, memory: Any, src: np.ndarray, max_len: int, use_cache: bool, group_size: int = 1
+) -> DecoderCache | _FullPrefix:
+    """A callable prefix (N, t) -> next-token logits (N, V), with `reorder(rows)`."""
+    if use_cache:
+        return DecoderCache(model, memory, src, max_len, group_size)
+    return _FullPrefix(model, memory, src)
 
 
 def beam_search(
@@ -78,6 +100,7 @@ def beam_search(
     eos_id: int,
     max_len: int,
     length_penalty: float = 1.0,
+    use_cache: bool = True,
 ) -> np.ndarray:
     """Keep the `beam_size` best prefixes per source; return the best finished hypothesis.
 
@@ -94,7 +117,7 @@ def beam_search(
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
     with _inference(model):
         src_k = np.repeat(src, k, axis=0)  # (B*K, S)
-        step = _next_logits_fn(model, model.encode(src_k), src_k)
+        step = _stepper(model, model.encode(src_k), src_k, max_len, use_cache, group_size=k)
         prefixes = np.full((batch * k, 1), bos_id, dtype=np.int64)  # (B*K, 1)
         scores = np.full((batch, k), -np.inf)
         scores[:, 0] = 0.0  # the K beams start identical: keep one live so none is duplicated
@@ -102,9 +125,10 @@ def beam_search(
         while prefixes.shape[1] < max_len and not done.all():
             log_probs = _log_softmax(step(prefixes).astype(np.float64))  # (B*K, V)
             total = (scores.reshape(-1, 1) + log_probs).reshape(batch, -1)  # (B, K*V)
-            prefixes, scores = _advance(
+            prefixes, scores, parents = _advance(
                 prefixes, total, log_probs.shape[1], k, eos_id, length_penalty, finished, done
             )
+            step.reorder(parents)
             generated = prefixes.shape[1] - 1
             for b in range(batch):
                 # Done once K hypotheses ended and the best open beam, scored at its current
@@ -130,16 +154,19 @@ def _advance(
     length_penalty: float,
     finished: list[list[tuple[float, list[int]]]],
     done: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One beam step: end hypotheses on EOS, keep the K best open ones per source.
 
-    Shapes: prefixes (B*K, t), total (B, K*V) cumulative log-probs -> (B*K, t+1), (B, K).
+    Shapes: prefixes (B*K, t), total (B, K*V) cumulative log-probs -> new prefixes (B*K, t+1),
+    scores (B, K), and parents (B*K,): the old row each new row extends (for the cache; a dead
+    slot points at its source's first row).
     """
     batch = total.shape[0]
     order = np.argsort(-total, axis=1, kind="stable")[:, : 2 * k]  # (B, 2K): K open survive
     # Dead slots (no live hypothesis) hold token 0: valid input whose score stays -inf.
     new_prefixes = np.zeros((batch * k, prefixes.shape[1] + 1), dtype=np.int64)
     new_scores = np.full((batch, k), -np.inf)
+    parents = np.repeat(np.arange(batch) * k, k)  # (B*K,)
     for b in range(batch):
         if done[b]:  # this source is done: all its slots stay dead
             continue
@@ -159,8 +186,9 @@ def _advance(
                 continue
             new_prefixes[b * k + kept] = np.append(row, token)
             new_scores[b, kept] = score
+            parents[b * k + kept] = b * k + beam
             kept += 1
-    return new_prefixes, new_scores
+    return new_prefixes, new_scores, parents
 
 
 def _pack(sequences: list[list[int]], bos_id: int, pad_id: int) -> np.ndarray:

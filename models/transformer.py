@@ -220,10 +220,20 @@ class Transformer(nn.Module):
         return self.out_proj(x)
 
     def greedy_decode(
-        self, src: np.ndarray | Tensor, bos_id: int, eos_id: int, max_len: int
+        self,
+        src: np.ndarray | Tensor,
+        bos_id: int,
+        eos_id: int,
+        max_len: int,
+        use_cache: bool = True,
     ) -> np.ndarray:
-        """Batched greedy decoding -> (B, <= max_len) ints: BOS first, pad_id after EOS."""
-        return decoding.greedy_decode(self, self._tokens(src, "src"), bos_id, eos_id, max_len)
+        """Batched greedy decoding -> (B, <= max_len) ints: BOS first, pad_id after EOS.
+
+        `use_cache` reuses earlier positions' keys and values (linear cost in the length);
+        without it every step re-runs the decoder over the whole prefix. Same output.
+        """
+        src = self._tokens(src, "src")
+        return decoding.greedy_decode(self, src, bos_id, eos_id, max_len, use_cache)
 
     def beam_search(
         self,
@@ -233,10 +243,16 @@ class Transformer(nn.Module):
         eos_id: int,
         max_len: int,
         length_penalty: float = 1.0,
+        use_cache: bool = True,
     ) -> np.ndarray:
-        """Beam search with length normalisation (score / length**length_penalty), same format."""
+        """Beam search with length normalisation (score / length**length_penalty), same format.
+
+        `use_cache` as in greedy_decode; beam_size=1 is greedy decoding.
+        """
         src = self._tokens(src, "src")
-        return decoding.beam_search(self, src, beam_size, bos_id, eos_id, max_len, length_penalty)
+        return decoding.beam_search(
+            self, src, beam_size, bos_id, eos_id, max_len, length_penalty, use_cache
+        )
 
     def _tokens(self, tokens: np.ndarray | Tensor, name: str) -> np.ndarray:
         array = tokens.data if isinstance(tokens, Tensor) else np.asarray(tokens)
