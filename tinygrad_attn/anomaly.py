@@ -1,9 +1,12 @@
 """`detect_anomaly()`: stop at the first NaN or Inf, naming the op and the line that made it.
 
 Inside the context manager every node remembers the user's line that created it. In forward,
-a NaN always raises, and so does an Inf that an op produced from finite inputs (ops that make
-infinities on purpose, such as `masked_fill(mask, -inf)`, say so with `produces_inf = True`).
-In backward, any non-finite gradient raises.
+a NaN raises where it first appears: at the op that produced it from NaN-free inputs, or at the
+first op that reads a NaN from a tensor no recorded op made (input data, a leaf, a result of
+no_grad). An Inf raises when an op produced it from finite inputs (ops that make infinities on
+purpose, such as `masked_fill(mask, -inf)`, say so with `produces_inf = True`; a -inf float
+mask is an input, so adding it is fine). In backward, any non-finite gradient raises; run the
+forward inside the context manager too, or the message cannot say where the op was created.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 import numpy as np
 
 _ENABLED = [False]
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class AnomalyError(RuntimeError):
@@ -66,11 +69,23 @@ def on_forward(node: Any, inputs: tuple, output: np.ndarray) -> None:
     problem = _bad(output)
     if problem is None:
         return
-    inputs_bad = [_bad(t.data) for t in inputs if t is not None]
+    inputs_bad = [None if t is None else _bad(t.data) for t in inputs]
     if problem == "Inf" and (getattr(node, "produces_inf", False) or "Inf" in inputs_bad):
         return
     if problem == "NaN" and "NaN" in inputs_bad:
-        return
+        # A NaN made by an op inside detect_anomaly() was reported where it appeared; one from
+        # data (or from an op that ran before the context was entered) was not, yet.
+        unchecked = [
+            i
+            for i, t in enumerate(inputs)
+            if inputs_bad[i] == "NaN" and (t.grad_fn is None or t.grad_fn._site is None)
+        ]
+        if not unchecked:
+            return
+        raise AnomalyError(
+            f"{node.name} at {node._site} read NaN in forward from input {unchecked[0]}, a tensor "
+            "made outside detect_anomaly() (input data, a leaf, a no_grad result, or earlier)"
+        )
     raise AnomalyError(f"{node.name} at {node._site} produced {problem} in forward")
 
 
@@ -79,7 +94,7 @@ def after_backward(node: Any, grads: list) -> None:
     for i, g in enumerate(grads):
         problem = _bad(g)
         if problem is not None:
+            where = node._site or "<unknown: run the forward inside detect_anomaly() too>"
             raise AnomalyError(
-                f"{node.name} at {node._site or '<unknown>'} produced {problem} in backward "
-                f"(gradient of input {i})"
+                f"{node.name} at {where} produced {problem} in backward (gradient of input {i})"
             )

@@ -41,7 +41,11 @@ class GradientFlow:
         norms = {k: float(np.sqrt(v)) for k, v in squares.items()}
         self.steps.append(len(self.steps) if step is None else int(step))
         for key, value in norms.items():
-            self.history.setdefault(key, []).append(value)
+            # A group first seen now (a parameter added mid-training) had no gradient before.
+            self.history.setdefault(key, [0.0] * (len(self.steps) - 1)).append(value)
+        for key, values in self.history.items():
+            if key not in norms:  # a group that is gone (parameter removed) records 0.0
+                values.append(0.0)
         return norms
 
     def table(self, last: int = 1) -> str:

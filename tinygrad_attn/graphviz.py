@@ -105,7 +105,11 @@ def graph_tree(root: Tensor, params: dict[str, Tensor] | None = None, max_depth:
         grad = " [grad]" if t.requires_grad else ""
         lines.append(f"{'  ' * depth}#{seen[id(t)]} {label}{grad}")
         node = t.grad_fn
-        if node is not None and node.inputs is not None and depth < max_depth:
-            for parent in reversed([p for p in node.inputs if p is not None]):
-                stack.append((parent, depth + 1))
+        if node is None or node.inputs is None:
+            continue
+        if depth >= max_depth:
+            lines.append(f"{'  ' * (depth + 1)}... (deeper than max_depth={max_depth})")
+            continue
+        for parent in reversed([p for p in node.inputs if p is not None]):
+            stack.append((parent, depth + 1))
     return "\n".join(lines)
