@@ -52,7 +52,11 @@ def swish(x: Tensor, beta: Tensor | float = 1.0) -> Tensor:
     """x * sigmoid(beta * x) as one graph node.  Shapes: x (...), beta broadcastable -> x's."""
     if not isinstance(beta, Tensor):
         beta = Tensor(np.asarray(beta, dtype=x.dtype))
-    if np.broadcast_shapes(x.shape, beta.shape) != x.shape:
+    try:
+        fits = np.broadcast_shapes(x.shape, beta.shape) == x.shape
+    except ValueError:
+        fits = False
+    if not fits:
         raise ValueError(f"swish: beta {beta.shape} does not broadcast to x {x.shape}")
     return Swish.apply(x, beta)
 
