@@ -1,0 +1,217 @@
+"""Evaluate a trained translator: greedy decoding, the metrics of every test split, the
+cross-attention alignment of each decoder layer and head, sample translations, and the notes'
+decoding walk (BOS -> "machine" -> "learning" -> EOS) with the attention at each step.
+
+Every metric is a percentage: exact match and BLEU on batched greedy decodes; token accuracy
+and alignment accuracy with teacher forcing (the decoder reads the gold prefix), where row j of
+a cross-attention map is the one used to predict target token j, so it can be compared with
+the gold alignment of that token.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+from toydata import (
+    BOS,
+    EOS,
+    PAD,
+    Pair,
+    Vocab,
+    alignment_accuracy,
+    batches,
+    corpus_bleu,
+    detokenize_en,
+    detokenize_zh,
+    exact_match,
+    pad_sequences,
+)
+
+from models import Transformer
+from tinygrad_attn import no_grad
+
+
+def detokenize(tokens: Sequence[str], lang: str) -> str:
+    """Display form of a token list: English or Chinese spelling, else tokens joined by spaces."""
+    if lang == "en":
+        return detokenize_en(list(tokens))
+    if lang == "zh":
+        return detokenize_zh(list(tokens))
+    return " ".join(tokens)
+
+
+@contextmanager
+def cross_attention_recorded(model: Transformer) -> Iterator[None]:
+    """Make each decoder layer's cross-attention keep its per-head weights (B, H, T, S)."""
+    layers = [layer.cross_attn for layer in model.decoder]
+    for attn in layers:
+        attn.store_attn_weights = True
+    try:
+        yield
+    finally:
+        for attn in layers:
+            attn.store_attn_weights = False
+            attn.last_attn_weights = None
+
+
+def greedy_translate(
+    model: Transformer, sources: Sequence[Sequence[int]], batch_size: int = 250
+) -> list[list[int]]:
+    """Greedy-decode id lists in batches of similar length; returns target ids, EOS excluded."""
+    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+    out: list[list[int]] = [[] for _ in sources]
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        src = pad_sequences([sources[i] for i in chunk])  # (B, S)
+        max_len = min(model.max_len, 2 * src.shape[1] + 10)  # BOS + room for the longest target
+        ids = model.greedy_decode(src, BOS, EOS, max_len)  # (B, <= max_len)
+        for row, i in zip(ids, chunk):
+            tokens = row[1:].tolist()
+            out[i] = tokens[: tokens.index(EOS)] if EOS in tokens else tokens
+    return out
+
+
+def evaluate_split(
+    model: Transformer, pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab
+) -> dict:
+    """All metrics of one split (percentages) plus the greedy hypotheses as token lists.
+
+    Returns {"exact_match", "token_accuracy", "bleu", "alignment_accuracy" (best head),
+    "best_head" "L<layer>H<head>" (1-based), "alignment" [[per head] per layer], "hyps"}.
+    """
+    hyp_ids = greedy_translate(model, [src_vocab.encode(p.src) for p in pairs])
+    hyps = [tgt_vocab.decode(ids) for ids in hyp_ids]
+    refs = [p.tgt for p in pairs]
+    token_acc, align = _teacher_forced(model, pairs, src_vocab, tgt_vocab)
+    layer, head = np.unravel_index(int(np.argmax(align)), align.shape)
+    return {
+        "exact_match": 100.0 * exact_match(hyps, refs),
+        "token_accuracy": 100.0 * token_acc,
+        "bleu": corpus_bleu(hyps, refs),
+        "alignment_accuracy": 100.0 * float(align[layer, head]),
+        "best_head": f"L{layer + 1}H{head + 1}",
+        "alignment": (100.0 * align).round(2).tolist(),
+        "hyps": hyps,
+    }
+
+
+def _teacher_forced(
+    model: Transformer, pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab
+) -> tuple[float, np.ndarray]:
+    """Token accuracy and alignment accuracy of every (layer, head).  -> float, (L, H)."""
+    correct = total = 0
+    n_layers, n_heads = len(model.decoder), model.decoder[0].cross_attn.num_heads
+    maps: list[list[list[np.ndarray]]] = [[[] for _ in range(n_heads)] for _ in range(n_layers)]
+    was_training = model.training
+    model.eval()
+    with no_grad(), cross_attention_recorded(model):
+        start = 0
+        for src, tgt_in, tgt_out in batches(pairs, src_vocab, tgt_vocab, 250):
+            pred = model(src, tgt_in).data.argmax(-1)  # (B, T)
+            live = tgt_out != PAD
+            correct += int((pred == tgt_out)[live].sum())
+            total += int(live.sum())
+            chunk = pairs[start : start + len(src)]
+            start += len(src)
+            for l_idx, layer in enumerate(model.decoder):
+                weights = layer.cross_attn.last_attn_weights.data  # (B, H, T, S)
+                for b, pair in enumerate(chunk):
+                    for h in range(n_heads):
+                        maps[l_idx][h].append(weights[b, h, : len(pair.tgt), : len(pair.src)])
+    model.train(was_training)
+    aligns = [p.align for p in pairs]
+    align = np.array([[alignment_accuracy(m, aligns) for m in layer] for layer in maps])
+    return (correct / total if total else 0.0), align
+
+
+def results_table(results: dict[str, dict]) -> str:
+    """One row per split: exact match, token accuracy, BLEU, best-head alignment."""
+    lines = [f"{'split':<12} {'exact %':>8} {'token %':>8} {'BLEU':>7} {'align %':>8} best head"]
+    for split, r in results.items():
+        lines.append(
+            f"{split:<12} {r['exact_match']:8.2f} {r['token_accuracy']:8.2f} {r['bleu']:7.2f} "
+            f"{r['alignment_accuracy']:8.2f} {r['best_head']}"
+        )
+    return "\n".join(lines)
+
+
+def alignment_table(split: str, alignment: list[list[float]]) -> str:
+    """Alignment accuracy (%) of each decoder layer (rows) and head (columns)."""
+    n_heads = len(alignment[0])
+    head_cols = "".join(f"{'H' + str(h + 1):>7}" for h in range(n_heads))
+    lines = [f"alignment accuracy % on {split}, decoder layer x cross-attention head:"]
+    lines.append(f"{'':4}{head_cols}")
+    for layer, row in enumerate(alignment):
+        lines.append(f"{'L' + str(layer + 1):<4}" + "".join(f"{v:7.1f}" for v in row))
+    return "\n".join(lines)
+
+
+def samples_text(pairs: Sequence[Pair], hyps: Sequence[Sequence[str]], n: int, langs: tuple) -> str:
+    """The first n examples: source, the model's output and the reference (marked if wrong)."""
+    src_lang, tgt_lang = langs
+    lines = []
+    for pair, hyp in list(zip(pairs, hyps))[:n]:
+        mark = "ok" if list(hyp) == pair.tgt else "WRONG"
+        lines.append(f"  src  {detokenize(pair.src, src_lang)}")
+        lines.append(f"  out  {detokenize(hyp, tgt_lang)}   [{mark}]")
+        if mark != "ok":
+            lines.append(f"  ref  {detokenize(pair.tgt, tgt_lang)}")
+    return "\n".join(lines)
+
+
+def decoding_walk(
+    model: Transformer, src_tokens: Sequence[str], src_vocab: Vocab, tgt_vocab: Vocab, layer: int
+) -> str:
+    """Greedy decoding one step at a time, as in the notes: feed BOS, then each output.
+
+    Each row shows the token fed in, the token predicted (with its probability) and the
+    cross-attention of decoder layer `layer` (0-based, averaged over heads) over the source.
+    """
+    src = np.array([src_vocab.encode(src_tokens)], dtype=np.int64)  # (1, S)
+    prefix = [BOS]
+    rows = []
+    was_training = model.training
+    model.eval()
+    with no_grad(), cross_attention_recorded(model):
+        memory = model.encode(src)  # (1, S, E)
+        while len(prefix) < min(model.max_len, 2 * src.shape[1] + 10):
+            logits = model.decode(np.array([prefix]), memory, src).data[0, -1]  # (V,)
+            probs = np.exp(logits - logits.max())
+            probs /= probs.sum()
+            token = int(probs.argmax())
+            weights = model.decoder[layer].cross_attn.last_attn_weights.data  # (1, H, T, S)
+            rows.append((prefix[-1], token, float(probs[token]), weights[0, :, -1].mean(0)))
+            prefix.append(token)
+            if token == EOS:
+                break
+    model.train(was_training)
+    return _walk_table(rows, src_tokens, tgt_vocab, layer)
+
+
+def _walk_table(rows: list, src_tokens: Sequence[str], tgt_vocab: Vocab, layer: int) -> str:
+    width = max(6, *(_display_width(t) + 2 for t in src_tokens))
+    header = f"{'step':<5}{'fed in':<12}{'-> output':<14}{'p':>5}   " + "".join(
+        _pad(t, width) for t in src_tokens
+    )
+    lines = [
+        f"cross-attention of decoder layer {layer + 1} (mean of its heads) at each step:",
+        header,
+    ]
+    for step, (fed, out, prob, attn) in enumerate(rows, start=1):
+        cells = "".join(_pad(f"{a:.2f}", width) for a in attn)
+        fed_tok, out_tok = tgt_vocab.itos[fed], tgt_vocab.itos[out]
+        lines.append(f"{step:<5}{fed_tok:<12}{'-> ' + out_tok:<14}{prob:5.2f}   {cells}")
+    return "\n".join(lines)
+
+
+def _display_width(text: str) -> int:
+    """Terminal columns: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int) -> str:
+    """Right-align `text` in `width` terminal columns."""
+    return " " * max(0, width - _display_width(text)) + text

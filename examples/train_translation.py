@@ -1,0 +1,368 @@
+"""Train the lecture notes' transformer to translate toy Chinese into English (机器学习 ->
+machine learning); report exact match, token accuracy, BLEU and attention alignment per test split.
+
+    python examples/train_translation.py                       # the default run, writes runs/zh_en
+    python examples/train_translation.py --task reversal --steps 600 --out runs/reversal
+    python examples/train_translation.py --out runs/zh_en --resume      # after Ctrl-C
+    python examples/translate.py "我昨天在图书馆看了三本书。"             # use the trained model
+
+The default run (1.04M parameters: d_model 128, 4 heads, 2+2 layers, FFN 512) takes EXPECTED_TIME
+on 2 CPU cores, peak memory EXPECTED_MEMORY, and reaches EXPECTED_RESULTS.
+The data is the project's own bilingual grammar (examples/toydata): 20k training pairs, and test
+splits of unseen sentences (test_iid), unseen word combinations (test_combo), unseen
+combinations of constructions (test_struct) and sentences longer than any in training (test_long).
+The run directory holds model.npz (best weights by valid exact match), vocab.json, config.json,
+train_state.npz (to resume) and metrics.json (split -> metric -> value, wall time, peak memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import _translation_eval as ev
+import _translation_io as rio
+import numpy as np
+from toydata import PAD, Pair, Vocab, batches, load_task
+
+import tinygrad_attn as tg
+import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
+from models import Transformer
+from tinygrad_attn import optim
+from tinygrad_attn.nn.utils import clip_grad_norm_
+from tinygrad_attn.random import get_rng
+
+try:
+    from tqdm import tqdm
+except ImportError:  # progress bars are optional: plain log lines instead
+    tqdm = None
+
+
+@dataclass
+class Config:
+    task: str = "translation"  # translation | reversal | dates (toydata.load_task)
+    direction: str = "zh-en"  # zh-en | en-zh (source and target swapped)
+    d_model: int = 128  # E: embedding and residual width
+    nhead: int = 4  # H: attention heads (head dim D = E / H = 32)
+    num_encoder_layers: int = 2
+    num_decoder_layers: int = 2
+    dim_feedforward: int = 512  # F: hidden width of the position-wise feed-forward blocks
+    dropout: float = 0.1
+    norm_first: bool = (
+        False  # pre-norm residual blocks (x + f(norm(x))) instead of the paper's post-norm
+    )
+    max_len: int = 64  # longest sequence the model accepts (test_long goes to 32 with BOS)
+    steps: int = 2400  # optimizer updates
+    batch_size: int = 64  # sentence pairs per update, bucketed by length
+    lr: float = 1e-3  # peak learning rate of Adam, reached after `warmup` updates
+    warmup: int = 200  # linear warmup updates, then a cosine decay to lr * min_lr_ratio
+    min_lr_ratio: float = 0.02
+    label_smoothing: float = 0.1
+    clip: float = 1.0  # max global gradient norm
+    seed: int = 0  # model init, dropout and batch order
+    out: str = "runs/zh_en"  # run directory: checkpoints, vocab, config, metrics
+    eval_every: int = 400  # greedy-decode the valid subset, keep the best model
+    eval_size: int = 500  # valid sentences used by those evaluations
+    log_every: int = 100  # one log line per this many updates when tqdm is not shown
+    samples: int = 5  # sample translations printed at the end
+    threads: int = 0  # BLAS threads via threadpoolctl; 0 leaves numpy's default
+    resume: bool = False  # continue the run saved in `out` (its config; see RESUMABLE)
+
+
+RESUMABLE = ("steps", "eval_every", "eval_size", "log_every", "samples", "threads")
+CHOICES = {"task": ("translation", "reversal", "dates"), "direction": ("zh-en", "en-zh")}
+POOL = 50  # batches per length bucket: sort POOL * batch_size random pairs by length, cut
+
+
+def build_model(cfg: Config, src_vocab_size: int, tgt_vocab_size: int) -> Transformer:
+    return Transformer(
+        src_vocab_size,
+        tgt_vocab_size,
+        d_model=cfg.d_model,
+        nhead=cfg.nhead,
+        num_encoder_layers=cfg.num_encoder_layers,
+        num_decoder_layers=cfg.num_decoder_layers,
+        dim_feedforward=cfg.dim_feedforward,
+        dropout=cfg.dropout,
+        max_len=cfg.max_len,
+        norm_first=cfg.norm_first,
+        pad_id=PAD,
+    )
+
+
+def languages(cfg: Config) -> tuple[str, str]:
+    """(source, target) language codes for display: "zh", "en" or "" (token lists)."""
+    if cfg.task != "translation":
+        return "", ""
+    return ("zh", "en") if cfg.direction == "zh-en" else ("en", "zh")
+
+
+def epoch_batches(pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab, cfg: Config, epoch: int):
+    """The batches of one epoch, a function of (seed, epoch) only, so a resumed run sees the same.
+
+    Pairs are shuffled, sorted by length within pools of POOL batches (little padding), cut into
+    batches, and the batches shuffled. Shapes: each item src (B, S), tgt_in (B, T), tgt_out (B, T).
+    """
+    rng = np.random.default_rng([cfg.seed, epoch])
+    order = rng.permutation(len(pairs))
+    pool = POOL * cfg.batch_size
+    bucketed = []
+    for start in range(0, len(order), pool):
+        chunk = sorted(order[start : start + pool], key=lambda i: len(pairs[i].src))
+        bucketed += [pairs[i] for i in chunk]
+    all_batches = list(batches(bucketed, src_vocab, tgt_vocab, cfg.batch_size))
+    return [all_batches[i] for i in rng.permutation(len(all_batches))]
+
+
+def train_step(model: Transformer, opt: optim.Optimizer, batch: tuple, cfg: Config) -> float:
+    """Forward, label-smoothed cross-entropy over non-pad targets, backward, clip, update."""
+    src, tgt_in, tgt_out = batch
+    logits = model(src, tgt_in)  # (B, T, V)
+    loss = F.cross_entropy(logits, tgt_out, ignore_index=PAD, label_smoothing=cfg.label_smoothing)
+    opt.zero_grad()
+    loss.backward()
+    clip_grad_norm_(model.parameters(), cfg.clip)
+    opt.step()
+    return loss.item()
+
+
+class Progress:
+    """A tqdm bar (on a terminal, if installed) or one log line every `log_every` updates."""
+
+    def __init__(self, cfg: Config, start: int) -> None:
+        self.cfg, self.start, self.step = cfg, start, start
+        self.tokens, self.t0 = 0, time.perf_counter()
+        self.bar = None
+        if tqdm is not None and sys.stderr.isatty():
+            self.bar = tqdm(total=cfg.steps, initial=start, unit="step", dynamic_ncols=True)
+
+    def update(self, loss: float, lr: float, tokens: int) -> None:
+        """Count one update; `tokens` = non-pad source + target tokens of its batch."""
+        self.step += 1
+        self.tokens += tokens
+        elapsed = time.perf_counter() - self.t0  # evaluations included, as in the ETA
+        rate = self.tokens / max(elapsed, 1e-9)
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"loss {loss:.3f} | lr {lr:.1e} | {rate:,.0f} tok/s")
+            self.bar.update(1)
+        elif self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
+            left = elapsed / (self.step - self.start) * (self.cfg.steps - self.step)
+            self.write(
+                f"step {self.step}/{self.cfg.steps} | loss {loss:.3f} | lr {lr:.1e} | "
+                f"{rate:,.0f} tok/s | eta {int(left) // 60}:{int(left) % 60:02d}"
+            )
+
+    def write(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line)
+        else:
+            print(line, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class Run:
+    """Everything a training run holds: data, vocabularies, model, optimizer, progress so far."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg, self.out = cfg, Path(cfg.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.data = load_task(cfg.task, cfg.direction)
+        tg.manual_seed(cfg.seed)
+        if cfg.resume:
+            self.src_vocab, self.tgt_vocab = rio.read_vocabs(self.out)
+        else:
+            self.src_vocab = Vocab.build([p.src for p in self.data["train"]])
+            self.tgt_vocab = Vocab.build([p.tgt for p in self.data["train"]])
+            rio.write_vocabs(self.out, self.src_vocab, self.tgt_vocab)
+        config = {k: v for k, v in asdict(cfg).items() if k != "resume"}
+        rio.write_json(self.out / rio.CONFIG_FILE, config)
+        self.digest = rio.vocab_digest(self.src_vocab, self.tgt_vocab)
+        self.model = build_model(cfg, len(self.src_vocab), len(self.tgt_vocab))
+        self.opt = optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-9)
+        self.step, self.best, self.saved_step = 0, -1.0, None
+        if cfg.resume:
+            state = rio.load_weights(self.model, self.out / rio.STATE_FILE, self.digest)
+            self.opt.load_state_dict(state["optim"])
+            self.step, self.best = state["step"], state["best"]
+            self.saved_step = self.step
+            get_rng().bit_generator.state = json.loads(state["rng"])  # dropout continues
+        # Built after the optimizer state is loaded: the lr is a closed form of the step.
+        t_max = max(cfg.steps, cfg.warmup + 1)
+        self.sched = optim.lr_scheduler.CosineWithWarmupLR(
+            self.opt, cfg.warmup, t_max, cfg.lr * cfg.min_lr_ratio, last_epoch=self.step - 1
+        )
+
+    def evaluate_and_save(self) -> float:
+        """Valid exact match (%) of greedy decodes; save model.npz if best, train_state.npz."""
+        valid = self.data["valid"][: self.cfg.eval_size]
+        hyps = ev.greedy_translate(self.model, [self.src_vocab.encode(p.src) for p in valid])
+        score = 100.0 * float(
+            np.mean([self.tgt_vocab.decode(h) == p.tgt for h, p in zip(hyps, valid)])
+        )
+        weights = self.model.state_dict()
+        if score >= self.best:  # ties go to the later, longer-trained model
+            self.best = score
+            best = {"model": weights, "step": self.step, "valid_exact": score}
+            tg.save({**best, "vocab_sha256": self.digest}, self.out / rio.MODEL_FILE)
+        state = {"model": weights, "optim": self.opt.state_dict(), "step": self.step}
+        rng = json.dumps(get_rng().bit_generator.state)
+        extra = {"rng": rng, "best": self.best, "vocab_sha256": self.digest}
+        tg.save({**state, **extra}, self.out / rio.STATE_FILE)
+        self.saved_step = self.step
+        return score
+
+
+def train(cfg: Config) -> dict:
+    """Train (or resume), keep the best model, evaluate it on every test split.
+
+    Returns the metrics written to metrics.json, or {"interrupted": step} after Ctrl-C.
+    """
+    with thread_limit(cfg.threads):
+        return _train(cfg)
+
+
+def thread_limit(threads: int) -> contextlib.AbstractContextManager:
+    """Limit BLAS to `threads` threads with threadpoolctl (0: leave numpy's default)."""
+    if threads <= 0:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        print("warning: --threads needs threadpoolctl (pip install threadpoolctl)", file=sys.stderr)
+        return contextlib.nullcontext()
+    return threadpool_limits(threads)
+
+
+def _train(cfg: Config) -> dict:
+    t_start = time.perf_counter()
+    run = Run(cfg)
+    train_pairs = run.data["train"]
+    print(
+        f"{cfg.task} {cfg.direction}: {len(train_pairs)} training pairs, vocab "
+        f"{len(run.src_vocab)} -> {len(run.tgt_vocab)}, {run.model.num_parameters():,} parameters"
+        + (f", resuming at step {run.step}" if cfg.resume else "")
+    )
+    progress = Progress(cfg, run.step)
+    per_epoch = math.ceil(len(train_pairs) / cfg.batch_size)
+    epoch, epoch_data = -1, []
+    try:
+        while run.step < cfg.steps:
+            if run.step // per_epoch != epoch:
+                epoch = run.step // per_epoch
+                epoch_data = epoch_batches(train_pairs, run.src_vocab, run.tgt_vocab, cfg, epoch)
+            batch = epoch_data[run.step % per_epoch]
+            lr = run.sched.get_last_lr()[0]
+            loss = train_step(run.model, run.opt, batch, cfg)
+            run.sched.step()
+            run.step += 1
+            progress.update(loss, lr, int((batch[0] != PAD).sum() + (batch[2] != PAD).sum()))
+            if run.step % cfg.eval_every == 0 or run.step == cfg.steps:
+                score = run.evaluate_and_save()
+                progress.write(
+                    f"step {run.step}: valid exact match {score:.2f}% (best {run.best:.2f}%)"
+                )
+        progress.close()
+        return final_report(run, t_start)
+    except KeyboardInterrupt:
+        progress.close()
+        if run.saved_step is None:
+            first = cfg.eval_every
+            print(f"\ninterrupted at step {run.step}, before the first checkpoint (step {first})")
+        else:
+            print(
+                f"\ninterrupted at step {run.step}; {run.out / rio.STATE_FILE} holds step "
+                f"{run.saved_step}. Continue with\n"
+                f"  python examples/train_translation.py --out {run.out} --resume"
+            )
+        return {"interrupted": run.step}
+
+
+def final_report(run: Run, t_start: float) -> dict:
+    """Reload the best weights, evaluate every test split, print the tables, write metrics.json."""
+    cfg, model, data = run.cfg, run.model, run.data
+    src_vocab, tgt_vocab = run.src_vocab, run.tgt_vocab
+    best = rio.load_weights(model, run.out / rio.MODEL_FILE, run.digest)
+    print(f"\nbest model: step {best['step']}, valid exact match {best['valid_exact']:.2f}%")
+    results = {}
+    for split in (name for name in data if name.startswith("test")):
+        results[split] = ev.evaluate_split(model, data[split], src_vocab, tgt_vocab)
+    print(ev.results_table(results))
+    for split, r in results.items():
+        print(ev.alignment_table(split, r["alignment"]))
+    langs = languages(cfg)
+    for split, r in results.items():
+        print(f"\nsamples from {split}:")
+        print(ev.samples_text(data[split], r["hyps"], cfg.samples, langs))
+    walk_src = {"zh-en": ["机器学习"], "en-zh": ["machine", "learning"]}[cfg.direction]
+    if cfg.task != "translation":
+        walk_src = data["test_iid"][0].src
+    print(f"\ndecoding walk for {ev.detokenize(walk_src, langs[0])!r}:")
+    print(ev.decoding_walk(model, walk_src, src_vocab, tgt_vocab, len(model.decoder) - 1))
+    metrics = {split: {k: v for k, v in r.items() if k != "hyps"} for split, r in results.items()}
+    metrics["best_step"] = best["step"]
+    metrics["wall_seconds"] = round(time.perf_counter() - t_start, 1)
+    metrics["peak_memory_mb"] = round(peak_memory_mb(), 1)
+    rio.write_json(run.out / rio.METRICS_FILE, metrics)
+    print(
+        f"\nwall time {metrics['wall_seconds']:.0f} s, peak memory "
+        f"{metrics['peak_memory_mb']:.0f} MB; written to {run.out / rio.METRICS_FILE}"
+    )
+    return metrics
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def parse_config(argv: list[str] | None = None) -> Config:
+    """Command-line flags generated from the Config fields (`--d-model 128`, `--resume`)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    for f in fields(Config):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type == "bool":
+            parser.add_argument(flag, action="store_true", default=argparse.SUPPRESS)
+        else:
+            kind = {"int": int, "float": float, "str": str}[f.type]
+            parser.add_argument(
+                flag,
+                type=kind,
+                choices=CHOICES.get(f.name),
+                default=argparse.SUPPRESS,
+                help=f"default: {f.default}",
+            )
+    given = vars(parser.parse_args(argv))
+    cfg = replace(Config(), **given)
+    if cfg.resume:
+        saved = rio.read_json(Path(cfg.out) / rio.CONFIG_FILE)
+        fixed = {k: v for k, v in given.items() if k not in RESUMABLE + ("out", "resume")}
+        clash = {k: v for k, v in fixed.items() if saved.get(k) != v}
+        if clash:
+            parser.error(f"--resume keeps the saved config; cannot change {sorted(clash)}")
+        cfg = replace(Config(**saved), **{k: getattr(cfg, k) for k in RESUMABLE if k in given})
+        cfg = replace(cfg, out=cfg.out if "out" not in given else given["out"], resume=True)
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        result = train(parse_config(argv))
+    except rio.RunFileError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 130 if "interrupted" in result else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Translate with a model trained by train_translation.py: greedy or beam search, attention plots.
+
+    python examples/translate.py "我昨天在图书馆看了三本书。"
+    # -> I read three books in the library yesterday.
+    python examples/translate.py --beam 4 "他们喜欢机器学习吗？"
+    python examples/translate.py --plot-attention attn.png "我学习机器学习。"
+    python examples/translate.py --walk "我学习机器学习。"   # BOS -> i -> study -> machine -> ...
+    python examples/translate.py                      # interactive: one sentence a line until EOF
+
+Chinese is typed as usual, without spaces: it is split into the vocabulary's words by longest
+match. Unknown words become <unk> with a warning naming them. `--ckpt DIR` picks the run
+directory (default runs/zh_en, where train_translation.py writes). Exit code 2 with a one-line
+message on stderr for empty or too long input and for a missing, corrupt or mismatched checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+import _translation_eval as ev
+import _translation_io as rio
+import numpy as np
+from _attention_plot import plot_attention
+from toydata import BOS, EOS, UNK, segment
+from train_translation import Config, build_model, languages
+
+from models import Transformer
+from tinygrad_attn import no_grad
+
+
+class InputError(Exception):
+    """The sentence cannot be translated (empty, or longer than the model accepts)."""
+
+
+class Translator:
+    """A trained model with its vocabularies and config, loaded from a run directory."""
+
+    def __init__(self, ckpt: Path) -> None:
+        config_path = ckpt / rio.CONFIG_FILE
+        saved = rio.read_json(config_path)
+        known = {f.name for f in fields(Config)}
+        if not isinstance(saved, dict) or set(saved) - known:
+            extra = sorted(set(saved) - known) if isinstance(saved, dict) else saved
+            raise rio.RunFileError(f"{config_path}: not a training config (unknown {extra})")
+        self.cfg = Config(**saved)
+        self.src_vocab, self.tgt_vocab = rio.read_vocabs(ckpt)
+        self.model: Transformer = build_model(self.cfg, len(self.src_vocab), len(self.tgt_vocab))
+        digest = rio.vocab_digest(self.src_vocab, self.tgt_vocab)
+        rio.load_weights(self.model, ckpt / rio.MODEL_FILE, digest)
+        self.model.eval()
+        self.langs = languages(self.cfg)
+
+    def tokenize(self, text: str) -> list[str]:
+        """Split typed text into source tokens: Chinese words, English words, or letters."""
+        if self.langs[0] == "zh":
+            return segment(text, self.src_vocab.itos[4:])
+        if self.cfg.task == "reversal":
+            return [ch for ch in text if not ch.isspace()]
+        return re.findall(r"'s|[\w]+|[^\w\s]", text.lower())
+
+    def encode(self, text: str) -> tuple[list[str], np.ndarray]:
+        """(tokens, ids (1, S)); warns about unknown tokens, rejects empty or too long input."""
+        tokens = self.tokenize(text)
+        if not tokens:
+            raise InputError("empty input: type a sentence to translate")
+        if len(tokens) > self.model.max_len:
+            raise InputError(
+                f"input has {len(tokens)} tokens; this model accepts at most {self.model.max_len}"
+            )
+        ids = self.src_vocab.encode(tokens)
+        unknown = [t for t, i in zip(tokens, ids) if i == UNK]
+        if unknown:
+            print(
+                f"warning: unknown to the model, read as <unk>: {' '.join(unknown)}",
+                file=sys.stderr,
+            )
+        return tokens, np.array([ids], dtype=np.int64)
+
+    def translate(self, src: np.ndarray, beam: int) -> list[str]:
+        """Greedy (beam <= 1) or beam-search translation.  Shapes: src (1, S) -> tokens."""
+        max_len = min(self.model.max_len, 2 * src.shape[1] + 10)
+        if beam > 1:
+            out = self.model.beam_search(src, beam, BOS, EOS, max_len)
+        else:
+            out = self.model.greedy_decode(src, BOS, EOS, max_len)
+        return self.tgt_vocab.decode(out[0])
+
+    def cross_attention(self, src: np.ndarray, output: list[str], layer: int) -> np.ndarray:
+        """Attention of decoder `layer` (mean of heads) while producing output + EOS.
+
+        Shapes: src (1, S) -> (len(output) + 1, S).
+        """
+        tgt_in = np.array([[BOS] + self.tgt_vocab.encode(output)], dtype=np.int64)  # (1, T)
+        with no_grad(), ev.cross_attention_recorded(self.model):
+            self.model(src, tgt_in)
+            weights = self.model.decoder[layer].cross_attn.last_attn_weights.data  # (1, H, T, S)
+        return weights[0].mean(0)
+
+
+def run_one(tr: Translator, text: str, args: argparse.Namespace) -> None:
+    tokens, src = tr.encode(text)
+    if args.walk:
+        layer = len(tr.model.decoder) - 1
+        print(ev.decoding_walk(tr.model, tokens, tr.src_vocab, tr.tgt_vocab, layer))
+    output = tr.translate(src, args.beam)
+    print(ev.detokenize(output, tr.langs[1]))
+    if args.plot_attention:
+        layer = args.layer - 1 if args.layer > 0 else len(tr.model.decoder) - 1
+        weights = tr.cross_attention(src, output, layer)
+        title = f"cross-attention, decoder layer {layer + 1} (mean of heads)"
+        plot_attention(weights, tokens, output + ["</s>"], args.plot_attention, title)
+        print(f"attention plot written to {args.plot_attention}", file=sys.stderr)
+
+
+def interactive(tr: Translator, args: argparse.Namespace) -> None:
+    """Translate stdin line by line until EOF; a bad line is reported and skipped."""
+    prompt = "> " if sys.stdin.isatty() else ""
+    while True:
+        try:
+            line = input(prompt)
+        except EOFError:
+            return
+        if not line.strip():
+            continue
+        try:
+            run_one(tr, line, args)
+        except InputError as err:
+            print(f"error: {err}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sentence", nargs="?", help="text to translate; none: read stdin lines")
+    parser.add_argument("--ckpt", default=Config.out, help=f"run directory (default {Config.out})")
+    parser.add_argument("--beam", type=int, default=1, help="beam size; 1 = greedy (default)")
+    parser.add_argument("--plot-attention", metavar="PNG", help="save a cross-attention heatmap")
+    parser.add_argument("--layer", type=int, default=0, help="decoder layer to plot (1-based)")
+    parser.add_argument("--walk", action="store_true", help="print the step-by-step decoding")
+    args = parser.parse_args(argv)
+    try:
+        tr = Translator(Path(args.ckpt))
+        if args.layer > len(tr.model.decoder):
+            raise InputError(f"--layer {args.layer}: the model has {len(tr.model.decoder)} layers")
+        if args.sentence is None:
+            interactive(tr, args)
+        else:
+            run_one(tr, args.sentence, args)
+    except (InputError, rio.RunFileError, ImportError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
