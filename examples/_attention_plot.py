@@ -39,6 +39,8 @@ def find_cjk_font() -> str | None:
         if any(family in entry.name for family in CJK_FAMILIES):
             return entry.name
     for entry in entries:
+        if "Last Resort" in entry.name:  # maps every character to a placeholder box
+            continue
         try:
             if ord("的") in ft2font.FT2Font(entry.fname).get_charmap():
                 return entry.name
@@ -64,6 +66,18 @@ def _labels(tokens: Sequence[str], axis: str, font: str | None) -> list[str]:
     return [f"[{i}]" for i in range(len(tokens))]
 
 
+def _pyplot():  # noqa: ANN202 (matplotlib is optional: no annotation that imports it)
+    """matplotlib.pyplot on the file-only Agg backend, or an ImportError saying what to install."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only: no display needed
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise ImportError("--plot-attention needs matplotlib: pip install matplotlib") from err
+    return plt
+
+
 def plot_attention(
     weights: np.ndarray,
     src_tokens: Sequence[str],
@@ -75,13 +89,7 @@ def plot_attention(
 
     Shapes: weights (T, S) with T = len(tgt_tokens), S = len(src_tokens).
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only: no display needed
-        import matplotlib.pyplot as plt
-    except ImportError as err:
-        raise ImportError("--plot-attention needs matplotlib: pip install matplotlib") from err
+    plt = _pyplot()
     weights = np.asarray(weights)
     if weights.shape != (len(tgt_tokens), len(src_tokens)):
         raise ValueError(
@@ -89,16 +97,17 @@ def plot_attention(
             f"{(len(tgt_tokens), len(src_tokens))}"
         )
     font = find_cjk_font()
-    if font is not None:
-        plt.rcParams["font.sans-serif"] = [font, *plt.rcParams["font.sans-serif"]]
-    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(src_tokens), 1.0 + 0.45 * len(tgt_tokens)))
-    image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
-    ax.set_xticks(range(len(src_tokens)), _labels(src_tokens, "source", font), rotation=45)
-    ax.set_yticks(range(len(tgt_tokens)), _labels(tgt_tokens, "target", font))
-    ax.set_xlabel("source token")
-    ax.set_ylabel("output token")
-    ax.set_title(title)
-    fig.colorbar(image, ax=ax, fraction=0.05)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    families = ["DejaVu Sans"] if font is None else ["DejaVu Sans", font]  # per-glyph fallback
+    size = (1.5 + 0.6 * len(src_tokens), 1.2 + 0.45 * len(tgt_tokens))
+    with plt.rc_context({"font.family": "sans-serif", "font.sans-serif": families}):
+        fig, ax = plt.subplots(figsize=size)
+        image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+        ax.set_xticks(range(len(src_tokens)), _labels(src_tokens, "source", font), rotation=45)
+        ax.set_yticks(range(len(tgt_tokens)), _labels(tgt_tokens, "target", font))
+        ax.set_xlabel("source token")
+        ax.set_ylabel("output token")
+        ax.set_title(title, fontsize=9)
+        fig.colorbar(image, ax=ax, fraction=0.05)
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+        plt.close(fig)

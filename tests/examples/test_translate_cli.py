@@ -1,0 +1,208 @@
+"""examples/translate.py end to end (subprocesses) on a tiny zh-en model the module trains.
+
+The model is barely trained, so the expected translation is computed here directly from the
+checkpoint (segment -> vocab -> model.greedy_decode / beam_search -> detokenize) and the CLI must
+print exactly that. Every bad input must end with exit code 2 and a one-line message, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import _attention_plot
+import _translation_io as rio
+import numpy as np
+import pytest
+from toydata import BOS, EOS, detokenize_en, segment
+from train_translation import Config, build_model
+
+import tinygrad_attn as tg
+
+REPO = Path(__file__).resolve().parents[2]
+MAX_LEN = 40
+TRAIN_FLAGS = (
+    "--d-model 32 --nhead 2 --num-encoder-layers 1 --num-decoder-layers 1 --dim-feedforward 64 "
+    f"--steps 120 --eval-every 120 --eval-size 100 --lr 3e-3 --warmup 30 --dropout 0 "
+    f"--samples 1 --max-len {MAX_LEN}"
+).split()
+SENTENCE = "我昨天在图书馆看了三本书。"
+
+
+def _env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+
+
+def run_script(script: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(REPO / "examples" / script), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=_env(),
+        cwd=REPO,
+        timeout=300,
+    )
+
+
+def translate(ckpt: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return run_script("translate.py", "--ckpt", str(ckpt), *args, stdin=stdin)
+
+
+def assert_clean_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    """Exit code 2, an `error:` line naming `words`, and no traceback."""
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: "), result.stderr
+    for word in words:
+        assert word in result.stderr, (word, result.stderr)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("zh_en_tiny")
+    result = run_script("train_translation.py", *TRAIN_FLAGS, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def copy_run(run_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "run"
+    shutil.copytree(run_dir, target)
+    return target
+
+
+def expected_translation(run_dir: Path, text: str, beam: int = 1) -> str:
+    """What the checkpoint translates `text` to, computed without translate.py."""
+    src_vocab, tgt_vocab = rio.read_vocabs(run_dir)
+    cfg = Config(**json.loads((run_dir / rio.CONFIG_FILE).read_text(encoding="utf-8")))
+    model = build_model(cfg, len(src_vocab), len(tgt_vocab))
+    model.load_state_dict(tg.load(run_dir / rio.MODEL_FILE)["model"])
+    src = np.array([src_vocab.encode(segment(text, src_vocab.itos[4:]))])
+    max_len = min(MAX_LEN, 2 * src.shape[1] + 10)
+    if beam > 1:
+        ids = model.beam_search(src, beam, BOS, EOS, max_len)
+    else:
+        ids = model.greedy_decode(src, BOS, EOS, max_len)
+    return detokenize_en(tgt_vocab.decode(ids[0]))
+
+
+def test_translates_typed_chinese_greedily(run_dir: Path) -> None:
+    result = translate(run_dir, SENTENCE)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == expected_translation(run_dir, SENTENCE) + "\n"
+    assert result.stderr == ""  # every word of this sentence is known: no warning
+
+
+def test_beam_search_flag(run_dir: Path) -> None:
+    result = translate(run_dir, "--beam", "3", SENTENCE)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == expected_translation(run_dir, SENTENCE, beam=3) + "\n"
+
+
+def test_unknown_words_become_unk_with_a_warning_naming_them(run_dir: Path) -> None:
+    result = translate(run_dir, "我喜欢恐龙。")
+    assert result.returncode == 0, result.stderr
+    assert "warning" in result.stderr and "恐 龙" in result.stderr
+    assert result.stdout.count("\n") == 1
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_empty_input_is_a_clear_error(run_dir: Path, text: str) -> None:
+    assert_clean_error(translate(run_dir, text), "empty input")
+
+
+def test_input_longer_than_the_model_accepts_is_a_clear_error(run_dir: Path) -> None:
+    assert_clean_error(translate(run_dir, "我" * (MAX_LEN + 1)), f"at most {MAX_LEN}")
+    assert translate(run_dir, "我" * MAX_LEN).returncode == 0
+
+
+def test_missing_checkpoint_is_a_clear_error_naming_the_file(tmp_path: Path) -> None:
+    assert_clean_error(translate(tmp_path / "nowhere", SENTENCE), "nowhere/config.json")
+
+
+def test_missing_weights_file_is_named(run_dir: Path, tmp_path: Path) -> None:
+    run = copy_run(run_dir, tmp_path)
+    (run / rio.MODEL_FILE).unlink()
+    assert_clean_error(translate(run, SENTENCE), str(run / rio.MODEL_FILE), "not found")
+
+
+def test_corrupt_weights_file_is_named(run_dir: Path, tmp_path: Path) -> None:
+    run = copy_run(run_dir, tmp_path)
+    data = (run / rio.MODEL_FILE).read_bytes()
+    (run / rio.MODEL_FILE).write_bytes(data[: len(data) // 2])  # a torn copy
+    assert_clean_error(translate(run, SENTENCE), str(run / rio.MODEL_FILE), "corrupt")
+
+
+def test_corrupt_config_file_is_named(run_dir: Path, tmp_path: Path) -> None:
+    run = copy_run(run_dir, tmp_path)
+    (run / rio.CONFIG_FILE).write_text("{not json", encoding="utf-8")
+    assert_clean_error(translate(run, SENTENCE), str(run / rio.CONFIG_FILE))
+
+
+def test_vocab_that_does_not_match_the_weights_is_named(run_dir: Path, tmp_path: Path) -> None:
+    run = copy_run(run_dir, tmp_path)
+    vocab = json.loads((run / rio.VOCAB_FILE).read_text(encoding="utf-8"))
+    vocab["tgt"][4], vocab["tgt"][5] = vocab["tgt"][5], vocab["tgt"][4]  # same size, other ids
+    (run / rio.VOCAB_FILE).write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    assert_clean_error(translate(run, SENTENCE), str(run / rio.VOCAB_FILE))
+
+
+def test_vocab_of_another_size_is_named(run_dir: Path, tmp_path: Path) -> None:
+    run = copy_run(run_dir, tmp_path)
+    vocab = json.loads((run / rio.VOCAB_FILE).read_text(encoding="utf-8"))
+    vocab["src"].append("恐龙")
+    (run / rio.VOCAB_FILE).write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    assert_clean_error(translate(run, SENTENCE), rio.VOCAB_FILE)
+
+
+def test_config_that_does_not_match_the_weights_is_named(run_dir: Path, tmp_path: Path) -> None:
+    run = copy_run(run_dir, tmp_path)
+    config = json.loads((run / rio.CONFIG_FILE).read_text(encoding="utf-8"))
+    config["dim_feedforward"] = 128
+    (run / rio.CONFIG_FILE).write_text(json.dumps(config), encoding="utf-8")
+    assert_clean_error(translate(run, SENTENCE), rio.CONFIG_FILE, "ff.linear1.weight")
+
+
+def test_interactive_mode_translates_each_line_until_eof(run_dir: Path) -> None:
+    lines = [SENTENCE, "", "我" * (MAX_LEN + 1), "我喜欢音乐。"]
+    result = translate(run_dir, stdin="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    expected = [expected_translation(run_dir, SENTENCE), expected_translation(run_dir, lines[3])]
+    assert result.stdout.splitlines() == expected  # blank line skipped, bad line reported
+    assert f"error: input has {MAX_LEN + 1} tokens" in result.stderr
+
+
+def test_walk_prints_each_decoding_step_from_bos(run_dir: Path) -> None:
+    result = translate(run_dir, "--walk", "我学习机器学习。")
+    assert result.returncode == 0, result.stderr
+    table = result.stdout.splitlines()
+    assert "机器学习" in table[1] and "-> output" in table[1]
+    assert table[2].split()[:2] == ["1", "<s>"]
+
+
+def test_plot_attention_writes_a_png(run_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "attn.png"
+    result = translate(run_dir, "--plot-attention", str(png), SENTENCE)
+    assert result.returncode == 0, result.stderr
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert f"attention plot written to {png}" in result.stderr
+
+
+def test_plot_labels_cjk_tokens_by_position_without_a_cjk_font(capsys) -> None:
+    assert _attention_plot._labels(["我", "学习"], "source", "Noto Sans CJK SC") == ["我", "学习"]
+    assert _attention_plot._labels(["i", "study"], "target", None) == ["i", "study"]
+    assert _attention_plot._labels(["我", "学习"], "source", None) == ["[0]", "[1]"]
+    assert "[1] 学习" in capsys.readouterr().err
