@@ -73,7 +73,7 @@ class DecoderCache:
         self.model, self.capacity, self.group_size = model, capacity, group_size
         self.length = 0  # positions decoded so far
         self.layers = [_LayerCache(layer, memory, capacity) for layer in model.decoder]
-        self.memory_blocked = None if src is None else _key_mask(src == model.pad_id)
+        self.memory_mask = None if src is None else _key_mask(src == model.pad_id, memory.dtype)
 
     def __call__(self, prefix: np.ndarray) -> np.ndarray:
         """Logits of the token after `prefix`.  Shapes: prefix (N, t) -> (N, V)."""
@@ -86,9 +86,9 @@ class DecoderCache:
         model = self.model
         token = prefix[:, -1:]  # (N, 1)
         x = model.pos(model.tgt_embed(token) * math.sqrt(model.d_model), offset=t - 1)  # (N, 1, E)
-        self_blocked = _key_mask(prefix == model.pad_id)  # (N, 1, 1, t)
+        self_mask = _key_mask(prefix == model.pad_id, x.dtype)  # (N, 1, 1, t)
         for layer, cache in zip(model.decoder, self.layers):
-            x = self._layer_step(layer, cache, x, self_blocked)  # (N, 1, E)
+            x = self._layer_step(layer, cache, x, self_mask)  # (N, 1, E)
         if model.norm_first:
             x = model.decoder_norm(x)
         self.length = t
@@ -113,19 +113,19 @@ class DecoderCache:
             cache.self_v[:, :, filled] = cache.self_v[rows, :, filled]
 
     def _layer_step(
-        self, layer: Any, cache: _LayerCache, x: Tensor, self_blocked: np.ndarray
+        self, layer: Any, cache: _LayerCache, x: Tensor, self_mask: np.ndarray | None
     ) -> Tensor:
         """TransformerDecoderLayer.forward for the newest position.  Shapes: (N, 1, E) -> same."""
         if layer.norm_first:
-            x = x + self._self_attend(layer.self_attn, cache, layer.norm1(x), self_blocked)
+            x = x + self._self_attend(layer.self_attn, cache, layer.norm1(x), self_mask)
             x = x + self._cross_attend(layer.cross_attn, cache, layer.norm2(x))
             return x + layer.ff(layer.norm3(x))
-        x = layer.norm1(x + self._self_attend(layer.self_attn, cache, x, self_blocked))
+        x = layer.norm1(x + self._self_attend(layer.self_attn, cache, x, self_mask))
         x = layer.norm2(x + self._cross_attend(layer.cross_attn, cache, x))
         return layer.norm3(x + layer.ff(x))
 
     def _self_attend(
-        self, attn: nn.MultiheadAttention, cache: _LayerCache, x: Tensor, blocked: np.ndarray
+        self, attn: nn.MultiheadAttention, cache: _LayerCache, x: Tensor, mask: np.ndarray | None
     ) -> Tensor:
         """Store the newest position's key and value, then attend over positions 0..t-1."""
         position = self.length
@@ -133,11 +133,11 @@ class DecoderCache:
         cache.self_v[:, :, position : position + 1] = _heads(attn, attn.v_proj(x))
         keys = cache.self_k[:, :, : position + 1]  # (N, H, t, D)
         values = cache.self_v[:, :, : position + 1]
-        return _attend(attn, x, keys, values, blocked)
+        return _attend(attn, x, keys, values, mask)
 
     def _cross_attend(self, attn: nn.MultiheadAttention, cache: _LayerCache, x: Tensor) -> Tensor:
         """Attend over the encoder memory's precomputed keys and values."""
-        return _attend(attn, x, cache.cross_k, cache.cross_v, self.memory_blocked)
+        return _attend(attn, x, cache.cross_k, cache.cross_v, self.memory_mask)
 
 
 def _heads(attn: nn.MultiheadAttention, projected: Tensor) -> np.ndarray:
@@ -152,17 +152,17 @@ def _attend(
     x: Tensor,
     keys: np.ndarray,
     values: np.ndarray,
-    blocked: np.ndarray | None,
+    mask: np.ndarray | None,
 ) -> Tensor:
     """attn's output for query x against given keys and values, as MultiheadAttention computes it.
 
-    Shapes: x (N, 1, E), keys and values (N, H, S, D), blocked (N, 1, 1, S) -> (N, 1, E).
+    Shapes: x (N, 1, E), keys and values (N, H, S, D), mask (N, 1, 1, S) or None -> (N, 1, E).
     """
     rows = x.shape[0]
     q = _heads(attn, attn.q_proj(x)) * (1.0 / math.sqrt(attn.head_dim))  # (N, H, 1, D)
     scores = q @ keys.swapaxes(-1, -2)  # (N, H, 1, S)
-    if blocked is not None:
-        scores[np.broadcast_to(blocked, scores.shape)] = -np.inf
+    if mask is not None:
+        scores += mask  # -inf at ignored keys: the same scores as MultiheadAttention's fill
     # The engine's softmax, so a fully masked row gets zero weights exactly as in the full pass.
     weights = Tensor(scores).softmax(-1).data  # (N, H, 1, S)
     heads = weights @ values  # (N, H, 1, D)
@@ -170,6 +170,12 @@ def _attend(
     return attn.out_proj(Tensor(merged))  # (N, 1, E)
 
 
-def _key_mask(padding: np.ndarray) -> np.ndarray:
-    """Key padding (N, S), True at pad, as a mask over attention scores.  -> (N, 1, 1, S)."""
-    return padding[:, None, None, :]
+def _key_mask(padding: np.ndarray, dtype: np.dtype) -> np.ndarray | None:
+    """Key padding (N, S), True at pad, as an additive mask: -inf there, else 0.
+
+    Shapes: (N, S) -> (N, 1, 1, S), or None when no key is padding (nothing to add).
+    """
+    if not padding.any():
+        return None
+    additive = np.where(padding, -np.inf, 0.0).astype(dtype)  # (N, S)
+    return additive[:, None, None, :]
