@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import platform
 import statistics
 import time
@@ -52,7 +53,10 @@ def threads(n: int, torch: Any = None) -> Iterator[None]:
 
 def runtime_report(torch: Any = None) -> str:
     """Python, numpy and BLAS (library, version, CPU kernel, threads), torch: one line each."""
-    lines = [f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}"]
+    lines = [
+        f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, {load_report()}"
+    ]
     if threadpoolctl is None:
         lines.append(
             "threadpoolctl not installed: BLAS threads NOT pinned (pip install threadpoolctl, "
@@ -72,6 +76,13 @@ def runtime_report(torch: Any = None) -> str:
             "pinned per run with torch.set_num_threads"
         )
     return "\n".join(lines)
+
+
+def load_report() -> str:
+    """The 1-minute load average: other processes' demand on the CPUs (shared machines)."""
+    if not hasattr(os, "getloadavg"):
+        return "load average unknown"
+    return f"load average {os.getloadavg()[0]:.2f}"
 
 
 @dataclass
@@ -112,12 +123,18 @@ def interleave(
     repeats: int,
     warmup: int = 1,
     inner: dict[str, int] | None = None,
+    settle_s: float | None = None,
 ) -> dict[str, list[float]]:
     """Seconds per call of each contender, `repeats` samples each, alternating contenders.
 
     Each sample times `inner[name]` back-to-back calls (default 1) and divides by their number.
+    `settle_s` is a pause before each sample: with several threads, the BLAS and OpenMP worker
+    threads of the contender that just ran keep spinning for a while (OpenBLAS up to ~0.1 s)
+    and would take a core from the next one. None: 0.2 s when the BLAS runs several threads.
     """
     inner = inner or {}
+    if settle_s is None:
+        settle_s = 0.2 if _blas_threads() > 1 else 0.0
     names = list(contenders)
     for name in names:
         for _ in range(warmup):
@@ -131,11 +148,21 @@ def interleave(
         for name in order:
             calls = inner.get(name, 1)
             fn = contenders[name]
+            if settle_s:
+                time.sleep(settle_s)
             start = time.perf_counter()
             for _ in range(calls):
                 fn()
             times[name].append((time.perf_counter() - start) / calls)
     return times
+
+
+def _blas_threads() -> int:
+    """numpy's BLAS thread count now (the CPU count when threadpoolctl is missing)."""
+    if threadpoolctl is None:
+        return os.cpu_count() or 1
+    pools = [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
+    return max((p["num_threads"] for p in pools), default=1)
 
 
 def ratio(times: dict[str, list[float]], numerator: str, denominator: str) -> Stats:

@@ -20,7 +20,7 @@ import argparse
 import numpy as np
 
 from benchmarks import _common
-from benchmarks.bench_train_step import CONFIGS, QUICK, TrainConfig, build_ours
+from benchmarks._train import CONFIGS, QUICK, TrainConfig, build_ours
 
 BOS, NEVER = 1, -1  # eos_id=-1 never comes out of argmax: every row decodes to max_len
 
@@ -85,7 +85,7 @@ def time_beam(model, src: np.ndarray, length: int, beam: int, repeats: int) -> l
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, 1 repeat")
-    parser.add_argument("--repeats", type=int, default=5, help="timed rounds per contender")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per contender")
     parser.add_argument("--threads", type=int, default=1, help="BLAS / torch threads")
     args = parser.parse_args(argv)
     torch = _common.import_torch()
@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nBeam search, beam 4, {beam_src.shape[0]} sources")
         rows = time_beam(model, beam_src, lengths[0], 4, repeats)
         print(_common.table(["length", "who", "ms median [min-max]", "time / ours cached"], rows))
+    print(f"\nat the end: {_common.load_report()}")
 
 
 if __name__ == "__main__":

@@ -18,15 +18,8 @@ from __future__ import annotations
 import argparse
 
 from benchmarks import _common, _op_table
-from benchmarks.bench_train_step import (
-    TrainConfig,
-    build_ours,
-    build_torch,
-    make_batch,
-    mha_contenders,
-    ours_step,
-    torch_step,
-)
+from benchmarks._mha import mha_contenders
+from benchmarks._train import TrainConfig, train_contenders
 
 
 def time_ops(torch, repeats: int, quick: bool) -> list[list]:
@@ -72,22 +65,10 @@ def time_train_scaling(torch, widths: list[int], repeats: int, quick: bool) -> l
     for d_model in widths:
         cfg = TrainConfig(d_model, max(1, d_model // 16), 4 * d_model, 1 if quick else 2,
                           20 if quick else 500, 6 if quick else 24, 4 if quick else 64)  # fmt: skip
-        contenders = _train_contenders(torch, cfg)
+        contenders = train_contenders(torch, cfg)
         times = _common.interleave(contenders, repeats, warmup=2)
         rows.append([d_model] + _ms_and_ratios(times, None))
     return rows
-
-
-def _train_contenders(torch, cfg: TrainConfig) -> dict:
-    """Zero-argument train steps of our model and its PyTorch twin (same weights)."""
-    batch = make_batch(cfg)
-    model, optimizer = build_ours(cfg)
-    contenders = {"ours": lambda: ours_step(model, optimizer, batch)}
-    if torch is not None:
-        t_model, t_optimizer = build_torch(torch, model)
-        t_batch = tuple(torch.from_numpy(a) for a in batch)
-        contenders["torch"] = lambda: torch_step(torch, t_model, t_optimizer, t_batch)
-    return contenders
 
 
 def _ms_and_ratios(times: dict[str, list[float]], floor: str | None) -> list[str]:
@@ -145,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         print(_common.table(headers, time_ops(torch, repeats, args.quick)))
         attention = _attention_section(torch, repeats, args.quick)
         train = _train_section(torch, repeats, args.quick)
+    print(f"\nat the end: {_common.load_report()}")
     if args.plot:
         plot(args.plot, attention, train, torch is not None)
 

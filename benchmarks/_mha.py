@@ -1,11 +1,12 @@
-"""A hand-written numpy forward + backward of one multi-head self-attention block: the floor.
+"""One multi-head self-attention block, forward + backward: ours, a numpy floor, and PyTorch.
 
-It is what the engine computes for nn.MultiheadAttention (no mask, no dropout), written out
-once by hand with no graph, no Python objects per op and no checks, in float32 with the
-cheapest forms we know: every projection is one GEMM over the (B*T, E) rows, the heads are
-batched matmuls, and the softmax's row max and row sums avoid numpy's slow short-axis
-reductions (a transposed copy for the max, a product with a ones vector for the sums).
-A framework can only add overhead to this, so our_time / floor_time is the overhead factor.
+The floor is a hand-written numpy forward + backward of the block: what the engine computes
+for nn.MultiheadAttention (no mask, no dropout), written out once by hand with no graph, no
+Python objects per op and no checks, in float32 with the cheapest forms we know: every
+projection is one GEMM over the (B*T, E) rows, the heads are batched matmuls, and the softmax's
+row max and row sums avoid numpy's slow short-axis reductions (a transposed copy for the max, a
+product with a ones vector for the sums). A framework can only add overhead to this, so
+our_time / floor_time is the overhead factor.
 
     q = (x Wq^T + bq) / sqrt(D), k = x Wk^T + bk, v = x Wv^T + bv    split into H heads
     P = softmax(q k^T), heads = P v, out = merge(heads) Wo^T + bo
@@ -14,8 +15,12 @@ A framework can only add overhead to this, so our_time / floor_time is the overh
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+
+import tinygrad_attn as tg
+from tinygrad_attn import nn
 
 
 def _row_max(x: np.ndarray) -> np.ndarray:
@@ -84,3 +89,51 @@ def params_of(attn: object) -> dict[str, np.ndarray]:
         out["w" + name], out["b" + name] = proj.weight.data, proj.bias.data
     out["wo"], out["bo"] = attn.out_proj.weight.data, attn.out_proj.bias.data
     return out
+
+
+def mha_contenders(torch: Any, b: int, t: int, e: int, h: int) -> dict:
+    """Forward + backward of one self-attention block: ours, the numpy floor and torch.
+
+    Shapes: x (b, t, e) with h heads; every contender gets the same x, weights and upstream
+    gradient, and computes dx and all parameter gradients.
+    """
+    tg.manual_seed(0)
+    attn = nn.MultiheadAttention(e, h)
+    rng = np.random.default_rng(0)
+    x = tg.Tensor(rng.standard_normal((b, t, e), dtype=np.float32), requires_grad=True)
+    grad_out = rng.standard_normal((b, t, e), dtype=np.float32)
+    params = params_of(attn)
+
+    def ours() -> None:
+        x.grad = None
+        attn.zero_grad()
+        out, _ = attn(x, x, x, need_weights=False)
+        out.backward(grad_out)
+
+    contenders = {
+        "ours": ours,
+        "numpy floor": lambda: mha_forward_backward(x.data, params, grad_out, h),
+    }
+    if torch is not None:
+        contenders["torch"] = _torch_mha(torch, attn, x.data, grad_out)
+    ours()
+    _, floor_grads = mha_forward_backward(x.data, params, grad_out, h)
+    error = np.abs(floor_grads["x"] - x.grad.data).max() / np.abs(x.grad.data).max()
+    if error > 1e-4:
+        raise AssertionError(f"MHA floor's dx differs from ours (max rel err {error:.1e})")
+    return contenders
+
+
+def _torch_mha(torch: Any, attn: Any, x: np.ndarray, grad_out: np.ndarray) -> Any:
+    """PyTorch's MultiheadAttention of the same sizes (its own init: timing only)."""
+    module = torch.nn.MultiheadAttention(attn.embed_dim, attn.num_heads, batch_first=True)
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    gt = torch.from_numpy(grad_out)
+
+    def run() -> None:
+        xt.grad = None
+        module.zero_grad(set_to_none=True)
+        out, _ = module(xt, xt, xt, need_weights=False)
+        out.backward(gt)
+
+    return run
