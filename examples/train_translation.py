@@ -18,10 +18,8 @@ train_state.npz (to resume) and metrics.json (split -> metric -> value, wall tim
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
-import resource
 import sys
 import time
 from dataclasses import asdict, dataclass, fields, replace
@@ -30,6 +28,7 @@ from pathlib import Path
 import _translation_eval as ev
 import _translation_io as rio
 import numpy as np
+from _train_utils import Progress, peak_memory_mb, thread_limit
 from toydata import PAD, Pair, Vocab, batches, load_task
 
 import tinygrad_attn as tg
@@ -39,32 +38,27 @@ from tinygrad_attn import optim
 from tinygrad_attn.nn.utils import clip_grad_norm_
 from tinygrad_attn.random import get_rng
 
-try:
-    from tqdm import tqdm
-except ImportError:  # progress bars are optional: plain log lines instead
-    tqdm = None
-
 
 @dataclass
 class Config:
+    """Every setting of a run; each field is also a flag (`d_model` -> `--d-model`)."""
+
     task: str = "translation"  # translation | reversal | dates (toydata.load_task)
     direction: str = "zh-en"  # zh-en | en-zh (source and target swapped)
     d_model: int = 128  # E: embedding and residual width
     nhead: int = 4  # H: attention heads (head dim D = E / H = 32)
-    num_encoder_layers: int = 2
-    num_decoder_layers: int = 2
+    num_encoder_layers: int = 2  # N of the notes' figure, encoder side
+    num_decoder_layers: int = 2  # and decoder side
     dim_feedforward: int = 512  # F: hidden width of the position-wise feed-forward blocks
     dropout: float = 0.1
-    norm_first: bool = (
-        False  # pre-norm residual blocks (x + f(norm(x))) instead of the paper's post-norm
-    )
+    norm_first: bool = False  # pre-norm x + f(norm(x)) instead of the paper's norm(x + f(x))
     max_len: int = 64  # longest sequence the model accepts (test_long goes to 32 with BOS)
     steps: int = 2400  # optimizer updates
     batch_size: int = 64  # sentence pairs per update, bucketed by length
     lr: float = 1e-3  # peak learning rate of Adam, reached after `warmup` updates
     warmup: int = 200  # linear warmup updates, then a cosine decay to lr * min_lr_ratio
-    min_lr_ratio: float = 0.02
-    label_smoothing: float = 0.1
+    min_lr_ratio: float = 0.02  # the cosine ends at this fraction of the peak lr
+    label_smoothing: float = 0.1  # spread 10% of each target's probability over the vocab
     clip: float = 1.0  # max global gradient norm
     seed: int = 0  # model init, dropout and batch order
     out: str = "runs/zh_en"  # run directory: checkpoints, vocab, config, metrics
@@ -77,7 +71,10 @@ class Config:
 
 
 RESUMABLE = ("steps", "eval_every", "eval_size", "log_every", "samples", "threads")
+POSITIVE = ("steps", "batch_size", "eval_every", "eval_size", "log_every", "d_model", "nhead")
 CHOICES = {"task": ("translation", "reversal", "dates"), "direction": ("zh-en", "en-zh")}
+WALK_ZH = ["我", "学习", "机器学习", "。"]  # the decoding walk shown at the end
+WALK_EN = ["i", "study", "machine", "learning", "."]
 POOL = 50  # batches per length bucket: sort POOL * batch_size random pairs by length, cut
 
 
@@ -131,43 +128,6 @@ def train_step(model: Transformer, opt: optim.Optimizer, batch: tuple, cfg: Conf
     clip_grad_norm_(model.parameters(), cfg.clip)
     opt.step()
     return loss.item()
-
-
-class Progress:
-    """A tqdm bar (on a terminal, if installed) or one log line every `log_every` updates."""
-
-    def __init__(self, cfg: Config, start: int) -> None:
-        self.cfg, self.start, self.step = cfg, start, start
-        self.tokens, self.t0 = 0, time.perf_counter()
-        self.bar = None
-        if tqdm is not None and sys.stderr.isatty():
-            self.bar = tqdm(total=cfg.steps, initial=start, unit="step", dynamic_ncols=True)
-
-    def update(self, loss: float, lr: float, tokens: int) -> None:
-        """Count one update; `tokens` = non-pad source + target tokens of its batch."""
-        self.step += 1
-        self.tokens += tokens
-        elapsed = time.perf_counter() - self.t0  # evaluations included, as in the ETA
-        rate = self.tokens / max(elapsed, 1e-9)
-        if self.bar is not None:
-            self.bar.set_postfix_str(f"loss {loss:.3f} | lr {lr:.1e} | {rate:,.0f} tok/s")
-            self.bar.update(1)
-        elif self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
-            left = elapsed / (self.step - self.start) * (self.cfg.steps - self.step)
-            self.write(
-                f"step {self.step}/{self.cfg.steps} | loss {loss:.3f} | lr {lr:.1e} | "
-                f"{rate:,.0f} tok/s | eta {int(left) // 60}:{int(left) % 60:02d}"
-            )
-
-    def write(self, line: str) -> None:
-        if self.bar is not None:
-            self.bar.write(line)
-        else:
-            print(line, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 class Run:
@@ -231,18 +191,6 @@ def train(cfg: Config) -> dict:
         return _train(cfg)
 
 
-def thread_limit(threads: int) -> contextlib.AbstractContextManager:
-    """Limit BLAS to `threads` threads with threadpoolctl (0: leave numpy's default)."""
-    if threads <= 0:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        print("warning: --threads needs threadpoolctl (pip install threadpoolctl)", file=sys.stderr)
-        return contextlib.nullcontext()
-    return threadpool_limits(threads)
-
-
 def _train(cfg: Config) -> dict:
     t_start = time.perf_counter()
     run = Run(cfg)
@@ -252,7 +200,7 @@ def _train(cfg: Config) -> dict:
         f"{len(run.src_vocab)} -> {len(run.tgt_vocab)}, {run.model.num_parameters():,} parameters"
         + (f", resuming at step {run.step}" if cfg.resume else "")
     )
-    progress = Progress(cfg, run.step)
+    progress = Progress(cfg.steps, run.step, cfg.log_every)
     per_epoch = math.ceil(len(train_pairs) / cfg.batch_size)
     epoch, epoch_data = -1, []
     try:
@@ -303,9 +251,9 @@ def final_report(run: Run, t_start: float) -> dict:
     for split, r in results.items():
         print(f"\nsamples from {split}:")
         print(ev.samples_text(data[split], r["hyps"], cfg.samples, langs))
-    walk_src = {"zh-en": ["机器学习"], "en-zh": ["machine", "learning"]}[cfg.direction]
-    if cfg.task != "translation":
-        walk_src = data["test_iid"][0].src
+    walk_src = data["test_iid"][0].src
+    if cfg.task == "translation":  # 学习 + 机器学习 is a held-out combination (test_combo)
+        walk_src = WALK_ZH if cfg.direction == "zh-en" else WALK_EN
     print(f"\ndecoding walk for {ev.detokenize(walk_src, langs[0])!r}:")
     print(ev.decoding_walk(model, walk_src, src_vocab, tgt_vocab, len(model.decoder) - 1))
     metrics = {split: {k: v for k, v in r.items() if k != "hyps"} for split, r in results.items()}
@@ -320,14 +268,21 @@ def final_report(run: Run, t_start: float) -> dict:
     return metrics
 
 
-def peak_memory_mb() -> float:
-    """Peak resident memory of this process (ru_maxrss: KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+def load_config(path: Path) -> Config:
+    """The Config saved in a run's config.json, or a RunFileError naming the file."""
+    saved = rio.read_json(path)
+    names = {f.name for f in fields(Config)}
+    if not isinstance(saved, dict) or not set(saved) <= names:
+        unknown = sorted(set(saved) - names) if isinstance(saved, dict) else type(saved).__name__
+        raise rio.RunFileError(f"{path}: not a training config (unexpected {unknown})")
+    return Config(**saved)
 
 
 def parse_config(argv: list[str] | None = None) -> Config:
-    """Command-line flags generated from the Config fields (`--d-model 128`, `--resume`)."""
+    """Command-line flags generated from the Config fields (`--d-model 128`, `--resume`).
+
+    With --resume the config saved in --out is used; only the RESUMABLE fields may be changed.
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     for f in fields(Config):
         flag = "--" + f.name.replace("_", "-")
@@ -335,24 +290,25 @@ def parse_config(argv: list[str] | None = None) -> Config:
             parser.add_argument(flag, action="store_true", default=argparse.SUPPRESS)
         else:
             kind = {"int": int, "float": float, "str": str}[f.type]
+            choices = CHOICES.get(f.name)
+            help_text = f"default: {f.default}"
             parser.add_argument(
-                flag,
-                type=kind,
-                choices=CHOICES.get(f.name),
-                default=argparse.SUPPRESS,
-                help=f"default: {f.default}",
+                flag, type=kind, choices=choices, default=argparse.SUPPRESS, help=help_text
             )
     given = vars(parser.parse_args(argv))
-    cfg = replace(Config(), **given)
-    if cfg.resume:
-        saved = rio.read_json(Path(cfg.out) / rio.CONFIG_FILE)
-        fixed = {k: v for k, v in given.items() if k not in RESUMABLE + ("out", "resume")}
-        clash = {k: v for k, v in fixed.items() if saved.get(k) != v}
-        if clash:
-            parser.error(f"--resume keeps the saved config; cannot change {sorted(clash)}")
-        cfg = replace(Config(**saved), **{k: getattr(cfg, k) for k in RESUMABLE if k in given})
-        cfg = replace(cfg, out=cfg.out if "out" not in given else given["out"], resume=True)
-    return cfg
+    for name in POSITIVE:
+        if given.get(name, 1) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {given[name]}")
+    if not given.get("resume"):
+        return replace(Config(), **given)
+    out = given.get("out", Config.out)
+    saved = load_config(Path(out) / rio.CONFIG_FILE)
+    free = RESUMABLE + ("out", "resume")
+    clash = [k for k, v in given.items() if k not in free and getattr(saved, k) != v]
+    if clash:
+        parser.error(f"--resume keeps the saved config; cannot change {sorted(clash)}")
+    kept = {k: v for k, v in given.items() if k in RESUMABLE}
+    return replace(saved, **kept, out=out, resume=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 import _translation_eval as ev
@@ -26,7 +25,7 @@ import _translation_io as rio
 import numpy as np
 from _attention_plot import plot_attention
 from toydata import BOS, EOS, UNK, segment
-from train_translation import Config, build_model, languages
+from train_translation import Config, build_model, languages, load_config
 
 from models import Transformer
 from tinygrad_attn import no_grad
@@ -40,13 +39,7 @@ class Translator:
     """A trained model with its vocabularies and config, loaded from a run directory."""
 
     def __init__(self, ckpt: Path) -> None:
-        config_path = ckpt / rio.CONFIG_FILE
-        saved = rio.read_json(config_path)
-        known = {f.name for f in fields(Config)}
-        if not isinstance(saved, dict) or set(saved) - known:
-            extra = sorted(set(saved) - known) if isinstance(saved, dict) else saved
-            raise rio.RunFileError(f"{config_path}: not a training config (unknown {extra})")
-        self.cfg = Config(**saved)
+        self.cfg = load_config(ckpt / rio.CONFIG_FILE)
         self.src_vocab, self.tgt_vocab = rio.read_vocabs(ckpt)
         self.model: Transformer = build_model(self.cfg, len(self.src_vocab), len(self.tgt_vocab))
         digest = rio.vocab_digest(self.src_vocab, self.tgt_vocab)
