@@ -35,6 +35,7 @@ import tinygrad_attn as tg
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from models import Transformer
 from tinygrad_attn import optim
+from tinygrad_attn.nn import init
 from tinygrad_attn.nn.utils import clip_grad_norm_
 from tinygrad_attn.random import get_rng
 
@@ -94,6 +95,15 @@ def build_model(cfg: Config, src_vocab_size: int, tgt_vocab_size: int) -> Transf
     )
 
 
+def init_embeddings(model: Transformer, d_model: int) -> None:
+    """Embeddings ~ N(0, 1/E) (fairseq's choice), so that after the sqrt(E) scaling tokens and
+    the sinusoidal positions (entries in [-1, 1]) have the same size. With N(0, 1) the tokens
+    would be sqrt(E) = 11x larger and word order (我的哥哥 vs 哥哥的我) much harder to learn."""
+    for embedding in (model.src_embed, model.tgt_embed):
+        init.normal_(embedding.weight, std=d_model**-0.5)
+        embedding.weight.data[PAD] = 0.0  # the padding row stays zero, as padding_idx does
+
+
 def languages(cfg: Config) -> tuple[str, str]:
     """(source, target) language codes for display: "zh", "en" or "" (token lists)."""
     if cfg.task != "translation":
@@ -148,6 +158,7 @@ class Run:
         rio.write_json(self.out / rio.CONFIG_FILE, config)
         self.digest = rio.vocab_digest(self.src_vocab, self.tgt_vocab)
         self.model = build_model(cfg, len(self.src_vocab), len(self.tgt_vocab))
+        init_embeddings(self.model, cfg.d_model)
         self.opt = optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-9)
         self.step, self.best, self.saved_step = 0, -1.0, None
         if cfg.resume:

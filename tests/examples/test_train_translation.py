@@ -1,7 +1,7 @@
 """examples/train_translation.py: a short real training run, resume after Ctrl-C, flags, files.
 
-The runs use the date-normalisation task ("may 3rd , 2029" -> "2029 - 05 - 03") with a tiny
-model and one BLAS thread, so they are fast and deterministic.
+The runs use the sequence-reversal task ("a b c" -> "c b a", gold alignment the anti-diagonal)
+with a tiny model and one BLAS thread, so they are fast and deterministic.
 """
 
 from __future__ import annotations
@@ -24,37 +24,38 @@ from toydata import Vocab, load_task
 import tinygrad_attn as tg
 
 TINY = tt.Config(
-    task="dates",
-    d_model=32,
+    task="reversal",
+    d_model=64,
     nhead=2,
     num_encoder_layers=1,
     num_decoder_layers=1,
-    dim_feedforward=64,
+    dim_feedforward=128,
     dropout=0.0,
-    steps=1000,
+    steps=1200,
     batch_size=32,
     lr=3e-3,
     warmup=50,
-    eval_every=500,
+    eval_every=400,
     eval_size=200,
-    log_every=500,
+    log_every=400,
     samples=2,
     threads=1,
 )
-# Measured with TINY (seed 0, one thread): test_iid exact match 98.8% after 1000 steps.
-MIN_EXACT_MATCH = 95.0
+# Measured with TINY (seed 0, one thread): test_iid exact match 100% after 1200 steps (95.5% on
+# valid after 800); best cross-attention head 90.7% on the gold anti-diagonal.
+MIN_EXACT_MATCH = 97.0
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[tt.Config, dict]:
-    cfg = replace(TINY, out=str(tmp_path_factory.mktemp("dates_run")))
+    cfg = replace(TINY, out=str(tmp_path_factory.mktemp("reversal_run")))
     return cfg, tt.train(cfg)
 
 
 def test_short_run_reaches_the_stated_exact_match(trained: tuple[tt.Config, dict]) -> None:
     _, metrics = trained
     assert metrics["test_iid"]["exact_match"] >= MIN_EXACT_MATCH, metrics["test_iid"]
-    assert metrics["test_iid"]["bleu"] >= 90.0  # measured 95.4
+    assert metrics["test_iid"]["bleu"] >= MIN_EXACT_MATCH
 
 
 def test_run_directory_holds_model_vocab_config_state_and_metrics(trained) -> None:
@@ -66,7 +67,7 @@ def test_run_directory_holds_model_vocab_config_state_and_metrics(trained) -> No
     assert saved == json.loads(json.dumps(metrics))  # what train() returned, as written
     assert set(saved["test_iid"]) >= {"exact_match", "token_accuracy", "bleu", "alignment"}
     assert saved["wall_seconds"] > 0 and saved["peak_memory_mb"] > 0
-    assert json.loads((out / rio.CONFIG_FILE).read_text(encoding="utf-8"))["d_model"] == 32
+    assert json.loads((out / rio.CONFIG_FILE).read_text(encoding="utf-8"))["d_model"] == 64
     state = tg.load(out / rio.STATE_FILE)
     assert state["step"] == cfg.steps and set(state) >= {"model", "optim", "rng", "best"}
 
@@ -76,7 +77,7 @@ def test_alignment_is_reported_per_decoder_layer_and_head(trained) -> None:
     table = np.array(metrics["test_iid"]["alignment"])
     assert table.shape == (cfg.num_decoder_layers, cfg.nhead)
     assert metrics["test_iid"]["alignment_accuracy"] == pytest.approx(table.max(), abs=0.01)
-    # Dates are copied field by field: some head must find the year, month and day tokens.
+    # Reversing needs each output to look at its mirror position: some head must find it.
     assert table.max() > 80.0
 
 
@@ -104,7 +105,7 @@ def _stop_at(step: int, real_step):
 
 
 def test_resume_after_ctrl_c_gives_the_uninterrupted_result(tmp_path, monkeypatch, capsys):
-    base = replace(TINY, d_model=16, dim_feedforward=32, steps=24, eval_every=8, eval_size=50)
+    base = replace(TINY, d_model=16, dim_feedforward=32, steps=24, eval_every=8, eval_size=20)
     straight = tt.train(replace(base, out=str(tmp_path / "straight")))
     monkeypatch.setattr(tt, "train_step", _stop_at(21, tt.train_step))
     interrupted = tt.train(replace(base, out=str(tmp_path / "resumed")))
@@ -134,9 +135,9 @@ def test_flags_parse_types_and_reject_unknown_choices(tmp_path) -> None:
 def test_resume_keeps_the_saved_architecture_but_may_extend_steps(tmp_path, capsys) -> None:
     rio.write_json(tmp_path / rio.CONFIG_FILE, {**vars(replace(TINY, out=str(tmp_path)))})
     cfg = tt.parse_config(["--out", str(tmp_path), "--resume", "--steps", "5000"])
-    assert (cfg.d_model, cfg.task, cfg.steps, cfg.resume) == (32, "dates", 5000, True)
+    assert (cfg.d_model, cfg.task, cfg.steps, cfg.resume) == (64, "reversal", 5000, True)
     with pytest.raises(SystemExit) as exc:
-        tt.parse_config(["--out", str(tmp_path), "--resume", "--d-model", "64"])
+        tt.parse_config(["--out", str(tmp_path), "--resume", "--d-model", "32"])
     assert exc.value.code == 2
     assert "d_model" in capsys.readouterr().err
 
