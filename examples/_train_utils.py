@@ -1,8 +1,11 @@
-"""Helpers of the training script: progress display, BLAS thread limit, peak memory."""
+"""Helpers of the training script: flags from a dataclass, progress display, BLAS thread
+limit, peak memory."""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import dataclasses
 import resource
 import sys
 import time
@@ -11,6 +14,29 @@ try:
     from tqdm import tqdm
 except ImportError:  # progress bars are optional: plain log lines instead
     tqdm = None
+
+
+def flag_parser(config_cls: type, description: str, choices: dict) -> argparse.ArgumentParser:
+    """One flag per dataclass field (`d_model` -> `--d-model`, bools are switches).
+
+    Flags not given are absent from the parsed namespace (default SUPPRESS), so the caller
+    knows which values the user chose.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    for f in dataclasses.fields(config_cls):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type == "bool":
+            parser.add_argument(flag, action="store_true", default=argparse.SUPPRESS)
+            continue
+        kind = {"int": int, "float": float, "str": str}[f.type]  # annotations are strings
+        parser.add_argument(
+            flag,
+            type=kind,
+            choices=choices.get(f.name),
+            default=argparse.SUPPRESS,
+            help=f"default: {f.default}",
+        )
+    return parser
 
 
 class Progress:

@@ -29,6 +29,7 @@ from toydata import (
     exact_match,
     pad_sequences,
 )
+from toydata.splits import HELD_OUT_COMBOS
 
 from models import Transformer
 from tinygrad_attn import no_grad
@@ -127,6 +128,18 @@ def _teacher_forced(
     return (correct / total if total else 0.0), align
 
 
+def report_text(results: dict[str, dict]) -> str:
+    """The results table, the alignment of every layer and head per split, and (if counted)
+    test_combo's exact matches per held-out word pair."""
+    parts = [results_table(results)]
+    parts += [alignment_table(split, r["alignment"]) for split, r in results.items()]
+    combos = results.get("test_combo", {}).get("by_combination")
+    if combos:
+        counts = ", ".join(f"{name} {hit}/{total}" for name, (hit, total) in combos.items())
+        parts.append(f"test_combo exact matches by held-out combination:\n  {counts}")
+    return "\n".join(parts)
+
+
 def results_table(results: dict[str, dict]) -> str:
     """One row per split: exact match, token accuracy, BLEU, best-head alignment."""
     lines = [f"{'split':<12} {'exact %':>8} {'token %':>8} {'BLEU':>7} {'align %':>8} best head"]
@@ -147,6 +160,18 @@ def alignment_table(split: str, alignment: list[list[float]]) -> str:
     for layer, row in enumerate(alignment):
         lines.append(f"{'L' + str(layer + 1):<4}" + "".join(f"{v:7.1f}" for v in row))
     return "\n".join(lines)
+
+
+def by_combination(pairs: Sequence[Pair], hyps: Sequence[Sequence[str]]) -> dict[str, list[int]]:
+    """test_combo exact matches per held-out word pair: {"看+电影": [right, total], ...}.
+
+    A sentence counts for a pair when both Chinese words are among its source tokens.
+    """
+    counts: dict[str, list[int]] = {}
+    for _, first, second in HELD_OUT_COMBOS:
+        hits = [list(h) == p.tgt for p, h in zip(pairs, hyps) if {first, second} <= set(p.src)]
+        counts[f"{first}+{second}"] = [sum(hits), len(hits)]
+    return counts
 
 
 def samples_text(pairs: Sequence[Pair], hyps: Sequence[Sequence[str]], n: int, langs: tuple) -> str:

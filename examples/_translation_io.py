@@ -16,6 +16,7 @@ names the file.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -54,6 +55,16 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise RunFileError(f"{path}: not valid JSON ({err})") from err
+
+
+def read_dataclass(path: Path, cls: type) -> Any:
+    """`cls(**json)` from a JSON file of its fields, or a RunFileError naming the file."""
+    saved = read_json(path)
+    names = {f.name for f in dataclasses.fields(cls)}
+    if not isinstance(saved, dict) or not set(saved) <= names:
+        unknown = sorted(set(saved) - names) if isinstance(saved, dict) else type(saved).__name__
+        raise RunFileError(f"{path}: not a {cls.__name__} file (unexpected {unknown})")
+    return cls(**saved)
 
 
 def vocab_digest(src_vocab: Vocab, tgt_vocab: Vocab) -> str:

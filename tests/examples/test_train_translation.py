@@ -15,11 +15,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import _translation_eval as ev
 import _translation_io as rio
 import numpy as np
 import pytest
 import train_translation as tt
-from toydata import Vocab, load_task
+from toydata import Pair, Vocab, load_task
 
 import tinygrad_attn as tg
 
@@ -187,3 +188,35 @@ def test_ctrl_c_on_the_command_line_keeps_a_loadable_checkpoint(tmp_path: Path) 
     assert b"--resume" in stdout
     state = tg.load(state_file)
     assert state["step"] >= 20 and state["step"] % 20 == 0
+
+
+def test_embeddings_start_at_the_size_of_the_positional_encoding() -> None:
+    model = tt.build_model(tt.Config(), 300, 400)
+    tt.init_embeddings(model, 128)
+    for embedding in (model.src_embed, model.tgt_embed):
+        weight = embedding.weight.data
+        assert np.all(weight[0] == 0.0)  # PAD
+        scaled_std = float(weight[1:].std()) * np.sqrt(128)  # what the encoder adds to the PE
+        assert 0.9 < scaled_std < 1.1
+
+
+def test_combo_breakdown_counts_sentences_holding_both_words() -> None:
+    sources = ["我 看 电影 。", "我 看 了 电影 。", "我 喝 茶 。"]
+    refs = ["i watch movies .", "i watched movies .", "i drink tea ."]
+    hyps = [h.split() for h in ["i read movies .", "i watched movies .", "i drink tea ."]]
+    pairs = [Pair(s.split(), r.split(), [[] for _ in r.split()]) for s, r in zip(sources, refs)]
+    counts = ev.by_combination(pairs, hyps)
+    assert counts["看+电影"] == [1, 2] and counts["喝+茶"] == [1, 1] and counts["骑+马"] == [0, 0]
+    text = ev.report_text({"test_combo": {**_fake_result(), "by_combination": counts}})
+    assert "看+电影 1/2" in text and "L1H2" in text
+
+
+def _fake_result() -> dict:
+    return {
+        "exact_match": 50.0,
+        "token_accuracy": 90.0,
+        "bleu": 80.0,
+        "alignment_accuracy": 75.0,
+        "best_head": "L1H2",
+        "alignment": [[50.0, 75.0]],
+    }
