@@ -2,12 +2,20 @@
 machine learning); report exact match, token accuracy, BLEU and attention alignment per test split.
 
     python examples/train_translation.py                       # the default run, writes runs/zh_en
-    python examples/train_translation.py --task reversal --steps 600 --out runs/reversal
+    python examples/train_translation.py --task reversal --steps 1200 --out runs/reversal
     python examples/train_translation.py --out runs/zh_en --resume      # after Ctrl-C
     python examples/translate.py "我昨天在图书馆看了三本书。"             # use the trained model
 
-The default run (1.04M parameters: d_model 128, 4 heads, 2+2 layers, FFN 512) takes EXPECTED_TIME
-on 2 CPU cores, peak memory EXPECTED_MEMORY, and reaches EXPECTED_RESULTS.
+The default run (1.04M parameters: d_model 128, 4 heads, 2+2 layers, FFN 512; 2000 Adam
+updates of 64 sentence pairs) takes about 3.5 minutes on 2 CPU cores (~0.08 s an update, ~30 s of
+evaluation), peaks at ~250 MB, and reaches (seed 0; seed 1 gives test_iid 99.7, test_struct 73.8):
+
+    split        exact %  token %   BLEU  align %
+    test_iid       99.3     99.9    99.7    89.3
+    test_combo     90.0     98.9    96.4    92.0   看+电影 0/100, the nine other held-out pairs 100%
+    test_struct    70.0     95.0    89.4    80.5   "is X older than Y?" comes out "does X is ..."
+    test_long      30.3     90.3    66.7    69.9
+
 The data is the project's own bilingual grammar (examples/toydata): 20k training pairs, and test
 splits of unseen sentences (test_iid), unseen word combinations (test_combo), unseen
 combinations of constructions (test_struct) and sentences longer than any in training (test_long).
@@ -76,22 +84,15 @@ CHOICES = {"task": ("translation", "reversal", "dates"), "direction": ("zh-en", 
 WALK_ZH = ["我", "学习", "机器学习", "。"]  # the decoding walk shown at the end
 WALK_EN = ["i", "study", "machine", "learning", "."]
 POOL = 50  # batches per length bucket: sort POOL * batch_size random pairs by length, cut
+MODEL_FIELDS = (  # the Config fields that are Transformer arguments
+    "d_model nhead num_encoder_layers num_decoder_layers dim_feedforward dropout max_len norm_first"
+).split()
 
 
 def build_model(cfg: Config, src_vocab_size: int, tgt_vocab_size: int) -> Transformer:
-    return Transformer(
-        src_vocab_size,
-        tgt_vocab_size,
-        d_model=cfg.d_model,
-        nhead=cfg.nhead,
-        num_encoder_layers=cfg.num_encoder_layers,
-        num_decoder_layers=cfg.num_decoder_layers,
-        dim_feedforward=cfg.dim_feedforward,
-        dropout=cfg.dropout,
-        max_len=cfg.max_len,
-        norm_first=cfg.norm_first,
-        pad_id=PAD,
-    )
+    """The transformer of the notes, sized by `cfg`.  Shapes: (B, S), (B, T) -> (B, T, V)."""
+    sizes = {name: getattr(cfg, name) for name in MODEL_FIELDS}
+    return Transformer(src_vocab_size, tgt_vocab_size, pad_id=PAD, **sizes)
 
 
 def init_embeddings(model: Transformer, d_model: int) -> None:
