@@ -8,7 +8,7 @@
 3. Train-step scaling: the train step of bench_train_step at d_model 32 ... 256.
 
 Run from the repository root:
-    python -m benchmarks.bench_ops                        # ~3 minutes
+    python -m benchmarks.bench_ops                        # ~1 minute
     python -m benchmarks.bench_ops --plot ops.png         # also plot 2 and 3 (needs matplotlib)
     python -m benchmarks.bench_ops --quick                # tiny sizes, 1 repeat (the smoke test)
 """

@@ -8,7 +8,7 @@ from ours, and the script checks both give the same first loss), and run interle
 benchmarks/README.md) and one multi-head attention block against a hand-written numpy floor.
 
 Run from the repository root:
-    python -m benchmarks.bench_train_step              # ~5 minutes
+    python -m benchmarks.bench_train_step              # ~1-2 minutes
     python -m benchmarks.bench_train_step --quick      # tiny sizes, 1 repeat (the smoke test)
 """
 
