@@ -64,11 +64,6 @@ def test_hook_on_an_intermediate_used_twice_sees_the_summed_gradient_once() -> N
     assert len(calls) == 1 and np.allclose(calls[0], 5.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="autograd.backward runs a LEAF's hooks once per incoming edge with the partial "
-    "gradient; PyTorch runs them once with the sum (reported on issue 5)",
-)
 def test_hook_on_a_leaf_used_twice_sees_the_summed_gradient_once() -> None:
     x = tg.Tensor(np.array([1.0, 2.0]), requires_grad=True)
     calls = []

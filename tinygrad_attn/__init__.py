@@ -22,6 +22,7 @@ from tinygrad_attn.creation import (
     zeros_like,
 )
 from tinygrad_attn.functional import cat, stack, where
+from tinygrad_attn.explain import TapeRecord, explain_backward
 from tinygrad_attn.gradcheck import GradcheckError, GradcheckWarning, gradcheck
 from tinygrad_attn.gradflow import GradientFlow
 from tinygrad_attn.graphviz import graph_tree, render_dot, to_dot
@@ -38,12 +39,14 @@ __all__ = [
     "GradcheckError",
     "GradcheckWarning",
     "GradientFlow",
+    "TapeRecord",
     "Tensor",
     "arange",
     "autograd",
     "cat",
     "detect_anomaly",
     "enable_grad",
+    "explain_backward",
     "eye",
     "full",
     "functional",

@@ -217,6 +217,8 @@ def backward(root: Any, grad: np.ndarray, retain_graph: bool = False) -> None:
         return
     order = toposort(root.grad_fn)
     cotangents: dict[int, np.ndarray] = {id(root.grad_fn): grad}
+    # Leaf gradients are summed over all edges first, so a leaf's hooks see the total once.
+    leaf_grads: dict[int, tuple[Any, np.ndarray]] = {}
     for node in order:
         grad_out = cotangents.pop(id(node), None)
         if grad_out is None:
@@ -227,7 +229,8 @@ def backward(root: Any, grad: np.ndarray, retain_graph: bool = False) -> None:
             if g is None or t is None or not t.requires_grad:
                 continue
             if t.grad_fn is None:
-                _accumulate_leaf(t, g)
+                leaf, previous = leaf_grads.get(id(t), (t, None))
+                leaf_grads[id(t)] = (leaf, g if previous is None else previous + g)
                 continue
             key = id(t.grad_fn)
             previous = cotangents.get(key)
@@ -235,6 +238,8 @@ def backward(root: Any, grad: np.ndarray, retain_graph: bool = False) -> None:
         if not retain_graph:
             node.inputs = None
             node._saved = None
+    for leaf, g in leaf_grads.values():
+        _accumulate_leaf(leaf, g)
 
 
 def _node_grads(node: Function, grad_out: np.ndarray) -> list:
