@@ -11,6 +11,7 @@ the gold alignment of that token.
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -29,7 +30,8 @@ from toydata import (
     exact_match,
     pad_sequences,
 )
-from toydata.splits import HELD_OUT_COMBOS
+from toydata.lexicon import NOUNS, PLACES
+from toydata.splits import HELD_OUT_COMBOS, HELD_OUT_STRUCTS
 
 from models import Transformer
 from tinygrad_attn import no_grad
@@ -133,10 +135,14 @@ def report_text(results: dict[str, dict]) -> str:
     test_combo's exact matches per held-out word pair."""
     parts = [results_table(results)]
     parts += [alignment_table(split, r["alignment"]) for split, r in results.items()]
-    combos = results.get("test_combo", {}).get("by_combination")
-    if combos:
-        counts = ", ".join(f"{name} {hit}/{total}" for name, (hit, total) in combos.items())
-        parts.append(f"test_combo exact matches by held-out combination:\n  {counts}")
+    for split, key, what in (
+        ("test_combo", "by_combination", "combination"),
+        ("test_struct", "by_structure", "construction pair"),
+    ):
+        counts = results.get(split, {}).get(key)
+        if counts:
+            text = ", ".join(f"{name} {hit}/{total}" for name, (hit, total) in counts.items())
+            parts.append(f"{split} exact matches by held-out {what}:\n  {text}")
     return "\n".join(parts)
 
 
@@ -165,12 +171,42 @@ def alignment_table(split: str, alignment: list[list[float]]) -> str:
 def by_combination(pairs: Sequence[Pair], hyps: Sequence[Sequence[str]]) -> dict[str, list[int]]:
     """test_combo exact matches per held-out word pair: {"看+电影": [right, total], ...}.
 
-    A sentence counts for a pair when both Chinese words are among its source tokens.
+    A sentence counts for a pair when the tokens of both words are among its source tokens
+    (学习 + 机器学习 needs 学习 twice: the verb, and the noun 机器 学习).
     """
     counts: dict[str, list[int]] = {}
     for _, first, second in HELD_OUT_COMBOS:
-        hits = [list(h) == p.tgt for p, h in zip(pairs, hyps) if {first, second} <= set(p.src)]
+        need = Counter(_tokens(first) + _tokens(second))
+        hits = [list(h) == p.tgt for p, h in zip(pairs, hyps) if not need - Counter(p.src)]
         counts[f"{first}+{second}"] = [sum(hits), len(hits)]
+    return counts
+
+
+def _tokens(word: str) -> list[str]:
+    return list(NOUNS[word].tokens) if word in NOUNS else [word]
+
+
+# The source tokens that show each held-out construction pair of test_struct.
+_STRUCT_MARKERS = {
+    ("question", "place"): ({"吗"}, set(PLACES)),
+    ("neg", "bene"): ({"没", "不"}, {"给"}),
+    ("comparative", "question"): ({"比"}, {"吗"}),
+}
+
+
+def by_structure(pairs: Sequence[Pair], hyps: Sequence[Sequence[str]]) -> dict[str, list[int]]:
+    """test_struct exact matches per held-out construction pair: {"question+place": [right,
+    total], ...}.  A sentence counts for a pair when it holds a marker token of each part
+    (吗 and a place; 没/不 and 给; 比 and 吗)."""
+    counts: dict[str, list[int]] = {}
+    for struct in HELD_OUT_STRUCTS:
+        first, second = _STRUCT_MARKERS[struct]
+        hits = [
+            list(h) == p.tgt
+            for p, h in zip(pairs, hyps)
+            if first & set(p.src) and second & set(p.src)
+        ]
+        counts["+".join(struct)] = [sum(hits), len(hits)]
     return counts
 
 

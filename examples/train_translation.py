@@ -42,7 +42,6 @@ import tinygrad_attn as tg
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from models import Transformer
 from tinygrad_attn import optim
-from tinygrad_attn.nn import init
 from tinygrad_attn.nn.utils import clip_grad_norm_
 from tinygrad_attn.random import get_rng
 
@@ -81,8 +80,8 @@ class Config:
 RESUMABLE = ("steps", "eval_every", "eval_size", "log_every", "samples", "threads")
 POSITIVE = ("steps", "batch_size", "eval_every", "eval_size", "log_every", "d_model", "nhead")
 CHOICES = {"task": ("translation", "reversal", "dates"), "direction": ("zh-en", "en-zh")}
-WALK_ZH = ["我", "学习", "机器学习", "。"]  # the decoding walk shown at the end
-WALK_EN = ["i", "study", "machine", "learning", "."]
+WALK_ZH = ["机器", "学习"]  # the notes' decoding walk, shown at the end: BOS machine learning EOS
+WALK_EN = ["machine", "learning"]
 POOL = 50  # batches per length bucket: sort POOL * batch_size random pairs by length, cut
 MODEL_FIELDS = (  # the Config fields that are Transformer arguments
     "d_model nhead num_encoder_layers num_decoder_layers dim_feedforward dropout max_len norm_first"
@@ -93,15 +92,6 @@ def build_model(cfg: Config, src_vocab_size: int, tgt_vocab_size: int) -> Transf
     """The transformer of the notes, sized by `cfg`.  Shapes: (B, S), (B, T) -> (B, T, V)."""
     sizes = {name: getattr(cfg, name) for name in MODEL_FIELDS}
     return Transformer(src_vocab_size, tgt_vocab_size, pad_id=PAD, **sizes)
-
-
-def init_embeddings(model: Transformer, d_model: int) -> None:
-    """Embeddings ~ N(0, 1/E) (fairseq's choice), so that after the sqrt(E) scaling tokens and
-    the sinusoidal positions (entries in [-1, 1]) have the same size. With N(0, 1) the tokens
-    would be sqrt(E) = 11x larger and word order (我的哥哥 vs 哥哥的我) much harder to learn."""
-    for embedding in (model.src_embed, model.tgt_embed):
-        init.normal_(embedding.weight, std=d_model**-0.5)
-        embedding.weight.data[PAD] = 0.0  # the padding row stays zero, as padding_idx does
 
 
 def languages(cfg: Config) -> tuple[str, str]:
@@ -158,7 +148,6 @@ class Run:
         rio.write_json(self.out / rio.CONFIG_FILE, config)
         self.digest = rio.vocab_digest(self.src_vocab, self.tgt_vocab)
         self.model = build_model(cfg, len(self.src_vocab), len(self.tgt_vocab))
-        init_embeddings(self.model, cfg.d_model)
         self.opt = optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-9)
         self.step, self.best, self.saved_step = 0, -1.0, None
         if cfg.resume:
@@ -257,13 +246,15 @@ def final_report(run: Run, t_start: float) -> dict:
     if cfg.task == "translation" and cfg.direction == "zh-en":
         combos = ev.by_combination(data["test_combo"], results["test_combo"]["hyps"])
         results["test_combo"]["by_combination"] = combos
+        structs = ev.by_structure(data["test_struct"], results["test_struct"]["hyps"])
+        results["test_struct"]["by_structure"] = structs
     print(ev.report_text(results))
     langs = languages(cfg)
     for split, r in results.items():
         print(f"\nsamples from {split}:")
         print(ev.samples_text(data[split], r["hyps"], cfg.samples, langs))
     walk_src = data["test_iid"][0].src
-    if cfg.task == "translation":  # 学习 + 机器学习 is a held-out combination (test_combo)
+    if cfg.task == "translation":
         walk_src = WALK_ZH if cfg.direction == "zh-en" else WALK_EN
     print(f"\ndecoding walk for {ev.detokenize(walk_src, langs[0])!r}:")
     print(ev.decoding_walk(model, walk_src, src_vocab, tgt_vocab, len(model.decoder) - 1))

@@ -4,7 +4,7 @@
     # -> I read three books in the library yesterday.
     python examples/translate.py --beam 4 "他们喜欢机器学习吗？"
     python examples/translate.py --plot-attention attn.png "我学习机器学习。"
-    python examples/translate.py --walk "我学习机器学习。"   # BOS -> i -> study -> machine -> ...
+    python examples/translate.py --walk "机器学习"   # BOS -> machine -> learning -> EOS
     python examples/translate.py                      # interactive: one sentence a line until EOF
 
 Chinese is typed as usual, without spaces: it is split into the vocabulary's words by longest

@@ -14,6 +14,7 @@ import numpy as np
 from models import decoding
 from models.positional import PositionalEncoding
 from tinygrad_attn import Tensor, nn
+from tinygrad_attn.nn import init
 
 
 class FeedForward(nn.Module):
@@ -180,6 +181,16 @@ class Transformer(nn.Module):
             self.decoder_norm = nn.LayerNorm(d_model)
         if not tie_embeddings:
             self.out_proj = nn.Linear(d_model, tgt_vocab)
+        self._init_embeddings()
+
+    def _init_embeddings(self) -> None:
+        """Embeddings ~ N(0, 1/E) (fairseq's choice), so that after the sqrt(E) scaling tokens and
+        the sinusoidal positions (entries in [-1, 1]) have the same size. With nn.Embedding's
+        N(0, 1) the tokens would be sqrt(E) = 11x larger than the positions (E = 128) and word
+        order (我的哥哥 vs 哥哥的我) much harder to learn. The padding row stays zero."""
+        for embedding in (self.src_embed, self.tgt_embed):
+            init.normal_(embedding.weight, std=self.d_model**-0.5)
+            embedding.weight.data[self.pad_id] = 0.0
 
     def forward(self, src: np.ndarray | Tensor, tgt_in: np.ndarray | Tensor) -> Tensor:
         """Teacher-forced logits.  Shapes: src (B, S), tgt_in (B, T) -> (B, T, V)."""

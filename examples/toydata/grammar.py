@@ -35,6 +35,9 @@ _KIN_OR_PERSON = [
     n.zh for n in NOUNS.values() if "person" in n.classes and "numbered_only" not in n.classes
 ]
 _CMP_ADJECTIVES = [a.zh for a in ADJECTIVES.values() if a.cmp]
+FRAGMENT_RATE = 0.04
+PREDICATE_RATE = 0.06
+_PRED_ADJECTIVES = [a.zh for a in ADJECTIVES.values() if a.pred]
 
 
 @dataclass
@@ -57,7 +60,10 @@ class NP:
 
 @dataclass
 class Clause:
-    """One clause: a verb clause (verb/obj set) or a 比-comparative (cmp_adj/cmp_std set)."""
+    """One clause: a verb clause (verb/obj set), a 比-comparative (cmp_adj/cmp_std set), an
+    adjective predicate (pred_adj set: 他 很 高 -> "he is tall"), or a bare noun phrase
+    (`fragment`: just `subj`, no verb and no final punctuation: 机器 学习 -> "machine
+    learning", the notes' own example)."""
 
     subj: NP
     aspect: str = "present"
@@ -70,11 +76,16 @@ class Clause:
     question: bool = False
     cmp_adj: str | None = None
     cmp_std: NP | None = None
+    pred_adj: str | None = None
+    fragment: bool = False
     extra: dict = field(default_factory=dict)
 
 
 def sample_sentence(rng: SplitMix64, want: dict | None = None, long: bool = False) -> list[Clause]:
-    """One sentence: a clause, or (unforced, ~8% / 60% if long) two coordinated statements."""
+    """One sentence: a clause, or (unforced) a bare noun phrase (4%, never if long) or two
+    coordinated statements (~8% / 60% if long)."""
+    if not want and not long and rng.chance(FRAGMENT_RATE):
+        return [Clause(_fragment_np(rng), fragment=True)]
     if not want and rng.chance(0.6 if long else 0.08):
         return [sample_clause(rng, {}, long, statement=True) for _ in range(2)]
     return [sample_clause(rng, want or {}, long)]
@@ -88,6 +99,8 @@ def sample_clause(
     lexical = any(k in want for k in ("verb", "obj", "num", "adj", "subj", "place", "bene"))
     if want.get("comparative") or (not lexical and rng.chance(0.12)):
         return _comparative(rng, question)
+    if not lexical and rng.chance(PREDICATE_RATE):
+        return _predicate(rng, question, want.get("neg"))
     verb = VERBS[want["verb"]] if "verb" in want else _pick_verb(rng, want)
     aspect = _pick_aspect(rng, verb, question, want.get("neg"))
     subj = _named(want["subj"]) if "subj" in want else _subject(rng, question)
@@ -198,7 +211,15 @@ def _object(rng: SplitMix64, verb: Verb, want: dict, aspect: str, subj: NP) -> N
     return _thing_np(rng, noun.zh, verb, want, aspect.startswith("neg"))
 
 
-def _thing_np(rng: SplitMix64, head: str, verb: Verb, want: dict, negative: bool) -> NP:
+def _fragment_np(rng: SplitMix64) -> NP:
+    """A noun phrase standing alone: 机器 学习, 三 本 书, 我 的 猫, 老师 ("the teacher")."""
+    head = rng.choice(list(NOUNS))
+    if "person" in NOUNS[head].classes and "numbered_only" not in NOUNS[head].classes:
+        return _person_np(rng, allow_pron=False, allow_num=True)
+    return _thing_np(rng, head, None, {}, False)
+
+
+def _thing_np(rng: SplitMix64, head: str, verb: Verb | None, want: dict, negative: bool) -> NP:
     noun = NOUNS[head]
     if "num" in want or "numbered_only" in noun.classes:
         det = "num"
@@ -208,7 +229,7 @@ def _thing_np(rng: SplitMix64, head: str, verb: Verb, want: dict, negative: bool
         dets = ["bare", "num", "dem", "poss"]
         if negative:
             dets = ["dem", "poss"] + (["bare"] if noun.mass else [])
-        if verb.stative:
+        if verb is not None and verb.stative:
             dets = ["bare", "dem"]
         det = rng.choice(dets)
     np_ = NP("noun", head, det)
@@ -261,6 +282,20 @@ def _comparative(rng: SplitMix64, question: bool) -> Clause:
             subj, std = _compared_thing(rng, head), _compared_thing(rng, head)
         if subj.key() != std.key():
             return Clause(subj, "present", question=question, cmp_adj=adj.zh, cmp_std=std)
+
+
+def _predicate(rng: SplitMix64, question: bool, neg: bool | None) -> Clause:
+    """X 很 ADJ / X 不 ADJ / X ADJ 吗: "he is tall", "this tea is not hot", "is she busy?"."""
+    adj = ADJECTIVES[rng.choice(_PRED_ADJECTIVES)]
+    cls = rng.choice(sorted(adj.pred))
+    if cls == "person":
+        subj = _subject(rng, question)
+    else:
+        heads = [n.zh for n in NOUNS.values() if cls in n.classes and n.measure != "-"]
+        subj = _compared_thing(rng, rng.choice(heads))
+    negative = not question and (neg if neg is not None else rng.chance(0.25))
+    aspect = "neg_present" if negative else "present"
+    return Clause(subj, aspect, question=question, pred_adj=adj.zh)
 
 
 def _compared_thing(rng: SplitMix64, head: str) -> NP:

@@ -18,7 +18,9 @@ def _words(text: str) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Noun:
     """A noun: things, people and study subjects.  `container` is set for mass nouns whose
-    measure word is translated ("一 杯 茶" -> "a cup of tea"); other measure words are dropped."""
+    measure word is translated ("一 杯 茶" -> "a cup of tea"); other measure words are dropped.
+    `tokens` is the noun as Chinese tokens: 机器学习 is two, 机器 + 学习, one per English word,
+    as in the notes' figure (and 学习 alone is also the verb "study")."""
 
     zh: str
     sg: tuple[str, ...]
@@ -26,13 +28,15 @@ class Noun:
     measure: str
     classes: frozenset[str]
     container: tuple[str, str] | None = None
+    tokens: tuple[str, ...] = ()
 
     @property
     def mass(self) -> bool:
         return self.sg == self.pl
 
 
-# zh | singular | plural ('=' for a mass noun) | measure word ('-' none) | classes
+# zh ('_' between tokens) | singular | plural ('=' for a mass noun) | measure word ('-' none) |
+# classes ("filmable": what 拍 can film, so that 电影 is seen with a verb only films take)
 _NOUNS = """
 书 book books 本 readable
 杂志 magazine magazines 本 readable
@@ -42,8 +46,11 @@ _NOUNS = """
 信 letter letters 封 readable,writable,sendable
 文章 article articles 篇 readable,writable
 诗 poem poems 首 readable,writable
-电影 movie movies 部 watchable
-比赛 match matches 场 watchable
+电影 movie movies 部 watchable,filmable
+比赛 match matches 场 watchable,filmable
+节目 show shows 个 watchable,filmable
+视频 video videos 个 watchable,filmable
+纪录片 documentary documentaries 部 watchable,filmable
 电视 tv = - watchable
 苹果 apple apples 个 food
 香蕉 banana bananas 根 food
@@ -84,7 +91,7 @@ _NOUNS = """
 英语 english = - subject
 物理 physics = - subject
 化学 chemistry = - subject
-机器学习 machine_learning = - subject
+机器_学习 machine_learning = - subject
 老师 teacher teachers 个 person
 学生 student students 个 person
 医生 doctor doctors 个 person
@@ -115,7 +122,8 @@ _CONTAINERS = {
 def _parse_nouns() -> dict[str, Noun]:
     nouns = {}
     for line in _NOUNS.strip().splitlines():
-        zh, sg, pl, measure, classes = line.split()
+        zh_tokens, sg, pl, measure, classes = line.split()
+        zh = zh_tokens.replace("_", "")
         sg_words = _words(sg)
         nouns[zh] = Noun(
             zh,
@@ -124,6 +132,7 @@ def _parse_nouns() -> dict[str, Noun]:
             measure,
             frozenset(classes.split(",")),
             _CONTAINERS.get(measure),
+            tuple(zh_tokens.split("_")),
         )
     return nouns
 
@@ -239,6 +248,7 @@ FUNCTION_WORDS_ZH = (
     "在",
     "给",
     "比",
+    "很",
     "的",
     "吗",
     "，",

@@ -28,6 +28,9 @@ _ZH_MARKERS = {
 
 def render(sentence: list[Clause]) -> tuple[list[str], list[str], list[list[int]]]:
     """Sentence -> (Chinese tokens, English tokens, per English token its Chinese indices)."""
+    if sentence[0].fragment:  # a bare noun phrase: no verb, no punctuation
+        zh, en = zh_np(sentence[0].subj, "0.s."), en_np(sentence[0].subj, "0.s.", "subj")
+        return _aligned(zh, en)
     zh: Zh = []
     en: En = []
     for i, clause in enumerate(sentence):
@@ -39,6 +42,11 @@ def render(sentence: list[Clause]) -> tuple[list[str], list[str], list[list[int]
     question = sentence[-1].question
     zh.append(("？" if question else "。", "end"))
     en.append(("?" if question else ".", ("end",)))
+    return _aligned(zh, en)
+
+
+def _aligned(zh: Zh, en: En) -> tuple[list[str], list[str], list[list[int]]]:
+    """Keys -> Chinese token indices: (Chinese tokens, English tokens, alignment)."""
     index = {key: i for i, (_, key) in enumerate(zh)}
     align = [sorted(index[k] for k in keys if k in index) for _, keys in en]
     return [t for t, _ in zh], [t for t, _ in en], align
@@ -62,7 +70,8 @@ def zh_np(np: NP, p: str) -> Zh:
         out.append((np.adj, p + "a"))
         if ADJECTIVES[np.adj].de:
             out.append(("的", p + "ade"))
-    return out + [(np.head, p + "h")]
+    tokens = NOUNS[np.head].tokens
+    return out + [(tok, p + "h" + (str(k) if k else "")) for k, tok in enumerate(tokens)]
 
 
 def en_np(np: NP, p: str, case: str) -> En:
@@ -89,10 +98,18 @@ def en_np(np: NP, p: str, case: str) -> En:
         out += [(noun.container[plural], (p + "m",)), ("of", ())]
     if np.adj:
         out.append((ADJECTIVES[np.adj].en, (p + "a",)))
-    out += _words(noun.pl if plural else noun.sg, p + "h")
+    out += _head_words(noun.pl if plural else noun.sg, len(noun.tokens), p + "h")
     if np.det == "num" and np.num == "一":  # "a" or "an" depends on the next word's sound
         out[0] = ("an" if out[1][0][0] in "aeiou" else "a", out[0][1])
     return out
+
+
+def _head_words(words: tuple[str, ...], n_tokens: int, key: str) -> En:
+    """A noun's English words; a noun of several Chinese tokens aligns word k to token k
+    (机器 -> "machine", 学习 -> "learning"), otherwise every word to the one token."""
+    if n_tokens == len(words) > 1:
+        return [(w, (key + (str(k) if k else ""),)) for k, w in enumerate(words)]
+    return _words(words, key)
 
 
 def en_possessor(np: NP, p: str, de: str) -> En:
@@ -123,8 +140,14 @@ def _agreement(subj: NP) -> tuple[str, str, str]:
 
 
 def zh_clause(c: Clause, p: str) -> Zh:
-    """Chinese order: S [time] [经常] [不/没/会/正在] [在 P] [给 B] V [了/过] O [吗]."""
+    """Chinese order: S [time] [经常] [不/没/会/正在] [在 P] [给 B] V [了/过] O [吗]; or
+    S 比 Y ADJ [吗]; or S 很/不 ADJ, S ADJ 吗."""
     out = zh_np(c.subj, p + "s.")
+    if c.pred_adj:  # 很 links a positive predicate, 不 negates it, 吗 asks
+        if c.question:
+            return out + [(c.pred_adj, p + "a"), ("吗", p + "q")]
+        link = ("不", p + "neg") if c.aspect.startswith("neg") else ("很", p + "hen")
+        return out + [link, (c.pred_adj, p + "a")]
     if c.cmp_adj:
         out += [("比", p + "bi")] + zh_np(c.cmp_std, p + "c.") + [(c.cmp_adj, p + "a")]
         return out + ([("吗", p + "q")] if c.question else [])
@@ -173,6 +196,13 @@ def en_clause(c: Clause, p: str) -> En:
     """[Aux] S [often] V O [for/to B] [place] [time]: English order, inverted in questions."""
     be, do, _ = _agreement(c.subj)
     subj = en_np(c.subj, p + "s.", "subj")
+    if c.pred_adj:
+        adj = [(ADJECTIVES[c.pred_adj].en, (p + "a",))]
+        if c.question:
+            return [(be, (p + "q",))] + subj + adj
+        if c.aspect.startswith("neg"):
+            return subj + [(be, ()), ("not", (p + "neg",))] + adj
+        return subj + [(be, (p + "hen",))] + adj
     if c.cmp_adj:
         adj = ADJECTIVES[c.cmp_adj]
         cls = min(np_classes(c.subj) & adj.cmp.keys())

@@ -81,6 +81,8 @@ def relations(clause: Clause) -> set[tuple[str, str, str]]:
         rels.add(("subj_verb", clause.subj.head, clause.verb))
         if clause.place:
             rels.add(("place_verb", clause.place, clause.verb))
+    if clause.pred_adj and clause.subj.kind == "noun":  # 那 朵 花 很 红: red + flower
+        rels.add(("adj_noun", clause.pred_adj, clause.subj.head))
     for np in _noun_phrases(clause):
         if np.num:
             rels.add(("num_noun", np.num, np.head))
@@ -99,7 +101,9 @@ def features(clause: Clause) -> set[str]:
         "bene": clause.bene,
         "time": clause.time,
         "comparative": clause.cmp_adj,
+        "predicate": clause.pred_adj,
         "often": clause.often,
+        "fragment": clause.fragment,
     }
     return feats | {name for name, on in flags.items() if on}
 

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from .lexicon import NAMES
 
-# Half-width punctuation a person might type, mapped to the corpus's full-width tokens.
-_PUNCT = {",": "，", ".": "。", "?": "？", "!": "。"}
+# Punctuation a person might type, mapped to the corpus's tokens (exclamations end statements).
+_PUNCT = {",": "，", ".": "。", "?": "？", "!": "。", "！": "。"}
 _NO_SPACE_BEFORE = {".", ",", "?", "!", "'s"}
 _CAPITALISED = set(NAMES.values()) | {"beijing", "shanghai", "chinese", "english", "i"}
 
@@ -15,8 +15,9 @@ _CAPITALISED = set(NAMES.values()) | {"beijing", "shanghai", "chinese", "english
 def segment(text: str, vocab_words: Iterable[str]) -> list[str]:
     """Split Chinese typed without spaces into vocabulary words by greedy longest match.
 
-    Whitespace separates tokens too; half-width , . ? become ， 。 ？.  A character that starts no
-    known word comes back as its own token (the caller maps it to <unk> and should warn).
+    Whitespace separates tokens too; half-width , . ? become ， 。 ？ and ! or ！ become 。.
+    A character that starts no known word comes back as its own token (the caller maps it to
+    <unk> and should warn).
     Example: segment("我昨天在图书馆看了三本书。", words) -> ["我", "昨天", "在", "图书馆", ...].
     """
     words = set(vocab_words)

@@ -54,6 +54,8 @@ visit visits visited visiting visited
 clean cleans cleaned cleaning cleaned
 feed feeds fed feeding fed
 send sends sent sending sent
+film films filmed filming filmed
+take_photos_of takes_photos_of took_photos_of taking_photos_of taken_photos_of
 """
 
 EN_VERBS: dict[str, EnVerb] = {
@@ -106,6 +108,7 @@ _VERBS = """
 打扫 cleanable=clean - -
 喂 animal=feed home,outdoor -
 寄 sendable=send city bene=to
+拍 filmable=film;readable,animal,plant=take_photos_of outdoor,city,study bene=for
 """
 
 
@@ -127,39 +130,42 @@ VERBS: dict[str, Verb] = {v.zh: v for v in map(_parse_verb, _VERBS.strip().split
 @dataclass(frozen=True)
 class Adjective:
     """An adjective: attributive use on noun classes (`attr`), comparative forms per class of
-    the compared things (`cmp`; 大 is "older" for people but "bigger" for things), and whether
-    the attributive use needs 的 ("一 本 有意思 的 书")."""
+    the compared things (`cmp`; 大 is "older" for people but "bigger" for things), whether
+    the attributive use needs 的 ("一 本 有意思 的 书"), and the classes it is said of as a
+    predicate (`pred`: 他 很 高 -> "he is tall"; attributive classes, plus people where `en`
+    fits them: 大 is not "big" for a person)."""
 
     zh: str
     en: str
     attr: frozenset[str]
     cmp: dict[str, tuple[str, ...]]
     de: bool
+    pred: frozenset[str] = frozenset()
 
 
-# zh | English | attributive classes | comparative: classes=form (';') | 的?
+# zh | English | attributive classes | comparative: classes=form (';') | 的? | predicate of people?
 _ADJECTIVES = """
-新 new readable,item,clothes,vehicle readable,item,clothes,vehicle=newer -
-旧 old readable,item,clothes,vehicle readable,item,clothes,vehicle=older -
-大 big item,vehicle,animal item,vehicle,animal=bigger;person=older -
-小 small item,vehicle,animal item,vehicle,animal=smaller;person=younger -
-红 red plant,clothes,item,vehicle - -
-白 white plant,clothes,vehicle - -
-热 hot drink - -
-贵 expensive item,clothes,vehicle,readable item,clothes,vehicle,readable=more_expensive de
-便宜 cheap item,clothes,vehicle,readable item,clothes,vehicle,readable=cheaper de
-有意思 interesting readable,watchable readable,watchable=more_interesting de
-好吃 delicious food food=more_delicious de
-漂亮 beautiful plant,clothes plant,clothes,person=more_beautiful de
-聪明 smart person person=smarter de
-高 tall - person=taller -
-矮 short - person=shorter -
-忙 busy - person=busier -
+新 new readable,item,clothes,vehicle,filmable readable,item,clothes,vehicle,filmable=newer - -
+旧 old readable,item,clothes,vehicle,filmable readable,item,clothes,vehicle,filmable=older - -
+大 big item,vehicle,animal item,vehicle,animal=bigger;person=older - -
+小 small item,vehicle,animal item,vehicle,animal=smaller;person=younger - -
+红 red plant,clothes,item,vehicle - - -
+白 white plant,clothes,vehicle - - -
+热 hot drink - - -
+贵 expensive item,clothes,vehicle,readable item,clothes,vehicle,readable=more_expensive de -
+便宜 cheap item,clothes,vehicle,readable item,clothes,vehicle,readable=cheaper de -
+有意思 interesting readable,watchable readable,watchable=more_interesting de -
+好吃 delicious food food=more_delicious de -
+漂亮 beautiful plant,clothes plant,clothes,person=more_beautiful de person
+聪明 smart person person=smarter de person
+高 tall - person=taller - person
+矮 short - person=shorter - person
+忙 busy - person=busier - person
 """
 
 
 def _parse_adjective(line: str) -> Adjective:
-    zh, en, attr, cmp_text, de = line.split()
+    zh, en, attr, cmp_text, de, of_people = line.split()
     cmp = {}
     if cmp_text != "-":
         for part in cmp_text.split(";"):
@@ -167,7 +173,8 @@ def _parse_adjective(line: str) -> Adjective:
             for cls in classes.split(","):
                 cmp[cls] = _words(form)
     attr_set = frozenset() if attr == "-" else frozenset(attr.split(","))
-    return Adjective(zh, en, attr_set, cmp, de == "de")
+    pred = attr_set | ({"person"} if of_people == "person" else set())
+    return Adjective(zh, en, attr_set, cmp, de == "de", frozenset(pred))
 
 
 ADJECTIVES: dict[str, Adjective] = {

@@ -11,6 +11,7 @@ from toydata import BOS, EOS, PAD, UNK, Vocab, batches, load_task, segment
 from toydata.data import DATA_DIR, TRANSLATION_SPLITS, format_alignment, swap
 from toydata.generate import generate_texts
 from toydata.grammar import NP, Clause, sample_sentence
+from toydata.lexicon import NOUNS
 from toydata.prng import SplitMix64
 from toydata.render import render
 from toydata.splits import (
@@ -24,6 +25,7 @@ from toydata.splits import (
     held_out,
 )
 from toydata.text import detokenize_en, detokenize_zh
+from toydata.verbs import VERBS
 
 # English tokens allowed to have no source: articles, "of" in "a cup of tea", the copula of a
 # 比 statement ("he is taller than me").
@@ -98,7 +100,23 @@ def test_held_out_combos_only_in_test_combo(splits):
 def test_held_out_combo_parts_are_seen_in_training(data):
     train_words = {w for p in data["train"] for w in p.src}
     for _, a, b in HELD_OUT_COMBOS:
-        assert a in train_words and b in train_words, (a, b)
+        for word in (a, b):  # 机器学习 is two tokens, 机器 学习
+            assert set(NOUNS[word].tokens if word in NOUNS else [word]) <= train_words, word
+
+
+def test_held_out_watch_a_movie_is_learnable(data):
+    """看 + 电影 is held out. Training must show that 电影 is something one watches, through a
+    translation that depends on it: 拍 + 电影 is "film" (as for 比赛 / 节目 / 视频 / 纪录片,
+    which 看 watches), while 拍 + 书 is "take photos of" (as for the things 看 reads)."""
+    train = [p for p in data["train"] if "拍" in p.src or "看" in p.src]
+    filmed = {w for p in train if "拍" in p.src and "filmed" in p.tgt for w in p.src}
+    photographed = {w for p in train if "拍" in p.src and "photos" in p.tgt for w in p.src}
+    assert {"电影", "比赛", "节目", "视频", "纪录片"} <= filmed
+    assert {"书", "杂志", "猫"} <= photographed and "电影" not in photographed
+    watched = [p for p in train if "看" in p.src and {"比赛", "节目", "视频"} & set(p.src)]
+    assert len(watched) > 50 and all(
+        {"watch", "watches", "watched", "watching"} & set(p.tgt) for p in watched
+    )
 
 
 def test_held_out_structures_never_in_train(splits):
@@ -129,12 +147,30 @@ def test_alignments_cover_content_tokens_and_are_in_range(data):
                 assert sources or tok in FUNCTION_WORDS, (name, tok, p)
 
 
-def test_machine_learning_appears(data):
-    pairs = [p for p in data["train"] if "机器学习" in p.src]
-    assert pairs and all("machine learning" in " ".join(p.tgt) for p in pairs)
-    p = pairs[0]
-    j = p.tgt.index("machine")
-    assert p.align[j] == p.align[j + 1] == [p.src.index("机器学习")]
+def test_machine_learning_appears_alone_and_in_sentences(data):
+    """The notes' example: 机器 学习 -> "machine learning", word by word (学习 alone is "study")."""
+    pairs = [p for p in data["train"] if "机器" in p.src]
+    assert len(pairs) > 50 and all("machine learning" in " ".join(p.tgt) for p in pairs)
+    assert any(p.src == ["机器", "学习"] and p.tgt == ["machine", "learning"] for p in pairs)
+    for p in pairs:
+        j, i = p.tgt.index("machine"), p.src.index("机器")
+        assert p.src[i + 1] == "学习" and p.align[j] == [i] and p.align[j + 1] == [i + 1]
+
+
+def test_adjective_predicates_keep_held_out_adjective_noun_pairs_out_of_training(splits):
+    predicates = [c for s in splits["train"] for c in s.sentence if c.pred_adj]
+    assert len(predicates) > 500 and any(c.question for c in predicates)
+    pairs = {(c.pred_adj, c.subj.head) for c in predicates}
+    assert ("红", "花") not in pairs and ("新", "电脑") not in pairs
+    assert not any(c.question and c.cmp_adj for s in splits["train"] for c in s.sentence)
+
+
+def test_bare_noun_phrases_have_no_verb_and_no_punctuation(data):
+    fragments = [p for p in data["train"] if p.src[-1] not in ("。", "？")]
+    assert 300 < len(fragments) < 1500  # FRAGMENT_RATE of the samples, minus repeats
+    for p in fragments:
+        assert p.tgt[-1] not in (".", "?") and not set(p.src) - {"学习"} & set(VERBS), p
+    assert {len(p.src) for p in fragments} >= {1, 2, 3}  # 书 / 机器 学习 / 三 本 书 ...
 
 
 def _np(kind: str, head: str, det: str = "bare", **kw) -> NP:
@@ -201,9 +237,39 @@ HAND_CHECKED = [
     ),
     (
         Clause(HE, "present", "喜欢", _np("noun", "机器学习"), question=True),
-        "他 喜欢 机器学习 吗 ？",
+        "他 喜欢 机器 学习 吗 ？",
         "does he like machine learning ?",
-        "3 0 1 2 2 4",
+        "4 0 1 2 3 5",
+    ),
+    (
+        Clause(ME, "past", "拍", _np("noun", "视频", "num", num="两"), bene=HE),
+        "我 给 他 拍 了 两 个 视频 。",
+        "i filmed two videos for him .",
+        "0 3 5 7 1 2 8",
+    ),
+    (
+        Clause(HE, "present", pred_adj="高"),
+        "他 很 高 。",
+        "he is tall .",
+        "0 1 2 3",
+    ),
+    (
+        Clause(_np("noun", "书", "dem", dem="这"), "neg_present", pred_adj="贵"),
+        "这 本 书 不 贵 。",
+        "this book is not expensive .",
+        "0 2 - 3 4 5",
+    ),
+    (
+        Clause(SHE, "present", pred_adj="忙", question=True),
+        "她 忙 吗 ？",
+        "is she busy ?",
+        "2 0 1 3",
+    ),
+    (
+        Clause(_np("noun", "书", "num", num="三", adj="新"), fragment=True),
+        "三 本 新 书",
+        "three new books",
+        "0 2 3",
     ),
     (
         Clause(THEY, "past", "看", _np("noun", "猫", "num", num="两")),
@@ -281,7 +347,8 @@ def test_segment_typed_chinese(data):
     words = {w for p in data["train"] for w in p.src}
     typed = "我昨天在图书馆看了三本书."
     assert segment(typed, words) == "我 昨天 在 图书馆 看 了 三 本 书 。".split()
-    assert segment("他学习机器学习吗?", words) == ["他", "学习", "机器学习", "吗", "？"]
+    assert segment("他学习机器学习吗?", words) == ["他", "学习", "机器", "学习", "吗", "？"]
+    assert segment("我喝茶！", words) == segment("我喝茶!", words) == ["我", "喝", "茶", "。"]
     assert segment("你 看见 猫X了", words) == ["你", "看见", "猫", "X", "了"]
     assert detokenize_zh(["我", "喝", "茶", "。"]) == "我喝茶。"
 

@@ -190,25 +190,43 @@ def test_ctrl_c_on_the_command_line_keeps_a_loadable_checkpoint(tmp_path: Path) 
     assert state["step"] >= 20 and state["step"] % 20 == 0
 
 
-def test_embeddings_start_at_the_size_of_the_positional_encoding() -> None:
-    model = tt.build_model(tt.Config(), 300, 400)
-    tt.init_embeddings(model, 128)
-    for embedding in (model.src_embed, model.tgt_embed):
-        weight = embedding.weight.data
-        assert np.all(weight[0] == 0.0)  # PAD
-        scaled_std = float(weight[1:].std()) * np.sqrt(128)  # what the encoder adds to the PE
-        assert 0.9 < scaled_std < 1.1
+def _breakdown_inputs(rows: list[str]) -> tuple[list[Pair], list[list[str]]]:
+    """Rows "source | reference | model output" -> pairs and hypotheses."""
+    triples = [[part.split() for part in row.split("|")] for row in rows]
+    return [Pair(s, r, [[] for _ in r]) for s, r, _ in triples], [h for _, _, h in triples]
 
 
 def test_combo_breakdown_counts_sentences_holding_both_words() -> None:
-    sources = ["我 看 电影 。", "我 看 了 电影 。", "我 喝 茶 。"]
-    refs = ["i watch movies .", "i watched movies .", "i drink tea ."]
-    hyps = [h.split() for h in ["i read movies .", "i watched movies .", "i drink tea ."]]
-    pairs = [Pair(s.split(), r.split(), [[] for _ in r.split()]) for s, r in zip(sources, refs)]
+    pairs, hyps = _breakdown_inputs(
+        [
+            "我 看 电影 。 | i watch movies . | i read movies .",
+            "我 看 了 电影 。 | i watched movies . | i watched movies .",
+            "我 喝 茶 。 | i drink tea . | i drink tea .",
+            "他 学习 机器 学习 。 | he studies machine learning . | he studies machine learning .",
+            "机器 学习 | machine learning | machine learning",
+        ]
+    )
     counts = ev.by_combination(pairs, hyps)
     assert counts["看+电影"] == [1, 2] and counts["喝+茶"] == [1, 1] and counts["骑+马"] == [0, 0]
+    assert counts["学习+机器学习"] == [1, 1]  # the bare noun 机器 学习 is not the combination
     text = ev.report_text({"test_combo": {**_fake_result(), "by_combination": counts}})
     assert "看+电影 1/2" in text and "L1H2" in text
+
+
+def test_struct_breakdown_counts_sentences_by_construction_markers() -> None:
+    pairs, hyps = _breakdown_inputs(
+        [
+            "你 在 图书馆 看 书 吗 ？ | do you read books in the library ? | do you read books "
+            "in the library ?",
+            "我 没 给 他 买 书 。 | i did not buy books for him . | i did not buy books for him .",
+            "他 比 你 高 吗 ？ | is he taller than you ? | does he is taller than you ?",
+            "他 比 你 高 吗 ？ | is he taller than you ? | is he taller than you ?",
+        ]
+    )
+    counts = ev.by_structure(pairs, hyps)
+    assert counts == {"question+place": [1, 1], "neg+bene": [1, 1], "comparative+question": [1, 2]}
+    text = ev.report_text({"test_struct": {**_fake_result(), "by_structure": counts}})
+    assert "comparative+question 1/2" in text
 
 
 def _fake_result() -> dict:

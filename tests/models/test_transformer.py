@@ -222,3 +222,16 @@ def test_parameter_count_of_the_default_translation_size() -> None:
     )
     expected = (200 + 350) * 128 + expected_layers + 128 * 350 + 350
     assert sum(p.numel() for p in model.parameters()) == expected
+
+
+@pytest.mark.parametrize("pad_id", [0, 3])
+def test_embeddings_start_at_the_size_of_the_positional_encoding(pad_id: int) -> None:
+    """N(0, 1/E) embeddings: after the sqrt(E) scaling they are N(0, 1), like the positions."""
+    tg.manual_seed(0)
+    model = Transformer(300, 400, d_model=128, pad_id=pad_id)
+    for embedding in (model.src_embed, model.tgt_embed):
+        weight = embedding.weight.data
+        assert np.all(weight[pad_id] == 0.0)
+        rest = np.delete(weight, pad_id, axis=0)
+        assert 0.95 < float(rest.std()) * np.sqrt(128) < 1.05
+        assert abs(float(rest.mean())) * np.sqrt(128) < 0.02
