@@ -37,7 +37,8 @@ HELD_OUT_COMBOS: tuple[tuple[str, str, str], ...] = (
     ("verb_obj", "喝", "茶"),  # drink tea
     ("num_noun", "三", "苹果"),  # three apples
     ("adj_noun", "红", "花"),  # red flowers
-    ("verb_obj", "看", "电影"),  # watch a movie
+    ("verb_obj", "看", "电影"),  # watch a movie: 看 is read / watch / look at by the object's
+    # class, and 拍 (film / take photos of) is what shows that 电影 is watched, not read
     ("verb_obj", "买", "自行车"),  # buy a bike
     ("subj_verb", "她", "写"),  # she writes
     ("adj_noun", "新", "电脑"),  # a new computer
