@@ -224,18 +224,13 @@ def samples_text(pairs: Sequence[Pair], hyps: Sequence[Sequence[str]], n: int, l
 
 
 def decoding_walk(
-    model: Transformer,
-    src_tokens: Sequence[str],
-    src_vocab: Vocab,
-    tgt_vocab: Vocab,
-    layer: int,
-    head: int | None = None,
+    model: Transformer, src_tokens: Sequence[str], src_vocab: Vocab, tgt_vocab: Vocab, layer: int
 ) -> str:
     """Greedy decoding one step at a time, as in the notes: feed BOS, then each output.
 
-    Each row shows the token fed in, the token predicted (with its probability) and the
-    cross-attention of decoder layer `layer` over the source: head `head` (0-based), or the
-    mean of the heads when `head` is None.
+    Each step shows the token fed in, the token predicted (with its probability) and the
+    cross-attention of decoder layer `layer` (0-based) over the source: the mean of the heads,
+    then one row per head (each head is free to look somewhere else).
     """
     src = np.array([src_vocab.encode(src_tokens)], dtype=np.int64)  # (1, S)
     prefix = [BOS]
@@ -250,35 +245,30 @@ def decoding_walk(
             probs /= probs.sum()
             token = int(probs.argmax())
             weights = model.decoder[layer].cross_attn.last_attn_weights.data  # (1, H, T, S)
-            attn = weights[0, :, -1].mean(0) if head is None else weights[0, head, -1]  # (S,)
-            rows.append((prefix[-1], token, float(probs[token]), attn))
+            rows.append((prefix[-1], token, float(probs[token]), weights[0, :, -1]))  # (H, S)
             prefix.append(token)
             if token == EOS:
                 break
     model.train(was_training)
-    which = "mean of its heads" if head is None else f"head {head + 1}"
-    return _walk_table(rows, src_tokens, tgt_vocab, f"decoder layer {layer + 1} ({which})")
+    return _walk_table(rows, src_tokens, tgt_vocab, layer)
 
 
-def parse_head(name: str) -> tuple[int, int]:
-    """Head name as in the reports (1-based) -> (layer, head) 0-based: "L2H3" -> (1, 2)."""
-    layer, head = name.removeprefix("L").split("H")
-    return int(layer) - 1, int(head) - 1
-
-
-def _walk_table(rows: list, src_tokens: Sequence[str], tgt_vocab: Vocab, which: str) -> str:
+def _walk_table(rows: list, src_tokens: Sequence[str], tgt_vocab: Vocab, layer: int) -> str:
     width = max(6, *(_display_width(t) + 2 for t in src_tokens))
     header = f"{'step':<5}{'fed in':<12}{'-> output':<14}{'p':>5}   " + "".join(
         _pad(t, width) for t in src_tokens
     )
     lines = [
-        f"cross-attention of {which} at each step:",
+        f"cross-attention of decoder layer {layer + 1} at each step (mean, then each head):",
         header,
     ]
-    for step, (fed, out, prob, attn) in enumerate(rows, start=1):
-        cells = "".join(_pad(f"{a:.2f}", width) for a in attn)
+    for step, (fed, out, prob, heads) in enumerate(rows, start=1):
         fed_tok, out_tok = tgt_vocab.itos[fed], tgt_vocab.itos[out]
+        cells = "".join(_pad(f"{a:.2f}", width) for a in heads.mean(0))
         lines.append(f"{step:<5}{fed_tok:<12}{'-> ' + out_tok:<14}{prob:5.2f}   {cells}")
+        for h, attn in enumerate(heads, start=1):
+            cells = "".join(_pad(f"{a:.2f}", width) for a in attn)
+            lines.append(f"{'':<5}{'':<12}{'  head ' + str(h):<14}{'':>5}   {cells}")
     return "\n".join(lines)
 
 

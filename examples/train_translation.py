@@ -257,8 +257,7 @@ def final_report(run: Run, t_start: float) -> dict:
     if cfg.task == "translation":
         walk_src = WALK_ZH if cfg.direction == "zh-en" else WALK_EN
     print(f"\ndecoding walk for {ev.detokenize(walk_src, langs[0])!r}:")
-    layer, head = ev.parse_head(results["test_iid"]["best_head"])  # the best-aligning head
-    print(ev.decoding_walk(model, walk_src, src_vocab, tgt_vocab, layer, head))
+    print(ev.decoding_walk(model, walk_src, src_vocab, tgt_vocab, len(model.decoder) - 1))
     metrics = {split: {k: v for k, v in r.items() if k != "hyps"} for split, r in results.items()}
     metrics["best_step"] = best["step"]
     metrics["wall_seconds"] = round(time.perf_counter() - t_start, 1)

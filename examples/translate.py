@@ -46,15 +46,6 @@ class Translator:
         rio.load_weights(self.model, ckpt / rio.MODEL_FILE, digest)
         self.model.eval()
         self.langs = languages(self.cfg)
-        self.metrics_file = ckpt / rio.METRICS_FILE
-
-    def walk_head(self) -> tuple[int, int | None]:
-        """(layer, head) shown by --walk: the head that aligned best on test_iid, as recorded in
-        metrics.json at the end of training; else the last layer's mean of heads."""
-        try:
-            return ev.parse_head(rio.read_json(self.metrics_file)["test_iid"]["best_head"])
-        except (rio.RunFileError, KeyError, TypeError, ValueError, AttributeError):
-            return len(self.model.decoder) - 1, None
 
     def tokenize(self, text: str) -> list[str]:
         """Split typed text into source tokens: Chinese words, English words, or letters."""
@@ -106,8 +97,8 @@ class Translator:
 def run_one(tr: Translator, text: str, args: argparse.Namespace) -> None:
     tokens, src = tr.encode(text)
     if args.walk:
-        layer, head = tr.walk_head()
-        print(ev.decoding_walk(tr.model, tokens, tr.src_vocab, tr.tgt_vocab, layer, head))
+        layer = len(tr.model.decoder) - 1
+        print(ev.decoding_walk(tr.model, tokens, tr.src_vocab, tr.tgt_vocab, layer))
     output = tr.translate(src, args.beam)
     print(ev.detokenize(output, tr.langs[1]))
     if args.plot_attention:

@@ -238,7 +238,3 @@ def _fake_result() -> dict:
         "best_head": "L1H2",
         "alignment": [[50.0, 75.0]],
     }
-
-
-def test_parse_head_reads_the_report_names() -> None:
-    assert ev.parse_head("L2H3") == (1, 2) and ev.parse_head("L1H1") == (0, 0)

@@ -190,6 +190,9 @@ def test_walk_prints_each_decoding_step_from_bos(run_dir: Path) -> None:
     table = result.stdout.splitlines()
     assert table[1].split()[-2:] == ["机器", "学习"] and "-> output" in table[1]
     assert table[2].split()[:2] == ["1", "<s>"]
+    heads = [line.split() for line in table if line.split()[:1] == ["head"]]
+    assert [h[1] for h in heads[:2]] == ["1", "2"]  # one row per head under each step
+    assert all(abs(sum(map(float, h[2:])) - 1.0) < 0.02 for h in heads)  # a distribution
 
 
 def test_plot_attention_writes_a_png(run_dir: Path, tmp_path: Path) -> None:
