@@ -6,15 +6,18 @@ machine learning); report exact match, token accuracy, BLEU and attention alignm
     python examples/train_translation.py --out runs/zh_en --resume      # after Ctrl-C
     python examples/translate.py "我昨天在图书馆看了三本书。"             # use the trained model
 
-The default run (1.04M parameters: d_model 128, 4 heads, 2+2 layers, FFN 512; 2000 Adam
-updates of 64 sentence pairs) took 140 s on 2 CPU cores (200-250 s while other jobs shared them;
-~25 s of it is evaluation), peak memory 242 MB, and reaches (seed 0; seed 1: iid 99.7, struct 73.8):
+The default run (1.05M parameters: d_model 128, 4 heads, 2+2 layers, FFN 512; 2000 Adam
+updates of 64 sentence pairs) took 116 s on 2 idle CPU cores (~170 s while other jobs shared
+them; ~25 s of it is evaluation), peak memory 230 MB, and reaches (seed 0):
 
     split        exact %  token %   BLEU  align %
-    test_iid       99.3     99.9    99.7    89.3
-    test_combo     90.0     98.9    96.4    92.0   看+电影 0/100, the nine other held-out pairs 100%
-    test_struct    70.0     95.0    89.4    80.5   "is X older than Y?" comes out "does X is ..."
-    test_long      30.3     90.3    66.7    69.9
+    test_iid       99.8    99.98   99.9    93.3
+    test_combo    100.0   100.0   100.0    94.6   all ten held-out word pairs, 看+电影 included
+    test_struct    89.9    99.1    97.1    90.6   seeds 1 and 2: 77.4, 78.1
+    test_long      33.6    91.1    78.5    73.3
+
+test_struct's misses are comparative questions ("is this pen than that pen?") and 正在 questions
+that lose their place phrase; the comparative question is what varies with the seed.
 
 The data is the project's own bilingual grammar (examples/toydata): 20k training pairs, and test
 splits of unseen sentences (test_iid), unseen word combinations (test_combo), unseen
