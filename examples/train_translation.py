@@ -7,8 +7,8 @@ machine learning); report exact match, token accuracy, BLEU and attention alignm
     python examples/translate.py "我昨天在图书馆看了三本书。"             # use the trained model
 
 The default run (1.05M parameters: d_model 128, 4 heads, 2+2 layers, FFN 512; 2000 Adam
-updates of 64 sentence pairs) took 116 s on 2 idle CPU cores (~170 s while other jobs shared
-them; ~25 s of it is evaluation), peak memory 230 MB, and reaches (seed 0):
+updates of 64 sentence pairs) took 116-159 s on 2 CPU cores (~170 s while other jobs shared
+them; ~25 s of it is evaluation), peak memory 230-237 MB, and reaches (seed 0):
 
     split        exact %  token %   BLEU  align %
     test_iid       99.8    99.98   99.9    93.3
