@@ -209,3 +209,20 @@ def test_plot_labels_cjk_tokens_by_position_without_a_cjk_font(capsys) -> None:
     assert _attention_plot._labels(["i", "study"], "target", None) == ["i", "study"]
     assert _attention_plot._labels(["我", "学习"], "source", None) == ["[0]", "[1]"]
     assert "[1] 学习" in capsys.readouterr().err
+
+
+def test_output_piped_into_a_reader_that_stops_early_is_not_a_traceback(run_dir: Path) -> None:
+    """`translate.py --walk 机器学习 | head -1`: the reader closes the pipe, the script stops."""
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "examples" / "translate.py"), "--ckpt", str(run_dir)]
+        + ["--walk", "机器学习"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(),
+        cwd=REPO,
+    )
+    proc.stdout.close()  # nobody reads: the first print fails with a broken pipe
+    stderr = proc.stderr.read().decode("utf-8")
+    proc.stderr.close()
+    assert proc.wait(timeout=300) == 0
+    assert "Traceback" not in stderr
