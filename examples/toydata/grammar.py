@@ -285,7 +285,7 @@ def _comparative(rng: SplitMix64, question: bool) -> Clause:
 
 
 def _predicate(rng: SplitMix64, question: bool, neg: bool | None) -> Clause:
-    """X 很 ADJ / X 不 ADJ / X ADJ 吗: "he is tall", "this tea is not hot", "is she busy?"."""
+    """X 很 ADJ / X 不 ADJ / X ADJ 吗: "he is tall", "this book is not cheap", "is she busy?"."""
     adj = ADJECTIVES[rng.choice(_PRED_ADJECTIVES)]
     cls = rng.choice(sorted(adj.pred))
     if cls == "person":
