@@ -8,6 +8,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from tinygrad_attn import GradcheckWarning, Tensor, gradcheck
@@ -78,3 +80,24 @@ def check_gradient(row: Row, case: Case) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GradcheckWarning)
         gradcheck(lambda *ts: row.fn(*ts, **case.params), case.tensors)
+
+
+def table_tests(rows: list[Row]) -> tuple[Callable, Callable]:
+    """The two tests every op table gets, parametrised over its rows. In a test module:
+
+    test_forward_matches_numpy_reference, test_gradient_matches_finite_differences = (
+        table_tests(TABLE)
+    )
+    """
+
+    @table(rows)
+    @given(data=st.data())
+    def forward(row: Row, data: st.DataObject) -> None:
+        check_forward(row, data.draw(row.cases))
+
+    @table(rows)
+    @given(data=st.data())
+    def gradient(row: Row, data: st.DataObject) -> None:
+        check_gradient(row, data.draw(row.cases))
+
+    return forward, gradient

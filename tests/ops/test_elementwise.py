@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_attn as tg
@@ -13,7 +12,7 @@ import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from tinygrad_attn.ops.elementwise import Cast
 
 from . import strategies as cases
-from .checks import Row, check_forward, check_gradient, table
+from .checks import Row, table_tests
 
 _erf = np.vectorize(math.erf)
 _C = math.sqrt(2 / math.pi)
@@ -87,16 +86,7 @@ TABLE = [
 ]
 
 
-@table(TABLE)
-@given(data=st.data())
-def test_forward_matches_numpy_reference(row: Row, data: st.DataObject) -> None:
-    check_forward(row, data.draw(row.cases))
-
-
-@table(TABLE)
-@given(data=st.data())
-def test_gradient_matches_finite_differences(row: Row, data: st.DataObject) -> None:
-    check_gradient(row, data.draw(row.cases))
+test_forward_matches_numpy_reference, test_gradient_matches_finite_differences = table_tests(TABLE)
 
 
 def test_sigmoid_and_tanh_are_finite_with_finite_gradients_at_1e4() -> None:

@@ -10,7 +10,7 @@ import tinygrad_attn as tg
 from tinygrad_attn.testing import matmul_shapes, tensors
 
 from . import strategies as cases
-from .checks import Row, assert_close, check_forward, check_gradient, table
+from .checks import Row, assert_close, table_tests
 
 TABLE = [
     Row("matmul_operator", lambda a, b: a @ b, np.matmul, cases.matmul_pair()),
@@ -24,16 +24,7 @@ TABLE = [
 ]
 
 
-@table(TABLE)
-@given(data=st.data())
-def test_forward_matches_numpy_reference(row: Row, data: st.DataObject) -> None:
-    check_forward(row, data.draw(row.cases))
-
-
-@table(TABLE)
-@given(data=st.data())
-def test_gradient_matches_finite_differences(row: Row, data: st.DataObject) -> None:
-    check_gradient(row, data.draw(row.cases))
+test_forward_matches_numpy_reference, test_gradient_matches_finite_differences = table_tests(TABLE)
 
 
 @given(data=st.data(), pair=matmul_shapes(max_batch_dims=2))

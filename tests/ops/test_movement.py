@@ -6,13 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from hypothesis import given
-from hypothesis import strategies as st
 
 import tinygrad_attn as tg
 
 from . import strategies as cases
-from .checks import Row, check_forward, check_gradient, table
+from .checks import Row, table_tests
 
 
 def _np_index(index: Any) -> Any:
@@ -112,16 +110,7 @@ TABLE = [
 ]
 
 
-@table(TABLE)
-@given(data=st.data())
-def test_forward_matches_numpy_reference(row: Row, data: st.DataObject) -> None:
-    check_forward(row, data.draw(row.cases))
-
-
-@table(TABLE)
-@given(data=st.data())
-def test_gradient_matches_finite_differences(row: Row, data: st.DataObject) -> None:
-    check_gradient(row, data.draw(row.cases))
+test_forward_matches_numpy_reference, test_gradient_matches_finite_differences = table_tests(TABLE)
 
 
 def _index_grad(x: np.ndarray, index: Any, upstream: Any = None) -> np.ndarray:

@@ -7,15 +7,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 import tinygrad_attn as tg
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from tinygrad_attn.ops.nn import Dropout
 
 from . import nn_strategies
-from .checks import Row, assert_close, check_forward, check_gradient, table
+from .checks import Row, assert_close, table_tests
 
 
 def _cross_entropy_ref(logits: np.ndarray, **kw: Any) -> np.ndarray:
@@ -56,16 +54,7 @@ TABLE = [
 ]
 
 
-@table(TABLE)
-@given(data=st.data())
-def test_forward_matches_numpy_reference(row: Row, data: st.DataObject) -> None:
-    check_forward(row, data.draw(row.cases))
-
-
-@table(TABLE)
-@given(data=st.data())
-def test_gradient_matches_finite_differences(row: Row, data: st.DataObject) -> None:
-    check_gradient(row, data.draw(row.cases))
+test_forward_matches_numpy_reference, test_gradient_matches_finite_differences = table_tests(TABLE)
 
 
 def test_embedding_accumulates_repeated_rows_and_skips_padding_idx() -> None:

@@ -14,7 +14,7 @@ import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from tinygrad_attn.ops.norm import BatchNorm, LayerNorm
 
 from . import strategies as cases
-from .checks import Row, assert_close, check_forward, check_gradient, table
+from .checks import Row, assert_close, table_tests
 
 EPS = 1e-5
 
@@ -60,16 +60,7 @@ TABLE = [
 ]
 
 
-@table(TABLE)
-@given(data=st.data())
-def test_forward_matches_numpy_reference(row: Row, data: st.DataObject) -> None:
-    check_forward(row, data.draw(row.cases))
-
-
-@table(TABLE)
-@given(data=st.data())
-def test_gradient_matches_finite_differences(row: Row, data: st.DataObject) -> None:
-    check_gradient(row, data.draw(row.cases))
+test_forward_matches_numpy_reference, test_gradient_matches_finite_differences = table_tests(TABLE)
 
 
 def _assert_standardised(y: np.ndarray, axes: tuple, what: str) -> None:

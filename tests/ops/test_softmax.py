@@ -12,7 +12,7 @@ import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from tinygrad_attn.ops.softmax import Softmax
 
 from . import strategies as cases
-from .checks import Row, assert_close, check_forward, check_gradient, table
+from .checks import Row, assert_close, table_tests
 
 LARGE = dict(low=-1e4, high=1e4)
 
@@ -37,16 +37,7 @@ TABLE = [
 ]
 
 
-@table(TABLE)
-@given(data=st.data())
-def test_forward_matches_numpy_reference(row: Row, data: st.DataObject) -> None:
-    check_forward(row, data.draw(row.cases))
-
-
-@table(TABLE)
-@given(data=st.data())
-def test_gradient_matches_finite_differences(row: Row, data: st.DataObject) -> None:
-    check_gradient(row, data.draw(row.cases))
+test_forward_matches_numpy_reference, test_gradient_matches_finite_differences = table_tests(TABLE)
 
 
 @given(case=cases.along_dim(min_dims=1), shift=st.sampled_from([-50.0, 3.0, 1e3]))
