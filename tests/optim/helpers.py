@@ -1,4 +1,5 @@
-"""Helpers for the optimizer tests: fixed parameters and gradients, one loop to apply them."""
+"""Helpers for the optimizer tests: fixed parameters and gradients, one loop to apply them
+(ours, and the same loop for a torch.optim optimizer where torch is installed)."""
 
 from __future__ import annotations
 
@@ -28,3 +29,16 @@ def run_ours(
             p.grad = tg.Tensor(g.copy())
         opt.step()
     return [p.data for p in params]
+
+
+def run_torch(make_opt: Callable[[list], Any], inits: list, grads: list[list]) -> list[np.ndarray]:
+    """The same loop with torch tensors and a torch.optim optimizer (torch must be installed)."""
+    import torch
+
+    params = [torch.tensor(a, requires_grad=True) for a in inits]
+    opt = make_opt(params)
+    for step_grads in grads:
+        for p, g in zip(params, step_grads):
+            p.grad = torch.from_numpy(g.copy())
+        opt.step()
+    return [p.detach().numpy() for p in params]

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import tinygrad_attn as tg
-from tests.optim.helpers import random_arrays, run_ours
+from tests.optim.helpers import random_arrays, run_ours, run_torch
 from tinygrad_attn import optim
 from tinygrad_attn.testing import arrays, shapes
 
@@ -78,14 +78,9 @@ def test_sgd_matches_torch_for_five_steps(config):
     inits = random_arrays(0, (3, 4), 1) + random_arrays(1, (4,), 1)
     grads = [random_arrays(10 + s, (3, 4), 1) + random_arrays(20 + s, (4,), 1) for s in range(5)]
     ours = run_ours(lambda ps: optim.SGD(ps, **config), inits, grads)
-    params = [torch.tensor(a, requires_grad=True) for a in inits]
-    opt = torch.optim.SGD(params, **config)
-    for step_grads in grads:
-        for p, g in zip(params, step_grads):
-            p.grad = torch.from_numpy(g.copy())
-        opt.step()
-    for a, p in zip(ours, params):
-        np.testing.assert_allclose(a, p.detach().numpy(), rtol=1e-10, atol=1e-12)
+    theirs = run_torch(lambda ps: torch.optim.SGD(ps, **config), inits, grads)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize(
