@@ -7,6 +7,7 @@ import inspect
 import pkgutil
 import warnings
 
+import numpy as np
 import pytest
 
 import tinygrad_attn
@@ -66,3 +67,19 @@ def test_registry_example_passes_gradcheck_and_is_sensitive(case: OpCase) -> Non
     with warnings.catch_warnings():
         warnings.simplefilter("error", GradcheckWarning)
         assert case.gradcheck()
+
+
+@pytest.mark.parametrize("case", REGISTRY, ids=[c.op.__name__ for c in REGISTRY])
+def test_registry_backward_twice_with_retain_graph_gives_the_same_gradients(case: OpCase) -> None:
+    """No backward may change what its forward saved (a second pass would see it)."""
+    example = case.example()
+    out = case.function(example.params)(*example.tensors)
+    upstream = np.random.default_rng(0).standard_normal(out.shape)
+    out.backward(tinygrad_attn.Tensor(upstream), retain_graph=True)
+    first = [t.grad.data.copy() for t in example.tensors if t.requires_grad]
+    for t in example.tensors:
+        t.grad = None
+    out.backward(tinygrad_attn.Tensor(upstream))
+    second = [t.grad.data for t in example.tensors if t.requires_grad]
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=case.row.name)

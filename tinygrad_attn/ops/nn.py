@@ -67,14 +67,17 @@ class CrossEntropy(Function):
         valid = flat_target != ignore_index
         safe_target = np.where(valid, flat_target, 0)
         shifted = flat - np.max(flat, axis=1, keepdims=True)  # max shift: no overflow at 1e4
-        log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+        probs = np.exp(shifted)
+        sum_exp = np.sum(probs, axis=1)  # (N,)
+        probs /= sum_exp[:, None]  # softmax, kept for backward (no exp there)
+        log_sum_exp = np.log(sum_exp)  # log p = shifted - log_sum_exp, read where needed
         rows = np.arange(flat.shape[0])
-        loss = -log_probs[rows, safe_target]
+        loss = log_sum_exp - shifted[rows, safe_target]
         if label_smoothing > 0:
-            smooth = -np.mean(log_probs, axis=1)
+            smooth = log_sum_exp - np.mean(shifted, axis=1)  # -mean log p over the classes
             loss = (1 - label_smoothing) * loss + label_smoothing * smooth
         loss = np.where(valid, loss, 0).astype(logits.dtype, copy=False)
-        ctx.save_for_backward(log_probs)
+        ctx.save_for_backward(probs)
         ctx.rows, ctx.target, ctx.valid = rows, safe_target, valid
         ctx.logits_shape, ctx.target_shape = logits.shape, target.shape
         ctx.smoothing, ctx.reduction = label_smoothing, reduction
@@ -87,10 +90,8 @@ class CrossEntropy(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
-        (log_probs,) = ctx.saved_tensors
-        grad = np.exp(log_probs)
-        if ctx.smoothing > 0:
-            grad -= ctx.smoothing / log_probs.shape[1]
+        (probs,) = ctx.saved_tensors
+        grad = probs - ctx.smoothing / probs.shape[1]  # a new array: probs stays for retain_graph
         grad[ctx.rows, ctx.target] -= 1 - ctx.smoothing
         if ctx.reduction == "none":
             scale = grad_out.reshape(-1, 1) * ctx.valid[:, None]
