@@ -119,5 +119,4 @@ class Stack(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
-        n = grad_out.shape[ctx.dim]
-        return tuple(np.take(grad_out, i, axis=ctx.dim) for i in range(n))
+        return tuple(np.moveaxis(grad_out, ctx.dim, 0))  # views, one per stacked input
