@@ -287,21 +287,30 @@ def test_integer_mask_is_refused_and_a_wrong_shape_is_named() -> None:
 
 
 def test_long_causal_sequences_are_blocked_and_skip_unseen_keys(monkeypatch) -> None:
-    """Past _BLOCK_SCORES the op runs blocks of query rows, and a causal block only multiplies
-    the keys its queries may see: blocks of 32 rows against 32, 64, 96 and 128 keys."""
+    """Past _BLOCK_SCORES the op runs blocks, and a causal block only multiplies the pairs it
+    may see: forward, 32 query rows against 32, 64, 96 and 128 keys; backward, 32 keys against
+    the 128, 96, 64 and 32 queries that see them."""
     monkeypatch.setattr(F, "_BLOCK_SCORES", 4096)
     seen = []
     original = attn_ops._Extras.scores
 
-    def spy(self: Any, qs: np.ndarray, kh: np.ndarray, i0: int, i1: int) -> Any:
-        scores, end = original(self, qs, kh, i0, i1)
-        seen.append(scores.size)
-        return scores, end
+    def spy(self: Any, qs: np.ndarray, k_t: np.ndarray, rows: tuple, cols: tuple) -> Any:
+        scores = original(self, qs, k_t, rows, cols)
+        seen.append(scores.shape)
+        return scores
 
     monkeypatch.setattr(attn_ops._Extras, "scores", spy)
     rng = np.random.default_rng(0)
-    x = tg.Tensor(rng.standard_normal((1, 128, 8)).astype(np.float32))
-    out = F.scaled_dot_product_attention(x, x, x, is_causal=True)
-    assert seen == [32 * end for end in (32, 64, 96, 128)]
-    reference = _sdpa_ref(x.data, x.data, x.data, is_causal=True)
-    np.testing.assert_allclose(out.data, reference, rtol=2e-4, atol=1e-5)
+    q, k, v = (tg.Tensor(rng.standard_normal((1, 128, 8)), requires_grad=True) for _ in "qkv")
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert seen == [(1, 32, end) for end in (32, 64, 96, 128)]
+    reference = _sdpa_ref(q.data, k.data, v.data, is_causal=True)
+    np.testing.assert_allclose(out.data, reference, rtol=1e-12, atol=1e-12)
+    upstream = rng.standard_normal(out.shape)
+    out.backward(upstream)
+    assert seen[4:] == [(1, rows, 32) for rows in (128, 96, 64, 32)]
+    unblocked = _grads(
+        _attention_op, (q, k, v), dict(num_heads=0, packed=False, causal_offset=0), upstream
+    )
+    for name, grad, expected in zip("qkv", (q.grad, k.grad, v.grad), unblocked[1:]):
+        assert_close(grad.data, expected, f"d{name}", tol=1e-12)

@@ -22,10 +22,12 @@ docs/self_attention.md derives them. Two layouts of the same math:
     [q | k | v] side by side, (B, T, 3E): self-attention's single projection, whose gradient is
     written into one (B, T, 3E) array.
 
-Long sequences: the queries are processed in blocks of `block_size` rows (the idea of
-FlashAttention, Dao et al. 2022): a block's (B, H, block, S) scores exist only while it is worked
-on, forward keeps each row's log-sum-exp, and backward recomputes the block's weights from it.
-With a causal mask a block skips the keys that none of its queries may see.
+Long sequences (the idea of FlashAttention, Dao et al. 2022): with a `block_size`, forward runs
+blocks of query rows, so a block's (B, H, block, S) scores exist only while it is worked on, and
+keeps each row's log-sum-exp; backward runs blocks of keys against every query, recomputing the
+weights from the log-sum-exp, so dK and dV of a block are each one product over all queries and
+only dQ adds up across blocks. A causal mask lets a block skip the keys (forward) or queries
+(backward) that it cannot pair with: about half the work of the full (L, S) matrix.
 """
 
 from __future__ import annotations
@@ -81,49 +83,88 @@ class ScaledDotProductAttention(Function):
         qh, kh, vh = layout.heads(q, k, v)
         scale = 1.0 / math.sqrt(qh.shape[-1])
         qs = qh * qh.dtype.type(scale)  # scale q, not the scores: L*D work instead of L*S
+        k_t = _transposed(kh)  # (..., D, S) contiguous: BLAS runs faster than on a view
         extras = _Extras(bias, mask, causal_offset, keep, dropout_p, kh.shape[-2])
         out, oh = layout.new_output(qh, kh, vh)
-        blocks = _blocks(qh.shape[-2], block_size)
-        lse = None  # blocks: each query row's log-sum-exp (..., L, 1)
-        for i0, i1 in blocks:
-            probs, end = extras.scores(qs, kh, i0, i1)
-            row_lse = _softmax_(probs)
-            if len(blocks) == 1:
-                saved = probs  # one block: keep the weights themselves
-                probs.flags.writeable = False  # shared with weights_out: edits would be silent
-                if weights_out is not None:
-                    weights_out.append(_pad_keys(probs, kh.shape[-2]))
-            else:
-                if lse is None:
-                    lse = np.empty(row_lse.shape[:-2] + (qh.shape[-2], 1), dtype=row_lse.dtype)
-                lse[..., i0:i1, :] = row_lse
-            np.matmul(extras.dropped(probs, i0, i1), vh[..., :end, :], out=oh[..., i0:i1, :])
-        ctx.layout, ctx.extras, ctx.scale, ctx.blocks = layout, extras, scale, blocks
-        ctx.save_for_backward(qs, kh, vh, out, saved if lse is None else lse, bias)
+        length = qh.shape[-2]
+        blocked = block_size is not None and block_size < length
+        if not blocked:
+            probs = extras.scores(qs, k_t, (0, length), (0, extras.key_end(length)))
+            _softmax_(probs)
+            probs.flags.writeable = False  # shared with weights_out: an edit must not be silent
+            if weights_out is not None:
+                weights_out.append(_pad_keys(probs, kh.shape[-2]))
+            np.matmul(extras.dropped(probs, 0, 0), vh[..., : probs.shape[-1], :], out=oh)
+            saved = probs  # one block: backward reads the weights themselves
+        else:
+            saved = _blocked_forward(qs, k_t, vh, oh, extras, block_size)  # row log-sum-exp
+        ctx.layout, ctx.extras, ctx.scale = layout, extras, scale
+        ctx.block_size = block_size if blocked else None
+        ctx.save_for_backward(qs, k_t, kh, vh, out, saved, bias)
         return out
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
-        qs, kh, vh, out, saved, bias = ctx.saved_tensors
-        layout, extras, blocks = ctx.layout, ctx.extras, ctx.blocks
-        gh, oh = layout.split_output(grad_out), layout.split_output(out)
+        qs, k_t, kh, vh, out, saved, bias = ctx.saved_tensors
+        extras, length = ctx.extras, qs.shape[-2]
+        gh, oh = ctx.layout.split_output(grad_out), ctx.layout.split_output(out)
         delta = row_sum(gh * oh, gh.ndim - 1)  # (..., L, 1): rowsum(dP ⊙ P) the cheap way
-        grads = _Grads(ctx, qs, kh, vh, bias, accumulate=len(blocks) > 1)
-        for i0, i1 in blocks:
-            if len(blocks) == 1:
-                probs, end = saved, saved.shape[-1]
+        one_block = ctx.block_size is None  # else `saved` is the row log-sum-exp
+        grads = _Grads(ctx, qs, kh, vh, bias, accumulate_dq=not one_block)
+        key_end = extras.key_end(length)
+        blocks = [(0, key_end)] if one_block else _blocks(key_end, ctx.block_size)
+        # Two subtractions ride in the products, saving a pass over each block each:
+        # [s q | -lse] @ [kᵀ; 1] = A - lse, and [g | -δ] @ [vᵀ; 1] = dP - δ (not with dropout,
+        # whose mask comes between dP̃ and δ).
+        if not one_block:
+            q_lse, k_ones = _with_column(qs, -saved), _with_ones_row(k_t)  # (..., L, D+1), ...
+        if extras.keep is None:
+            g_delta, v_ones = _with_column(gh, -delta), _with_ones_row(_transposed(vh))
+        else:
+            v_t = _transposed(vh)  # (..., Dv, S)
+        for j0, j1 in blocks:
+            r0 = extras.first_query(j0)  # queries before r0 see none of keys j0..j1
+            if one_block:
+                probs = saved
             else:
-                probs, end = extras.scores(qs, kh, i0, i1)
-                probs -= saved[..., i0:i1, :]
+                probs = extras.scores(q_lse, k_ones, (r0, length), (j0, j1))  # A - lse
                 np.exp(probs, out=probs)  # P = exp(A - logsumexp(A)), recomputed
-            g = gh[..., i0:i1, :]
-            grads.add_values(extras.dropped(probs, i0, i1), g, end)
-            d_probs = g @ np.swapaxes(vh[..., :end, :], -1, -2)  # (..., n, end)
-            d_scores = extras.undropped(d_probs, i0, i1)
-            d_scores -= delta[..., i0:i1, :]
+            g = gh[..., r0:, :]
+            grads.store_values(extras.dropped(probs, r0, j0), g, j0, j1)
+            if extras.keep is None:
+                d_scores = g_delta[..., r0:, :] @ v_ones[..., j0:j1]  # dP - δ (..., rows, keys)
+            else:
+                d_scores = extras.undropped(g @ v_t[..., j0:j1], r0, j0)  # dP
+                d_scores -= delta[..., r0:, :]
             d_scores *= probs  # dA = P ⊙ (dP − δ), in dP's buffer
-            grads.add_scores(d_scores, i0, i1, end)
-        return grads.result()
+            grads.store_scores(d_scores, r0, j0, j1)
+        return grads.result(key_end)
+
+
+def _blocked_forward(
+    qs: np.ndarray,
+    k_t: np.ndarray,
+    vh: np.ndarray,
+    oh: np.ndarray,
+    extras: _Extras,
+    block_size: int,
+) -> np.ndarray:
+    """Forward over blocks of query rows, writing O into `oh`; returns each row's log-sum-exp
+    (..., L, 1). O = (E V) / rowsum(E) with E = exp(A - max): the division is on (n, Dv) rows
+    after the product instead of on the (n, S) weights."""
+    length = qs.shape[-2]
+    lse = None
+    for i0, i1 in _blocks(length, block_size):
+        end = extras.key_end(i1)
+        weights = extras.scores(qs, k_t, (i0, i1), (0, end))
+        row_lse, inv_total = _softmax_(weights, normalize=False)
+        if lse is None:
+            lse = np.empty(row_lse.shape[:-2] + (length, 1), dtype=row_lse.dtype)
+        lse[..., i0:i1, :] = row_lse
+        block_out = oh[..., i0:i1, :]
+        np.matmul(extras.dropped(weights, i0, 0), vh[..., :end, :], out=block_out)
+        block_out *= inv_total
+    return lse
 
 
 class AttentionWeights(Function):
@@ -155,9 +196,9 @@ class AttentionWeights(Function):
         qs = qh * qh.dtype.type(scale)
         extras = _Extras(bias, mask, causal_offset, None, 0.0, kh.shape[-2])
         if probs is None:
-            scores, _ = extras.scores(qs, kh, 0, qh.shape[-2])
+            scores = extras.scores(qs, _transposed(kh), (0, qs.shape[-2]), (0, kh.shape[-2]))
             _softmax_(scores)
-            probs = _pad_keys(scores, kh.shape[-2])
+            probs = scores
         ctx.layout, ctx.extras, ctx.scale = layout, extras, scale
         ctx.save_for_backward(qs, kh, probs, bias)
         return probs
@@ -167,9 +208,9 @@ class AttentionWeights(Function):
         qs, kh, probs, bias = ctx.saved_tensors
         d_scores = grad_out * probs
         d_scores -= probs * row_sum(d_scores, d_scores.ndim - 1)  # softmax backward
-        grads = _Grads(ctx, qs, kh, None, bias, accumulate=False)
-        grads.add_scores(d_scores, 0, qs.shape[-2], d_scores.shape[-1])
-        return grads.result()
+        grads = _Grads(ctx, qs, kh, None, bias, accumulate_dq=False)
+        grads.store_scores(d_scores, 0, 0, kh.shape[-2])
+        return grads.result(kh.shape[-2])
 
 
 # ----- the pieces both ops share ----------------------------------------------------------
@@ -241,7 +282,7 @@ class _Layout:
 
 
 class _Extras:
-    """Everything added to the scores besides q kᵀ (bias, mask, causal) and the dropout."""
+    """Everything added to the scores besides s q kᵀ (bias, mask, causal) and the dropout."""
 
     def __init__(
         self,
@@ -254,45 +295,53 @@ class _Extras:
     ) -> None:
         self.bias, self.mask, self.causal_offset = bias, mask, causal_offset
         self.keep, self.num_keys = keep, num_keys
-        self.keep_scale = 1.0 / (1.0 - dropout_p) if keep is not None else 1.0
+        # dropout_p = 1 drops everything: keep is all False, and the 0 scale avoids 0 * inf.
+        self.keep_scale = 1.0 / (1.0 - dropout_p) if dropout_p < 1 else 0.0
 
     def key_end(self, i1: int) -> int:
-        """Keys past this one are blocked for every query before row i1 (causal)."""
+        """Keys from this one on are blocked for every query before row i1 (causal)."""
         if self.causal_offset is None:
             return self.num_keys
         return min(self.num_keys, i1 + self.causal_offset)
 
-    def scores(self, qs: np.ndarray, kh: np.ndarray, i0: int, i1: int) -> tuple[np.ndarray, int]:
-        """Scores of query rows i0..i1 against the keys they may see.  -> ((..., n, end), end)."""
-        end = self.key_end(i1)
-        scores = qs[..., i0:i1, :] @ np.swapaxes(kh[..., :end, :], -1, -2)  # (..., n, end)
+    def first_query(self, j0: int) -> int:
+        """Queries before this row may see no key from j0 on (causal)."""
+        if self.causal_offset is None:
+            return 0
+        return max(0, j0 - self.causal_offset)
+
+    def scores(
+        self, qs: np.ndarray, k_t: np.ndarray, rows: tuple[int, int], cols: tuple[int, int]
+    ) -> np.ndarray:
+        """A = s q kᵀ + bias + mask for query rows i0..i1 and keys j0..j1.  -> (..., n, m)."""
+        (i0, i1), (j0, j1) = rows, cols
+        scores = qs[..., i0:i1, :] @ k_t[..., j0:j1]  # (..., n, m)
         for extra in (self.bias, self.mask):
             if extra is not None:
-                scores += _window(extra, i0, i1, end)
+                scores += _window(extra, i0, i1, j0, j1)
         if self.causal_offset is not None:
-            first = i0 + self.causal_offset + 1  # the first key that some row must not see
-            if first < end:
-                scores[..., first:] += _future(i1 - i0, end - first, scores.dtype)
-        return scores, end
+            _block_future(scores, self.causal_offset + i0 - j0)
+        return scores
 
-    def dropped(self, probs: np.ndarray, i0: int, i1: int) -> np.ndarray:
-        """P̃ = P ⊙ keep / (1 - p) for rows i0..i1 (P itself without dropout)."""
+    def dropped(self, probs: np.ndarray, i0: int, j0: int) -> np.ndarray:
+        """P̃ = P ⊙ keep / (1 - p) for the block at row i0, key j0 (P itself without dropout)."""
         if self.keep is None:
             return probs
-        return probs * _window(self.keep, i0, i1, probs.shape[-1]) * probs.dtype.type(
-            self.keep_scale
-        )
+        n, m = probs.shape[-2:]
+        keep = _window(self.keep, i0, i0 + n, j0, j0 + m)
+        return probs * keep * probs.dtype.type(self.keep_scale)
 
-    def undropped(self, d_dropped: np.ndarray, i0: int, i1: int) -> np.ndarray:
+    def undropped(self, d_dropped: np.ndarray, i0: int, j0: int) -> np.ndarray:
         """dP from dP̃, in place: the dropout's backward."""
         if self.keep is not None:
-            d_dropped *= _window(self.keep, i0, i1, d_dropped.shape[-1])
+            n, m = d_dropped.shape[-2:]
+            d_dropped *= _window(self.keep, i0, i0 + n, j0, j0 + m)
             d_dropped *= d_dropped.dtype.type(self.keep_scale)
         return d_dropped
 
 
 class _Grads:
-    """The gradients of q, k, v and the bias, filled block by block (one block: written once)."""
+    """The gradients of q, k, v and the bias, filled one block of keys at a time."""
 
     def __init__(
         self,
@@ -301,42 +350,46 @@ class _Grads:
         kh: np.ndarray,
         vh: np.ndarray | None,
         bias: np.ndarray | None,
-        accumulate: bool,
+        accumulate_dq: bool,
     ) -> None:
         self.layout, self.needs, self.scale = ctx.layout, ctx.needs_input_grad, ctx.scale
-        self.qs, self.kh, self.accumulate = qs, kh, accumulate
+        self.qs, self.kh = qs, kh
         self.arrays, (self.dq, self.dk, self.dv) = self.layout.new_grads(qs, kh, vh)
-        for view in (self.dk, self.dv):
-            if view is not None and (accumulate or vh is None):
-                view[...] = 0  # blocks add up; AttentionWeights has no dv (packed: a zero slot)
+        if self.dv is not None and vh is None:
+            self.dv[...] = 0  # AttentionWeights in the packed layout: v's slot gets nothing
+        # Key blocks each add to dQ: they sum in a contiguous array, scaled once at the end.
+        self.dq_sum = np.zeros(self.dq.shape, self.dq.dtype) if accumulate_dq else None
         self.d_bias = None
         if bias is not None and self.needs[-1]:
             self.d_bias = np.zeros(bias.shape, dtype=qs.dtype)
 
-    def _store(self, view: np.ndarray, end: int, contribution: np.ndarray) -> None:
-        """view[..., :end, :] += contribution (blocks), or = it with zeros for unseen keys."""
-        if self.accumulate:
-            view[..., :end, :] += contribution
-            return
-        view[..., :end, :] = contribution
-        view[..., end:, :] = 0  # keys no query may see (causal) get no gradient
+    def store_values(self, dropped: np.ndarray, g: np.ndarray, j0: int, j1: int) -> None:
+        """dV of keys j0..j1 = P̃ᵀ g (the rows of queries that see them)."""
+        np.matmul(np.swapaxes(dropped, -1, -2), g, out=self.dv[..., j0:j1, :])
 
-    def add_values(self, dropped: np.ndarray, g: np.ndarray, end: int) -> None:
-        """dV = P̃ᵀ g for the keys 0..end."""
-        self._store(self.dv, end, np.swapaxes(dropped, -1, -2) @ g)  # (..., end, Dv)
-
-    def add_scores(self, d_scores: np.ndarray, i0: int, i1: int, end: int) -> None:
-        """dQ, dK and dbias from dA of query rows i0..i1 against keys 0..end."""
-        dq = self.dq[..., i0:i1, :]
-        np.matmul(d_scores, self.kh[..., :end, :], out=dq)
-        dq *= dq.dtype.type(self.scale)  # dQ = s dA K
-        self._store(self.dk, end, np.swapaxes(d_scores, -1, -2) @ self.qs[..., i0:i1, :])
+    def store_scores(self, d_scores: np.ndarray, r0: int, j0: int, j1: int) -> None:
+        """dK of keys j0..j1, dQ and dbias from dA (query rows r0.., keys j0..j1)."""
+        qs, keys = self.qs[..., r0:, :], self.kh[..., j0:j1, :]
+        np.matmul(np.swapaxes(d_scores, -1, -2), qs, out=self.dk[..., j0:j1, :])  # s dAᵀ Q
+        if self.dq_sum is None:
+            np.matmul(d_scores, keys, out=self.dq)
+        else:
+            self.dq_sum[..., r0:, :] += d_scores @ keys
         if self.d_bias is not None:
-            region = _window(self.d_bias, i0, i1, end)
+            region = _window(self.d_bias, r0, self.qs.shape[-2], j0, j1)
             region += unbroadcast(d_scores, region.shape, "ScaledDotProductAttention")
 
-    def result(self) -> tuple:
-        """One gradient per input ((q, k, v, bias) or (q, k, bias)), None where not needed."""
+    def result(self, key_end: int) -> tuple:
+        """One gradient per input ((q, k, v, bias) or (q, k, bias)), None where not needed.
+        Keys from key_end on are seen by no query (causal): zero gradient."""
+        for view in (self.dk, self.dv):
+            if view is not None:
+                view[..., key_end:, :] = 0
+        scale = self.dq.dtype.type(self.scale)
+        if self.dq_sum is None:
+            self.dq *= scale  # dQ = s dA K
+        else:
+            np.multiply(self.dq_sum, scale, out=self.dq)
         grads = [g if need else None for g, need in zip(self.arrays, self.needs[:-1])]
         if self.layout.packed:  # q carried q, k and v: one gradient for all three
             grads = [self.arrays[0] if self.needs[0] else None] + [None] * (len(grads) - 1)
@@ -350,11 +403,12 @@ def _blocks(length: int, block_size: int | None) -> list[tuple[int, int]]:
     return [(i, min(i + block_size, length)) for i in range(0, length, block_size)]
 
 
-def _softmax_(scores: np.ndarray) -> np.ndarray:
-    """Softmax along the last axis in place; returns each row's log-sum-exp (..., n, 1).
+def _softmax_(scores: np.ndarray, normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax along the last axis in place (or only exp(A - max) without `normalize`).
 
-    A row whose scores are all -inf (every key blocked) gets zero weights: its max shift is
-    taken as 0 and its empty sum as 1, so the row's log-sum-exp is 0 and exp(-inf - 0) = 0.
+    Returns each row's log-sum-exp and 1 / rowsum, both (..., n, 1). A row whose scores are
+    all -inf (every key blocked) gets zero weights: its max shift is taken as 0 and its empty
+    sum as 1, so its log-sum-exp is 0 and exp(-inf - 0) = 0.
     """
     top = row_max(scores, scores.ndim - 1)
     top[~np.isfinite(top)] = 0
@@ -362,21 +416,56 @@ def _softmax_(scores: np.ndarray) -> np.ndarray:
     np.exp(scores, out=scores)
     total = row_sum(scores, scores.ndim - 1)
     total[total == 0] = 1
-    scores *= 1 / total  # one division per row, then a multiplication per weight
-    return top + np.log(total)
+    inv_total = 1 / total
+    if normalize:
+        scores *= inv_total  # one division per row, then a multiplication per weight
+    return top + np.log(total), inv_total
 
 
-def _window(x: np.ndarray, i0: int, i1: int, end: int) -> np.ndarray:
-    """Rows i0..i1 and columns 0..end of an array broadcast along (..., L, S) (a view)."""
+def _with_column(x: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """[x | column] along the last axis.  Shapes: (..., n, d), (..., n, 1) -> (..., n, d + 1)."""
+    batch = np.broadcast_shapes(x.shape[:-2], column.shape[:-2])
+    parts = [np.broadcast_to(a, batch + a.shape[-2:]) for a in (x, column.astype(x.dtype))]
+    return np.concatenate(parts, axis=-1)
+
+
+def _with_ones_row(x_t: np.ndarray) -> np.ndarray:
+    """[xᵀ; 1], a row of ones below.  Shapes: (..., d, S) -> (..., d + 1, S)."""
+    ones = np.ones(x_t.shape[:-2] + (1, x_t.shape[-1]), dtype=x_t.dtype)
+    return np.concatenate([x_t, ones], axis=-2)
+
+
+def _transposed(x: np.ndarray) -> np.ndarray:
+    """(..., T, D) -> (..., D, T) contiguous: matmul against it beats a transposed view."""
+    return np.ascontiguousarray(np.swapaxes(x, -1, -2))
+
+
+def _window(x: np.ndarray, i0: int, i1: int, j0: int, j1: int) -> np.ndarray:
+    """Rows i0..i1 and columns j0..j1 of an array broadcast along (..., L, S) (a view)."""
     rows = slice(i0, i1) if x.shape[-2] != 1 else slice(None)
-    cols = slice(0, end) if x.shape[-1] != 1 else slice(None)
+    cols = slice(j0, j1) if x.shape[-1] != 1 else slice(None)
     return x[..., rows, cols]
 
 
-@functools.lru_cache(maxsize=16)
-def _future(rows: int, cols: int, dtype: np.dtype) -> np.ndarray:
-    """(rows, cols): -inf where col >= row, else 0; the causal mask of a block's last keys."""
-    mask = np.triu(np.full((rows, cols), -np.inf, dtype=dtype))
+def _block_future(scores: np.ndarray, diagonal: int) -> None:
+    """Add -inf where column c > row r + diagonal (a key after what the query may see).
+
+    Only columns past `diagonal` and rows before m - 1 - diagonal can hold such entries, and
+    there the mask is the same upper triangle for every block: it is cached.
+    """
+    n, m = scores.shape[-2:]
+    first = max(diagonal + 1, 0)  # the first column any row must not see
+    if first >= m:
+        return
+    rows = min(n, m - 1 - diagonal)  # rows from this one on see every column
+    region = scores[..., :rows, first:]
+    region += _future(rows, m - first, first - diagonal - 1, scores.dtype)
+
+
+@functools.lru_cache(maxsize=32)
+def _future(rows: int, cols: int, shift: int, dtype: np.dtype) -> np.ndarray:
+    """(rows, cols): -inf where col >= row - shift, else 0 (read-only, cached)."""
+    mask = np.triu(np.full((rows, cols), -np.inf, dtype=dtype), k=-shift)
     mask.flags.writeable = False
     return mask
 
