@@ -21,7 +21,13 @@ def row_sum(x: np.ndarray, dim: int) -> np.ndarray:
 
 
 def row_max(x: np.ndarray, dim: int) -> np.ndarray:
-    """max(x, dim, keepdims=True), through a transposed copy when dim is a short last axis."""
+    """max(x, dim, keepdims=True), through a transposed copy when dim is a short last axis.
+
+    The max of an empty axis is -inf (numpy refuses it: a reduction with no identity)."""
+    if x.size == 0:
+        shape = list(x.shape)
+        shape[dim] = 1
+        return np.full(shape, -np.inf, dtype=x.dtype)
     if dim != x.ndim - 1 or x.ndim < 2 or x.shape[-1] > _SHORT or x.size < 4096:
         return np.asarray(np.max(x, axis=dim, keepdims=True))
     columns = np.ascontiguousarray(x.reshape(-1, x.shape[-1]).T)  # (N, R)
