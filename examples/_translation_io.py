@@ -166,7 +166,7 @@ def load_weights(model: tg.nn.Module, path: Path, digest: str) -> dict[str, Any]
     return ckpt
 
 
-_TEMP = re.compile(r"\.(.+)\.([0-9a-f]+\.)?tmp")  # tg.save's and write_json's temporary files
+_TEMP = re.compile(r"\.(.+?)\.([0-9a-f]+\.)?tmp")  # tg.save's and write_json's temporary files
 
 
 def remove_orphan_temps(out: Path) -> None:
