@@ -45,7 +45,8 @@ def relu(x: Tensor) -> Tensor:
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
-    """x * Phi(x) (approximate="none", PyTorch's default) or its tanh form."""
+    """x * Phi(x), exact to float64 precision (approximate="none", PyTorch's default), or its
+    tanh form (approximate="tanh"). Shapes: same in and out. Floating input only."""
     return x.gelu(approximate)
 
 
