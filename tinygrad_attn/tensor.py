@@ -23,7 +23,8 @@ class Tensor:
     """An n-dimensional array that records the ops applied to it when it requires grad.
 
     `Tensor(data, requires_grad=False, dtype=None)`: data is an ndarray (kept as is), a Python
-    number or a nested list (floats become float32, ints int64).
+    number or a nested list (floats become float32, ints int64). Bool, int, float and complex
+    data only (object or string data is a TypeError); only real floating tensors require grad.
     """
 
     __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_version", "_hooks", "__weakref__")
