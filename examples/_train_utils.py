@@ -1,12 +1,14 @@
-"""Helpers of the training script: flags from a dataclass, progress display, BLAS thread
-limit, peak memory."""
+"""Helpers of the training script: flags from a dataclass and their type check, progress
+display, BLAS thread limit, peak memory, Ctrl-C handling."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import dataclasses
+import math
 import resource
+import signal
 import sys
 import time
 
@@ -37,6 +39,45 @@ def flag_parser(config_cls: type, description: str, choices: dict) -> argparse.A
             help=f"default: {f.default}",
         )
     return parser
+
+
+class ConfigError(ValueError):
+    """A config field of the wrong type or value: `field` names it, `problem` says what."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field, self.problem = field, problem
+
+
+_TYPE_NAMES = {"int": "an int", "float": "a finite number", "str": "a string", "bool": "a bool"}
+
+
+def check_types(config: object) -> None:
+    """ConfigError for the first dataclass field whose value is not of its annotated type
+    (int, float, str or bool; an int is fine where a float is expected, a bool is no number)."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if f.type == "float":
+            ok = number and math.isfinite(value)
+        elif f.type == "int":
+            ok = number and isinstance(value, int)
+        else:
+            ok = type(value).__name__ == f.type
+        if not ok:
+            raise ConfigError(f.name, f"must be {_TYPE_NAMES[f.type]}, got {value!r}")
+
+
+def interrupt_once() -> None:
+    """Make the first Ctrl-C raise KeyboardInterrupt and ignore any after it (for a script's
+    main thread): a second Ctrl-C while the first is being handled, reported and the process
+    exits would otherwise be a KeyboardInterrupt traceback from wherever it lands."""
+
+    def first_interrupt(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, first_interrupt)
 
 
 class Progress:

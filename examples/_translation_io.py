@@ -1,6 +1,7 @@
 """The files of a translation run: what train_translation.py writes and translate.py reads.
 
-A run directory (`--out`, default runs/zh_en) holds:
+A run directory (`--out`, default runs/zh_en) holds (and `.<name>.<hex>.tmp` files only while
+one is being written: `remove_orphan_temps` clears those a killed save left behind):
     model.npz        the best weights so far (by valid exact match): {"model": state_dict,
                      "step", "valid_exact", "vocab_sha256"}; what translate.py loads
     train_state.npz  the latest resumable state: {"model", "optim", "step", "rng", "best",
@@ -20,9 +21,11 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from toydata import Vocab
 
 import tinygrad_attn as tg
@@ -67,6 +70,39 @@ def read_dataclass(path: Path, cls: type) -> Any:
     return cls(**saved)
 
 
+def vocab_task(src_vocab: Vocab, tgt_vocab: Vocab) -> str | None:
+    """The task a vocabulary pair was built for: "translation zh-en", "translation en-zh",
+    "reversal", "dates zh-en" or "dates en-zh"; None when it looks like none of them."""
+    kinds = (_vocab_kind(src_vocab.itos[4:]), _vocab_kind(tgt_vocab.itos[4:]))
+    return {
+        ("zh", "words"): "translation zh-en",
+        ("words", "zh"): "translation en-zh",
+        ("letters", "letters"): "reversal",
+        ("months", "words"): "dates zh-en",
+        ("words", "months"): "dates en-zh",
+    }.get(kinds)
+
+
+def _vocab_kind(tokens: list[str]) -> str:
+    """ "zh" (Chinese words), "letters" (a-j: reversal), "months" (dates source) or "words"."""
+    if any(re.search("[\u4e00-\u9fff]", t) for t in tokens):
+        return "zh"
+    if tokens and all(len(t) == 1 and "a" <= t <= "j" for t in tokens):
+        return "letters"
+    return "months" if "january" in tokens else "words"
+
+
+def check_task(out: Path, task: str, direction: str, src_vocab: Vocab, tgt_vocab: Vocab) -> None:
+    """RunFileError when config.json's task/direction is not what vocab.json was built for."""
+    found = vocab_task(src_vocab, tgt_vocab)
+    expected = task if task == "reversal" else f"{task} {direction}"  # reversal is symmetric
+    if found is not None and found != expected:
+        raise RunFileError(
+            f"{out / CONFIG_FILE} says task {task!r} direction {direction!r}, but "
+            f"{out / VOCAB_FILE} holds a {found} vocabulary"
+        )
+
+
 def vocab_digest(src_vocab: Vocab, tgt_vocab: Vocab) -> str:
     """SHA-256 of both token lists: stored with the weights to detect a swapped vocab.json."""
     text = json.dumps({"src": src_vocab.itos, "tgt": tgt_vocab.itos}, ensure_ascii=False)
@@ -106,14 +142,41 @@ def load_weights(model: tg.nn.Module, path: Path, digest: str) -> dict[str, Any]
     ckpt = load_npz(path)
     if not isinstance(ckpt, dict) or "model" not in ckpt or "vocab_sha256" not in ckpt:
         raise RunFileError(f"{path}: not a translation checkpoint (no 'model'/'vocab_sha256')")
+    weights = ckpt["model"]
+    if not isinstance(weights, dict) or not all(
+        isinstance(v, np.ndarray) for v in weights.values()
+    ):
+        raise RunFileError(f"{path}: its 'model' entry is not a dict of arrays")
+    diverged = [k for k, v in weights.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]
+    if diverged:
+        raise RunFileError(
+            f"{path}: weight {diverged[0]!r} holds NaN or Inf values (the run diverged?); "
+            "retrain with a lower --lr"
+        )
     if ckpt["vocab_sha256"] != digest:
         raise RunFileError(
             f"{path} was trained with a different vocabulary than {path.parent / VOCAB_FILE}"
         )
     try:
-        model.load_state_dict(ckpt["model"])
+        model.load_state_dict(weights)
     except (KeyError, ValueError) as err:
         raise RunFileError(
             f"{path} does not match {path.parent / CONFIG_FILE} and {VOCAB_FILE}: {err}"
         ) from err
     return ckpt
+
+
+_TEMP = re.compile(r"\.(.+?)\.([0-9a-f]+\.)?tmp")  # tg.save's and write_json's temporary files
+
+
+def remove_orphan_temps(out: Path) -> None:
+    """Delete the temporary files of run files whose save was killed (kill -9, power loss).
+
+    A finished save renames its temporary file, so any left over is an orphan, as long as no
+    other process writes to the same run directory (a run directory belongs to one run).
+    """
+    names = {MODEL_FILE, STATE_FILE, VOCAB_FILE, CONFIG_FILE, METRICS_FILE}
+    for tmp in out.glob(".*tmp"):
+        match = _TEMP.fullmatch(tmp.name)
+        if match and match.group(1) in names:
+            tmp.unlink(missing_ok=True)

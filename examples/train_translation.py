@@ -38,7 +38,15 @@ from pathlib import Path
 import _translation_eval as ev
 import _translation_io as rio
 import numpy as np
-from _train_utils import Progress, flag_parser, peak_memory_mb, thread_limit
+from _train_utils import (
+    ConfigError,
+    Progress,
+    check_types,
+    flag_parser,
+    interrupt_once,
+    peak_memory_mb,
+    thread_limit,
+)
 from toydata import PAD, Pair, Vocab, batches, load_task
 
 import tinygrad_attn as tg
@@ -81,7 +89,10 @@ class Config:
 
 
 RESUMABLE = ("steps", "eval_every", "eval_size", "log_every", "samples", "threads")
-POSITIVE = ("steps", "batch_size", "eval_every", "eval_size", "log_every", "d_model", "nhead")
+POSITIVE = (  # fields that must be >= 1; warmup, samples, threads and seed must be >= 0
+    "steps batch_size eval_every eval_size log_every d_model nhead max_len dim_feedforward "
+    "num_encoder_layers num_decoder_layers"
+).split()
 CHOICES = {"task": ("translation", "reversal", "dates"), "direction": ("zh-en", "en-zh")}
 WALK_ZH = ["机器", "学习"]  # the notes' decoding walk, shown at the end: BOS machine learning EOS
 WALK_EN = ["machine", "learning"]
@@ -139,10 +150,12 @@ class Run:
     def __init__(self, cfg: Config) -> None:
         self.cfg, self.out = cfg, Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
+        rio.remove_orphan_temps(self.out)  # left by a save that was killed (kill -9)
         self.data = load_task(cfg.task, cfg.direction)
         tg.manual_seed(cfg.seed)
         if cfg.resume:
             self.src_vocab, self.tgt_vocab = rio.read_vocabs(self.out)
+            rio.check_task(self.out, cfg.task, cfg.direction, self.src_vocab, self.tgt_vocab)
         else:
             self.src_vocab = Vocab.build([p.src for p in self.data["train"]])
             self.tgt_vocab = Vocab.build([p.tgt for p in self.data["train"]])
@@ -154,16 +167,26 @@ class Run:
         self.opt = optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-9)
         self.step, self.best, self.saved_step = 0, -1.0, None
         if cfg.resume:
-            state = rio.load_weights(self.model, self.out / rio.STATE_FILE, self.digest)
-            self.opt.load_state_dict(state["optim"])
-            self.step, self.best = state["step"], state["best"]
-            self.saved_step = self.step
-            get_rng().bit_generator.state = json.loads(state["rng"])  # dropout continues
+            self._resume()
         # Built after the optimizer state is loaded: the lr is a closed form of the step.
         t_max = max(cfg.steps, cfg.warmup + 1)
         self.sched = optim.lr_scheduler.CosineWithWarmupLR(
             self.opt, cfg.warmup, t_max, cfg.lr * cfg.min_lr_ratio, last_epoch=self.step - 1
         )
+
+    def _resume(self) -> None:
+        """Model, optimizer, step, best score and RNG from train_state.npz (RunFileError if bad)."""
+        path = self.out / rio.STATE_FILE
+        state = rio.load_weights(self.model, path, self.digest)
+        try:
+            self.opt.load_state_dict(state["optim"])
+            self.step, self.best = state["step"], float(state["best"])
+            if not isinstance(self.step, int) or self.step < 0:
+                raise ValueError(f"step {self.step!r}")
+            get_rng().bit_generator.state = json.loads(state["rng"])  # dropout continues
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise rio.RunFileError(f"{path}: not a resumable training state ({err!r})") from err
+        self.saved_step = self.step
 
     def evaluate_and_save(self) -> float:
         """Valid exact match (%) of greedy decodes; save model.npz if best, train_state.npz."""
@@ -173,6 +196,7 @@ class Run:
             np.mean([self.tgt_vocab.decode(h) == p.tgt for h, p in zip(hyps, valid)])
         )
         weights = self.model.state_dict()
+        rio.remove_orphan_temps(self.out)
         if score >= self.best:  # ties go to the later, longer-trained model
             self.best = score
             best = {"model": weights, "step": self.step, "valid_exact": score}
@@ -225,17 +249,22 @@ def _train(cfg: Config) -> dict:
         progress.close()
         return final_report(run, t_start)
     except KeyboardInterrupt:
-        progress.close()
-        if run.saved_step is None:
-            first = cfg.eval_every
-            print(f"\ninterrupted at step {run.step}, before the first checkpoint (step {first})")
-        else:
-            print(
-                f"\ninterrupted at step {run.step}; {run.out / rio.STATE_FILE} holds step "
-                f"{run.saved_step}. Continue with\n"
-                f"  python examples/train_translation.py --out {run.out} --resume"
-            )
-        return {"interrupted": run.step}
+        return _report_interrupt(run, progress)
+
+
+def _report_interrupt(run: Run, progress: Progress) -> dict:
+    """Say where the run stopped and how to resume it."""
+    progress.close()
+    if run.saved_step is None:
+        first = run.cfg.eval_every
+        print(f"\ninterrupted at step {run.step}, before the first checkpoint (step {first})")
+    else:
+        print(
+            f"\ninterrupted at step {run.step}; {run.out / rio.STATE_FILE} holds step "
+            f"{run.saved_step}. Continue with\n"
+            f"  python examples/train_translation.py --out {run.out} --resume"
+        )
+    return {"interrupted": run.step}
 
 
 def final_report(run: Run, t_start: float) -> dict:
@@ -273,9 +302,37 @@ def final_report(run: Run, t_start: float) -> dict:
     return metrics
 
 
+def check_config(cfg: Config) -> None:
+    """ConfigError naming the first field that a run cannot use (wrong type or value)."""
+    check_types(cfg)
+    rules = [(name, getattr(cfg, name) >= 1, ">= 1") for name in POSITIVE]
+    rules += [(name, getattr(cfg, name) >= 0, ">= 0") for name in ("warmup", "samples", "seed")]
+    rules += [
+        (name, getattr(cfg, name) in choices, f"one of {choices}")
+        for name, choices in CHOICES.items()
+    ]
+    rules += [
+        ("threads", cfg.threads >= 0, ">= 0"),
+        ("dropout", 0 <= cfg.dropout < 1, "in [0, 1)"),
+        ("label_smoothing", 0 <= cfg.label_smoothing <= 1, "in [0, 1]"),
+        ("min_lr_ratio", 0 <= cfg.min_lr_ratio <= 1, "in [0, 1]"),
+        ("lr", cfg.lr > 0, "> 0"),
+        ("clip", cfg.clip > 0, "> 0"),
+        ("nhead", cfg.d_model % cfg.nhead == 0, f"a divisor of d_model {cfg.d_model}"),
+    ]
+    for name, ok, rule in rules:
+        if not ok:
+            raise ConfigError(name, f"must be {rule}, got {getattr(cfg, name)!r}")
+
+
 def load_config(path: Path) -> Config:
-    """The Config saved in a run's config.json, or a RunFileError naming the file."""
-    return rio.read_dataclass(path, Config)
+    """The Config saved in a run's config.json, checked; or a RunFileError naming the file."""
+    cfg = rio.read_dataclass(path, Config)
+    try:
+        check_config(cfg)
+    except ConfigError as err:
+        raise rio.RunFileError(f"{path}: {err}") from None
+    return cfg
 
 
 def parse_config(argv: list[str] | None = None) -> Config:
@@ -285,9 +342,10 @@ def parse_config(argv: list[str] | None = None) -> Config:
     """
     parser = flag_parser(Config, __doc__.split("\n\n")[0], CHOICES)
     given = vars(parser.parse_args(argv))
-    for name in POSITIVE:
-        if given.get(name, 1) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {given[name]}")
+    try:
+        check_config(replace(Config(), **given))  # the flags given, the defaults for the rest
+    except ConfigError as err:
+        parser.error(f"--{err.field.replace('_', '-')} {err.problem}")
     if not given.get("resume"):
         return replace(Config(), **given)
     out = given.get("out", Config.out)
@@ -310,4 +368,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    interrupt_once()  # Ctrl-C twice in quick succession: one clean stop, no traceback
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C before the training loop (while loading data)
+        sys.exit(130)

@@ -10,7 +10,8 @@
 Chinese is typed as usual, without spaces: it is split into the vocabulary's words by longest
 match. Unknown words become <unk> with a warning naming them. `--ckpt DIR` picks the run
 directory (default runs/zh_en, where train_translation.py writes). Exit code 2 with a one-line
-message on stderr for empty or too long input and for a missing, corrupt or mismatched checkpoint.
+message on stderr for empty or too long input, a bad flag value (--beam 0, --plot-attention into a
+missing directory), and a missing, corrupt, diverged (NaN) or mismatched checkpoint or config.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Translator:
     def __init__(self, ckpt: Path) -> None:
         self.cfg = load_config(ckpt / rio.CONFIG_FILE)
         self.src_vocab, self.tgt_vocab = rio.read_vocabs(ckpt)
+        rio.check_task(ckpt, self.cfg.task, self.cfg.direction, self.src_vocab, self.tgt_vocab)
         self.model: Transformer = build_model(self.cfg, len(self.src_vocab), len(self.tgt_vocab))
         digest = rio.vocab_digest(self.src_vocab, self.tgt_vocab)
         rio.load_weights(self.model, ckpt / rio.MODEL_FILE, digest)
@@ -75,7 +77,7 @@ class Translator:
         return tokens, np.array([ids], dtype=np.int64)
 
     def translate(self, src: np.ndarray, beam: int) -> list[str]:
-        """Greedy (beam <= 1) or beam-search translation.  Shapes: src (1, S) -> tokens."""
+        """Greedy (beam 1) or beam-search translation.  Shapes: src (1, S) -> tokens."""
         max_len = min(self.model.max_len, 2 * src.shape[1] + 10)
         if beam > 1:
             out = self.model.beam_search(src, beam, BOS, EOS, max_len)
@@ -106,7 +108,10 @@ def run_one(tr: Translator, text: str, args: argparse.Namespace) -> None:
         layer = args.layer - 1 if args.layer > 0 else len(tr.model.decoder) - 1
         weights = tr.cross_attention(src, output, layer)
         title = f"cross-attention, decoder layer {layer + 1} (mean of heads)"
-        plot_attention(weights, tokens, output + ["</s>"], args.plot_attention, title)
+        try:
+            plot_attention(weights, tokens, output + ["</s>"], args.plot_attention, title)
+        except (OSError, ValueError) as err:  # unwritable path, unknown image format
+            raise InputError(f"--plot-attention {args.plot_attention}: {err}") from None
         print(f"attention plot written to {args.plot_attention}", file=sys.stderr)
 
 
@@ -126,6 +131,16 @@ def interactive(tr: Translator, args: argparse.Namespace) -> None:
             print(f"error: {err}", file=sys.stderr)
 
 
+def check_flags(args: argparse.Namespace) -> None:
+    """InputError for flag values that cannot work, before the model is loaded."""
+    if args.beam < 1:
+        raise InputError(f"--beam must be >= 1 (1 = greedy), got {args.beam}")
+    if args.plot_attention:
+        folder = Path(args.plot_attention).parent
+        if not folder.is_dir():
+            raise InputError(f"--plot-attention {args.plot_attention}: no directory {folder}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sentence", nargs="?", help="text to translate; none: read stdin lines")
@@ -136,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--walk", action="store_true", help="print the step-by-step decoding")
     args = parser.parse_args(argv)
     try:
+        check_flags(args)
         tr = Translator(Path(args.ckpt))
         if args.layer > len(tr.model.decoder):
             raise InputError(f"--layer {args.layer}: the model has {len(tr.model.decoder)} layers")

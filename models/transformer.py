@@ -170,6 +170,15 @@ class TransformerDecoderLayer(nn.Module):
         return self.dropout2(out)  # (B, T, E)
 
 
+def _same_batch(a: np.ndarray | Tensor, a_name: str, b: np.ndarray | Tensor, b_name: str) -> None:
+    """ValueError naming the Transformer and both inputs when their batch sizes differ."""
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(
+            f"Transformer: {a_name} has batch size {a.shape[0]} but {b_name} has {b.shape[0]} "
+            f"(shapes {a.shape} and {b.shape})"
+        )
+
+
 def causal_mask(length: int) -> np.ndarray:
     """(T, T) bool, True above the diagonal: query i may not see key j > i (MHA convention)."""
     return np.triu(np.ones((length, length), dtype=bool), k=1)
@@ -232,6 +241,7 @@ class Transformer(nn.Module):
 
     def forward(self, src: np.ndarray | Tensor, tgt_in: np.ndarray | Tensor) -> Tensor:
         """Teacher-forced logits.  Shapes: src (B, S), tgt_in (B, T) -> (B, T, V)."""
+        _same_batch(self._tokens(src, "src"), "src", self._tokens(tgt_in, "tgt_in"), "tgt_in")
         memory = self.encode(src)  # (B, S, E)
         return self.decode(tgt_in, memory, src)
 
@@ -260,6 +270,9 @@ class Transformer(nn.Module):
         keys and values being read from the cache (models/cache.py drives this).
         """
         tgt_in = self._tokens(tgt_in, "tgt_in")
+        _same_batch(tgt_in, "tgt_in", memory, "memory")
+        if src is not None:
+            _same_batch(self._tokens(src, "src"), "src", memory, "memory")
         memory_padding = None if src is None else self._tokens(src, "src") == self.pad_id
         if memory_padding is not None and not memory_padding.any():
             memory_padding = None

@@ -9,8 +9,15 @@ import pytest
 
 import tinygrad_attn as tg
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
+from models import Transformer
+from tinygrad_attn import nn
 
 X = tg.Tensor(np.ones((2, 3)), requires_grad=True)
+I23 = tg.tensor([[1, 2, 3], [4, 5, 6]])  # int64
+
+
+def _tiny_transformer() -> Transformer:
+    return Transformer(5, 5, d_model=4, nhead=1, num_encoder_layers=1, num_decoder_layers=1)
 
 
 def _freed_backward() -> None:
@@ -107,6 +114,71 @@ ERRORS: list[tuple[str, Callable[[], object], type, str]] = [
     ),
     ("masked_fill mask dtype", lambda: X.masked_fill(np.ones(3), 0.0), TypeError, r"masked_fill"),
     ("bad data", lambda: tg.Tensor("text"), TypeError, r"Tensor: unsupported data"),
+    # --- issue 15: bad dtypes refused at the boundary, naming the op and the dtype ---
+    ("object array", lambda: tg.Tensor(np.array([object()])), TypeError, r"Tensor:.*object"),
+    ("string array", lambda: tg.Tensor(np.array(["a"])), TypeError, r"Tensor:.*<U1"),
+    (
+        "complex requires_grad",
+        lambda: tg.Tensor(np.array([1j]), requires_grad=True),
+        TypeError,
+        r"requires_grad: only real floating.*complex128",
+    ),
+    ("layer_norm int", lambda: F.layer_norm(I23, 3), TypeError, r"layer_norm: input.*int64"),
+    (
+        "layer_norm int weight",
+        lambda: F.layer_norm(X, 3, weight=tg.tensor([1, 1, 1])),
+        TypeError,
+        r"layer_norm: weight.*int64",
+    ),
+    (
+        "cross_entropy int logits",
+        lambda: F.cross_entropy(tg.tensor([[1, 2], [3, 4]]), [0, 1]),
+        TypeError,
+        r"cross_entropy: logits.*int64",
+    ),
+    ("gelu int", lambda: F.gelu(I23), TypeError, r"gelu: input.*int64"),
+    ("softmax int", lambda: F.softmax(I23, -1), TypeError, r"softmax: input.*int64"),
+    ("log_softmax bool", lambda: I23.__gt__(1).log_softmax(0), TypeError, r"log_softmax.*bool"),
+    ("mean int", lambda: I23.mean(), TypeError, r"mean: input.*int64"),
+    ("var int", lambda: I23.var(), TypeError, r"var: input.*int64"),
+    ("dropout int", lambda: F.dropout(I23, 0.5), TypeError, r"dropout: input.*int64"),
+    (
+        "batch_norm int",
+        lambda: F.batch_norm(I23, None, None, training=True),
+        TypeError,
+        r"batch_norm: input.*int64",
+    ),
+    ("linear int input", lambda: F.linear(I23, X), TypeError, r"linear: input.*int64"),
+    ("linear int weight", lambda: F.linear(X, I23), TypeError, r"linear: weight.*int64"),
+    (
+        "linear int bias",
+        lambda: F.linear(X, X, tg.tensor([1, 2])),
+        TypeError,
+        r"linear: bias.*int64",
+    ),
+    ("nn.Linear int input", lambda: nn.Linear(3, 2)(I23), TypeError, r"linear: input.*int64"),
+    ("matmul int @ float", lambda: I23 @ X.T, TypeError, r"matmul: int64 @ float64"),
+    ("matmul float @ int", lambda: X @ I23.T, TypeError, r"matmul: float64 @ int64"),
+    (
+        "matmul bool @ bool",
+        lambda: tg.tensor([True, False]) @ tg.tensor([True, True]),
+        TypeError,
+        r"matmul: bool @ bool",
+    ),
+    (
+        "max over an empty dim",
+        lambda: tg.zeros(0, 3).max(0),
+        IndexError,
+        r"max: .*empty dim.*\(0, 3\)",
+    ),
+    ("min of nothing", lambda: tg.zeros(0, 3).min(), IndexError, r"min: .*empty"),
+    ("argmax over an empty dim", lambda: tg.zeros(0, 3).argmax(0), IndexError, r"argmax: .*empty"),
+    (
+        "transformer batch mismatch",
+        lambda: _tiny_transformer()(np.ones((2, 3), int), np.ones((3, 4), int)),
+        ValueError,
+        r"Transformer: src has batch size 2 but tgt_in has 3",
+    ),
 ]
 
 

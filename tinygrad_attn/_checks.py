@@ -51,29 +51,38 @@ def broadcast_shape(a: tuple, b: tuple, op: str) -> tuple[int, ...]:
 
 
 def floating(x: Any, op: str, what: str = "input") -> None:
-    """TypeError unless x (a Tensor) holds floats."""
-    if x.dtype.kind != "f":
+    """TypeError naming `op`, `what` and the dtype unless x (a Tensor or array) holds real floats.
+
+    The check of every float-only op (softmax, layer_norm, linear, gelu, ...), as PyTorch's
+    kernels refuse integer and bool input. None (an absent optional input) passes.
+    """
+    if x is not None and x.dtype.kind != "f":
         raise TypeError(f"{op}: {what} must be a floating tensor, got dtype {x.dtype}")
 
 
 def to_array(data: Any, dtype: Any) -> np.ndarray:
     """Python data to an array: floats -> float32, ints -> int64, ndarrays keep their dtype."""
-    if isinstance(data, np.ndarray):
-        return data if dtype is None else data.astype(dtype, copy=False)
-    if isinstance(data, np.generic):
-        return np.asarray(data, dtype=dtype)
+    if isinstance(data, (np.ndarray, np.generic)):
+        arr = np.asarray(data) if dtype is None else np.asarray(data).astype(dtype, copy=False)
+        return _supported(arr, type(data).__name__)
     try:
         arr = np.asarray(data, dtype=dtype)
     except ValueError as err:
         raise ValueError(
             f"Tensor: cannot build a tensor from {type(data).__name__}: {err}"
         ) from None
-    if arr.dtype == object or arr.dtype.kind in "USV":
-        raise TypeError(f"Tensor: unsupported data of type {type(data).__name__} ({arr.dtype})")
+    _supported(arr, type(data).__name__)
     if dtype is None and arr.dtype.kind == "f":
         arr = arr.astype(np.float32)
     elif dtype is None and arr.dtype.kind in "iu":
         arr = arr.astype(np.int64, copy=False)
+    return arr
+
+
+def _supported(arr: np.ndarray, what: str) -> np.ndarray:
+    """arr, unless its dtype is not numeric or bool (objects, strings, bytes, records, dates)."""
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"Tensor: unsupported data of type {what} with dtype {arr.dtype}")
     return arr
 
 

@@ -46,13 +46,16 @@ def relu(x: Tensor) -> Tensor:
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
-    """x * Phi(x) (approximate="none", PyTorch's default) or its tanh form."""
+    """x * Phi(x), exact to float64 precision (approximate="none", PyTorch's default), or its
+    tanh form (approximate="tanh"). Shapes: same in and out. Floating input only."""
     return x.gelu(approximate)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight^T + bias, one fused node.  Shapes: x (..., in), weight (out, in), bias (out,)
-    -> (..., out)."""
+    -> (..., out). All three must be floating (int input: TypeError; cast with `.float()`)."""
+    for name, t in (("input", x), ("weight", weight), ("bias", bias)):
+        _checks.floating(t, "linear", name)
     if x.shape[-1:] != weight.shape[1:2] or weight.ndim != 2:
         raise ValueError(f"linear: input {x.shape} does not match weight (out, in) {weight.shape}")
     if bias is not None and bias.shape != weight.shape[:1]:
@@ -84,6 +87,8 @@ def layer_norm(
     Shapes: x (..., *normalized_shape), weight and bias normalized_shape -> x's shape.
     One node; fused backward in ops/norm.py.
     """
+    for name, t in (("input", x), ("weight", weight), ("bias", bias)):
+        _checks.floating(t, "layer_norm", name)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     if x.shape[x.ndim - len(shape) :] != shape or len(shape) > x.ndim:
         raise ValueError(f"layer_norm: input {x.shape} does not end with normalized_shape {shape}")
@@ -108,6 +113,8 @@ def batch_norm(
     Shapes: x (N, C) or (N, C, L); running stats, weight, bias (C,) -> x's shape. In training
     the running stats (Tensors or arrays, may be None) are updated in place with PyTorch's rule.
     """
+    for name, t in (("input", x), ("weight", weight), ("bias", bias)):
+        _checks.floating(t, "batch_norm", name)
     if x.ndim not in (2, 3):
         raise ValueError(f"batch_norm: expected (N, C) or (N, C, L) input, got {x.shape}")
     channels = x.shape[1]
@@ -142,6 +149,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (identity in eval)."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    _checks.floating(x, "dropout")
     if not training or p == 0:
         return x
     if p == 1:
@@ -164,6 +172,7 @@ def cross_entropy(
     target (...) ints -> () for "mean"/"sum", target's shape for "none" (0 where ignored).
     "mean" averages over non-ignored targets (0 when all are ignored).
     """
+    _checks.floating(logits, "cross_entropy", "logits")
     tgt = _array(target)
     if tgt.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold class indices (ints), got {tgt.dtype}")

@@ -7,14 +7,19 @@ are numpy arrays, Tensors, numpy scalars, or Python int / float / bool / str / N
 File format: a plain `.npz` (a zip of `.npy` files). Every leaf except None is one array member,
 named by its path joined with "/" ("model/encoder.weight", "optim/state/0/exp_avg"), so
 `np.load(path)` reads it too. One extra member, `__structure__`, holds the nesting and the
-Python type of each leaf as JSON, which is how `load` rebuilds the exact structure.
+Python type of each leaf as JSON, which is how `load` rebuilds the exact structure. A path that
+cannot be a zip member name as it is (a NUL character, an unencodable surrogate, one ending in
+".npy", which numpy strips, or one that another key already produced, such as 0 and "0") is
+stored under a generated name, `__structure__/<n>`: every key round-trips exactly.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import secrets
+import struct
 import zipfile
 from typing import Any
 
@@ -25,6 +30,9 @@ from tinygrad_attn.tensor import Tensor
 SEP = "/"
 STRUCTURE_KEY = "__structure__"
 _SCALARS = {bool: "bool", int: "int", float: "float", str: "str"}  # exact Python types
+_MAX_NAME_BYTES = 60000  # a zip member name holds at most 65535 bytes
+_MAX_HEADER = 100000  # bytes of a .npy header we are willing to parse
+_MAX_DEFLATE_RATIO = 1100  # deflate expands at most ~1032x: a bound on a member's real size
 
 
 def save(state_dict: dict[str, Any], path: str | os.PathLike) -> None:
@@ -35,14 +43,13 @@ def save(state_dict: dict[str, Any], path: str | os.PathLike) -> None:
     The data goes to a temporary file in the same directory, is flushed and fsynced, then
     renamed over `path` with `os.replace`: an interrupted save leaves the old file intact. The
     path is used as given (no ".npz" is appended). Raises TypeError naming the key of a value
-    that cannot be saved without pickle (objects, object arrays, complex numbers, ...).
+    that cannot be saved without pickle (objects, object arrays, complex numbers, ...). Every
+    value it accepts loads back equal (Python scalars and strings exactly, arrays bitwise).
     """
     if not isinstance(state_dict, dict):
         raise TypeError(f"save: expected a dict, got {type(state_dict).__name__}")
     arrays: dict[str, np.ndarray] = {}
-    structure = _flatten(state_dict, "", arrays)
-    if STRUCTURE_KEY in arrays:
-        raise ValueError(f"save: the key {STRUCTURE_KEY!r} is reserved")
+    structure = _flatten(state_dict, None, arrays)
     arrays[STRUCTURE_KEY] = np.array(json.dumps(structure))
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -71,17 +78,18 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
     bools, strings and None, and the dicts (with their str or int keys), lists and tuples come
     back exactly as saved. A plain `.npz` without `__structure__` (e.g. from `np.savez`) gives a
     flat dict of arrays. Raises FileNotFoundError for a missing file and ValueError for one that
-    is not a readable `.npz` checkpoint, both naming the path.
+    is not a readable `.npz` checkpoint, both naming the path. Each member's claimed size is
+    checked against the file before anything is allocated.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"load: no checkpoint file at {path!r}")
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-        if STRUCTURE_KEY not in arrays:
-            return arrays
-        structure = json.loads(str(arrays.pop(STRUCTURE_KEY)))
+        arrays = _read_npz(path)
+        structure_member = STRUCTURE_KEY + ".npy"
+        if structure_member not in arrays:
+            return {_stem(name): array for name, array in arrays.items()}
+        structure = json.loads(str(arrays.pop(structure_member)))
         return _unflatten(structure, arrays)
     except (
         AttributeError,
@@ -90,40 +98,116 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
         OSError,
         EOFError,
         KeyError,
+        RecursionError,
+        NotImplementedError,
+        struct.error,
         zipfile.BadZipFile,
     ) as err:
-        # np.load returns an ndarray (no .files, no context manager) for a .npy file
         raise ValueError(f"load: {path!r} is not a valid .npz checkpoint ({err})") from err
 
 
-def _flatten(value: Any, key: str, arrays: dict[str, np.ndarray]) -> Any:
-    """Store the leaves of `value` in `arrays` under their paths; return its JSON structure."""
+def _stem(name: str) -> str:
+    """A member name without its ".npy", as np.load names it."""
+    return name[:-4] if name.endswith(".npy") else name
+
+
+def _read_npz(path: str) -> dict[str, np.ndarray]:
+    """Every member of the zip at `path`, by its exact name (np.load strips ".npy" and so merges
+    "x" and "x.npy"), each checked to hold the bytes its header claims before it is read."""
+    archive_size = os.path.getsize(path)
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+        for info in infos:
+            _check_member_size(zf, info, archive_size)
+        arrays = {}
+        for info in infos:
+            with zf.open(info) as f:
+                arrays[info.filename] = np.lib.format.read_array(f, allow_pickle=False)
+    return arrays
+
+
+def _check_member_size(zf: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int) -> None:
+    """ValueError naming the member when its .npy header claims more data than it holds."""
+    stored = info.compress_type == zipfile.ZIP_STORED
+    limit = archive_size if stored else archive_size * _MAX_DEFLATE_RATIO
+    if info.file_size > limit:
+        raise ValueError(f"member {info.filename!r} claims {info.file_size} bytes")
+    with zf.open(info) as f:
+        shape, dtype = _npy_header(f)
+        header_bytes = f.tell()
+    if dtype.hasobject:
+        raise ValueError(f"member {info.filename!r} holds Python objects (needs pickle)")
+    count = 1
+    for n in shape:
+        count *= n
+    claimed = count * dtype.itemsize
+    if claimed != info.file_size - header_bytes:
+        raise ValueError(
+            f"member {info.filename!r} claims shape {shape} of {dtype} ({claimed} bytes) but "
+            f"holds {info.file_size - header_bytes} bytes"
+        )
+
+
+def _npy_header(f: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) from a .npy header (any format version), without reading the data."""
+    major, _ = np.lib.format.read_magic(f)
+    length = int.from_bytes(f.read(2 if major == 1 else 4), "little")
+    if length > _MAX_HEADER:
+        raise ValueError(f".npy header of {length} bytes")
+    header = ast.literal_eval(f.read(length).decode("latin1" if major < 3 else "utf8"))
+    shape = header["shape"]
+    if not isinstance(shape, tuple) or not all(type(n) is int and n >= 0 for n in shape):
+        raise ValueError(f".npy header with shape {shape!r}")
+    return shape, np.lib.format.descr_to_dtype(header["descr"])
+
+
+def _flatten(value: Any, key: str | None, arrays: dict[str, np.ndarray]) -> Any:
+    """Store the leaves of `value` in `arrays` under their member names; return its JSON
+    structure. `key` is the path of `value` ("/"-joined keys), None at the top level."""
     if isinstance(value, dict):
         items = []
         for k, v in value.items():
             if isinstance(k, bool) or not isinstance(k, (str, int)):
-                raise TypeError(
-                    f"save: key {k!r} under {key or 'the top level'!r} is not a str/int"
-                )
-            items.append([k, _flatten(v, f"{key}{SEP}{k}" if key else str(k), arrays)])
+                where = "the top level" if key is None else repr(key)
+                raise TypeError(f"save: key {k!r} under {where} is not a str/int")
+            items.append([k, _flatten(v, str(k) if key is None else f"{key}{SEP}{k}", arrays)])
         return {"dict": items}
     if isinstance(value, (list, tuple)):
         kind = "list" if isinstance(value, list) else "tuple"
         return {kind: [_flatten(v, f"{key}{SEP}{i}", arrays) for i, v in enumerate(value)]}
     if value is None:
         return {"none": None}
-    if key in arrays:
-        raise ValueError(f"save: two values map to the same key {key!r}")
     kind = _SCALARS.get(type(value), "array")
-    arrays[key] = _to_array(value, key)
-    return {kind: key}
+    array = _to_array(value, key)
+    stem = _member_stem(key, arrays)
+    arrays[stem] = array
+    if kind == "str":
+        # numpy drops a string's trailing NULs when it reads it back: keep the length
+        return {kind: [stem, len(value)]}
+    return {kind: stem}
+
+
+def _member_stem(key: str, arrays: dict[str, np.ndarray]) -> str:
+    """The path itself when it is usable as a zip member name (+ ".npy"), else a generated one."""
+    usable = (
+        key not in arrays
+        and not key.startswith(STRUCTURE_KEY)
+        and not key.endswith(".npy")
+        and zipfile.ZipInfo(key).filename == key  # zipfile cuts names at NUL
+    )
+    try:
+        usable = usable and len(key.encode("utf-8")) <= _MAX_NAME_BYTES
+    except UnicodeEncodeError:  # a lone surrogate
+        usable = False
+    return key if usable else f"{STRUCTURE_KEY}{SEP}{len(arrays)}"
 
 
 def _to_array(value: Any, key: str) -> np.ndarray:
     """A leaf as an array that `np.load(allow_pickle=False)` can read back."""
     if isinstance(value, Tensor):
         value = value.data
-    if not isinstance(value, (np.ndarray, np.generic, bool, int, float, str)):
+    if not isinstance(value, (np.ndarray, np.generic)) and type(value) not in _SCALARS:
+        # subclasses of int/str/... (IntEnum, ...) would come back as plain arrays: refused
         raise TypeError(f"save: unsupported value of type {type(value).__name__} at key {key!r}")
     try:
         array = np.asarray(value)
@@ -152,11 +236,13 @@ def _unflatten(node: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
         return items if kind == "list" else tuple(items)
     if kind == "none":
         return None
-    array = arrays[body]
+    if kind == "str":
+        stem, length = (body, None) if isinstance(body, str) else body  # older files: no length
+        text = str(arrays[stem + ".npy"])
+        return text if length is None else text + "\0" * (length - len(text))
+    array = arrays[body + ".npy"]
     if kind == "array":
         return array
-    if kind == "str":
-        return str(array)
     if kind in ("bool", "int", "float"):
         return {"bool": bool, "int": int, "float": float}[kind](array.item())
     raise ValueError(f"unknown entry kind {kind!r} in {STRUCTURE_KEY}")

@@ -23,7 +23,8 @@ class Tensor:
     """An n-dimensional array that records the ops applied to it when it requires grad.
 
     `Tensor(data, requires_grad=False, dtype=None)`: data is an ndarray (kept as is), a Python
-    number or a nested list (floats become float32, ints int64).
+    number or a nested list (floats become float32, ints int64). Bool, int, float and complex
+    data only (object or string data is a TypeError); only real floating tensors require grad.
     """
 
     __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_version", "_hooks", "__weakref__")
@@ -138,9 +139,10 @@ class Tensor:
         return t
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
-        if flag and self.dtype.kind not in "fc":
+        if flag and self.dtype.kind != "f":
+            # complex tensors hold data but carry no gradients: no op here defines them
             raise TypeError(
-                f"requires_grad: only floating tensors can require grad, got {self.dtype}"
+                f"requires_grad: only real floating tensors can require grad, got {self.dtype}"
             )
         self.requires_grad = bool(flag)
         return self
@@ -250,20 +252,24 @@ class Tensor:
         return Tensor._make(~self._data, False)
 
     # ----- elementwise -------------------------------------------------------------------
+    def _promoted(self) -> Tensor:
+        """Int and bool tensors as float32 for exp/log/sqrt/tanh/sigmoid, as PyTorch does."""
+        return self if self.dtype.kind in "fc" else self.astype(np.float32)
+
     def exp(self) -> Tensor:
-        return ew.Exp.apply(self)
+        return ew.Exp.apply(self._promoted())
 
     def log(self) -> Tensor:
-        return ew.Log.apply(self)
+        return ew.Log.apply(self._promoted())
 
     def sqrt(self) -> Tensor:
-        return ew.Sqrt.apply(self)
+        return ew.Sqrt.apply(self._promoted())
 
     def tanh(self) -> Tensor:
-        return ew.Tanh.apply(self)
+        return ew.Tanh.apply(self._promoted())
 
     def sigmoid(self) -> Tensor:
-        return ew.Sigmoid.apply(self)
+        return ew.Sigmoid.apply(self._promoted())
 
     def relu(self) -> Tensor:
         return ew.Relu.apply(self)
@@ -271,6 +277,7 @@ class Tensor:
     def gelu(self, approximate: str = "none") -> Tensor:
         if approximate not in ("none", "tanh"):
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        _checks.floating(self, "gelu")
         return ew.Gelu.apply(self, approximate=approximate)
 
     def abs(self) -> Tensor:
@@ -302,7 +309,8 @@ class Tensor:
         _checks.floating(self, "mean")
         axes = _checks.dims(dim, self.ndim, "mean")
         count = self._data.size if axes is None else int(np.prod([self.shape[d] for d in axes]))
-        return self.sum(axes, keepdim) * (1.0 / max(count, 1))
+        # the mean of nothing is nan, as in PyTorch
+        return self.sum(axes, keepdim) * (1.0 / count if count else float("nan"))
 
     def max(self, dim: Any = None, keepdim: bool = False) -> Tensor:
         return rd.Max.apply(self, dim=_checks.dims(dim, self.ndim, "max"), keepdim=keepdim)
@@ -323,6 +331,8 @@ class Tensor:
 
     def _arg(self, fn: Callable, dim: int | None, keepdim: bool, op: str) -> Tensor:
         axis = None if dim is None else _checks.dim(dim, self.ndim, op)
+        if self._data.size == 0 and (axis is None or self.shape[axis] == 0):
+            raise IndexError(f"{op}: cannot reduce over an empty dim of shape {self.shape}")
         return Tensor._make(np.asarray(fn(self._data, axis=axis, keepdims=keepdim)), False)
 
     # ----- shape -------------------------------------------------------------------------
@@ -403,7 +413,13 @@ class Tensor:
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
-    """a @ b with numpy's matmul rules.  Shapes: (..., N, K) @ (..., K, M) -> (..., N, M)."""
+    """a @ b with numpy's matmul rules.  Shapes: (..., N, K) @ (..., K, M) -> (..., N, M).
+
+    dtypes (PyTorch's rules): float @ float (float32 @ float64 promotes to float64, as numpy);
+    int @ int gives an int tensor without grad; int @ float, bool @ bool and complex operands
+    are a TypeError naming both dtypes (cast first with `.float()`).
+    """
+    _matmul_dtypes(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul: both operands need at least 1 dim, got {a.shape} @ {b.shape}")
     k_a, k_b = a.shape[-1], b.shape[-2 if b.ndim > 1 else 0]
@@ -412,3 +428,16 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     if a.ndim > 2 and b.ndim > 2:
         _checks.broadcast_shape(a.shape[:-2], b.shape[:-2], "matmul (batch dims)")
     return mm.MatMul.apply(a, b)
+
+
+def _matmul_dtypes(a: Tensor, b: Tensor) -> None:
+    kinds = a.dtype.kind + b.dtype.kind
+    if kinds in ("ff", "ii", "iu", "ui", "uu"):
+        return
+    if kinds == "bb":
+        problem = "booleans cannot be multiplied (nor in PyTorch); cast with .float() or .long()"
+    elif set(kinds) <= set("iuf"):
+        problem = "an int operand with a float one; cast with .float() or .double() first"
+    else:
+        problem = "only int and floating tensors can be multiplied"
+    raise TypeError(f"matmul: {a.dtype} @ {b.dtype}: {problem}")

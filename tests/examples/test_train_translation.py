@@ -238,3 +238,88 @@ def _fake_result() -> dict:
         "best_head": "L1H2",
         "alignment": [[50.0, 75.0]],
     }
+
+
+# ----- issue 15: bad configs on --resume, orphan temporary files, Ctrl-C twice ----------------
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = str(REPO / "examples" / "train_translation.py")
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), "OPENBLAS_NUM_THREADS": "1"}
+
+
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("lr", "fast", "lr must be a finite number, got 'fast'"),
+        ("seed", 0.5, "seed must be an int, got 0.5"),
+        ("d_model", "128", "d_model must be an int"),
+        ("max_len", None, "max_len must be an int, got None"),
+        ("dropout", 1.5, "dropout must be in [0, 1), got 1.5"),
+    ],
+)
+def test_resume_with_a_config_of_wrong_types_is_one_line_naming_the_field(
+    tmp_path, field, value, words
+) -> None:
+    config = {**vars(replace(TINY, out=str(tmp_path))), field: value}
+    del config["resume"]
+    rio.write_json(tmp_path / rio.CONFIG_FILE, config)
+    result = subprocess.run(
+        [sys.executable, SCRIPT, "--out", str(tmp_path), "--resume"],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"error: {tmp_path / rio.CONFIG_FILE}: {words}")
+
+
+def test_bad_flag_values_are_refused_naming_the_flag(capsys) -> None:
+    for flags, words in [
+        (["--dropout", "1.0"], "--dropout must be in [0, 1)"),
+        (["--nhead", "3"], "--nhead must be a divisor of d_model 128"),
+        (["--seed", "-1"], "--seed must be >= 0"),
+    ]:
+        with pytest.raises(SystemExit) as exc:
+            tt.parse_config(flags)
+        assert exc.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_orphan_temporary_files_of_a_killed_save_are_removed_on_start(tmp_path) -> None:
+    orphans = [".train_state.npz.0123456789ab.tmp", ".model.npz.ba9876543210.tmp"]
+    orphans += [".config.json.tmp"]
+    for name in orphans + ["notes.tmp", ".mine.npz.0123456789ab.tmp"]:
+        (tmp_path / name).write_bytes(b"partial")
+    tt.train(
+        replace(TINY, d_model=16, dim_feedforward=32, steps=2, eval_every=2, out=str(tmp_path))
+    )
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp"))
+    assert left == [".mine.npz.0123456789ab.tmp", "notes.tmp"]  # not the run's: kept
+
+
+def test_ctrl_c_twice_in_quick_succession_stops_cleanly(tmp_path: Path) -> None:
+    """Two SIGINTs 5-25 ms apart: the second lands while the first is being handled."""
+    flags = "--task dates --d-model 16 --nhead 2 --num-encoder-layers 1 --num-decoder-layers 1"
+    flags += " --dim-feedforward 32 --steps 1000000 --eval-every 10 --eval-size 10"
+    state_file = tmp_path / rio.STATE_FILE
+    for gap in (0.005, 0.025):
+        proc = subprocess.Popen(
+            [sys.executable, SCRIPT, *flags.split(), "--out", str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_env(),
+        )
+        deadline = time.monotonic() + 120
+        while not state_file.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(gap)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 130, stderr.decode()
+        assert b"Traceback" not in stderr and b"KeyboardInterrupt" not in stderr, stderr.decode()
+        assert tg.load(state_file)["step"] % 10 == 0
+        state_file.unlink()

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import _attention_plot
@@ -58,6 +59,12 @@ def run_script(script: str, *args: str, stdin: str | None = None) -> subprocess.
 
 def translate(ckpt: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return run_script("translate.py", "--ckpt", str(ckpt), *args, stdin=stdin)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    """assert_clean_error, and the message is the only line on stderr."""
+    assert_clean_error(result, *words)
+    assert result.stderr.count("\n") == 1, result.stderr
 
 
 def assert_clean_error(result: subprocess.CompletedProcess, *words: str) -> None:
@@ -226,3 +233,100 @@ def test_output_piped_into_a_reader_that_stops_early_is_not_a_traceback(run_dir:
     proc.stderr.close()
     assert proc.wait(timeout=300) == 0
     assert "Traceback" not in stderr
+
+
+# ----- issue 15: bad flags, diverged or mismatched run files -----------------------------------
+@pytest.mark.parametrize("beam", ["0", "-3"])
+def test_beam_below_one_is_a_clear_error(run_dir: Path, beam: str) -> None:
+    result = translate(run_dir, "--beam", beam, SENTENCE)
+    assert_one_line_error(result, f"--beam must be >= 1 (1 = greedy), got {beam}")
+    assert result.stdout == ""
+
+
+def test_plot_attention_into_a_missing_directory_fails_before_translating(run_dir: Path) -> None:
+    result = translate(run_dir, "--plot-attention", "/nonexistent/dir/a.png", SENTENCE)
+    assert_one_line_error(result, "--plot-attention /nonexistent/dir/a.png", "/nonexistent/dir")
+    assert result.stdout == ""
+
+
+def test_plot_attention_onto_a_directory_is_an_error_not_a_traceback(run_dir, tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "a.png"
+    target.mkdir()
+    result = translate(run_dir, "--plot-attention", str(target), SENTENCE)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"error: --plot-attention {target}:")
+
+
+def _edit_weights(run: Path, edit) -> None:
+    ckpt = tg.load(run / rio.MODEL_FILE)
+    edit(ckpt)
+    tg.save(ckpt, run / rio.MODEL_FILE)
+
+
+def _nan_weight(ckpt: dict) -> None:
+    ckpt["model"]["out_proj.weight"][0, 0] = np.nan
+
+
+def test_nan_weights_are_refused_with_a_clear_message(run_dir: Path, tmp_path: Path) -> None:
+    run = copy_run(run_dir, tmp_path)
+    _edit_weights(run, _nan_weight)
+    assert_one_line_error(translate(run, SENTENCE), str(run / rio.MODEL_FILE), "NaN")
+
+
+def test_a_model_entry_that_is_not_a_dict_is_named(run_dir: Path, tmp_path: Path) -> None:
+    run = copy_run(run_dir, tmp_path)
+    _edit_weights(run, lambda ckpt: ckpt.update(model=[1, 2]))
+    assert_one_line_error(translate(run, SENTENCE), str(run / rio.MODEL_FILE), "'model' entry")
+
+
+def test_a_member_claiming_a_huge_shape_is_refused(run_dir: Path, tmp_path: Path) -> None:
+    run = copy_run(run_dir, tmp_path)
+    with zipfile.ZipFile(run / rio.MODEL_FILE, "a") as zf, zf.open("big.npy", "w") as member:
+        header = {"descr": "<f4", "fortran_order": False, "shape": (2**40, 2**4)}  # 64 TiB
+        np.lib.format.write_array_header_1_0(member, header)
+    assert_one_line_error(translate(run, SENTENCE), str(run / rio.MODEL_FILE), "'big.npy'")
+
+
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("d_model", "128", "d_model must be an int, got '128'"),
+        ("nhead", 4.0, "nhead must be an int, got 4.0"),
+        ("max_len", None, "max_len must be an int, got None"),
+        ("dropout", "high", "dropout must be a finite number, got 'high'"),
+        ("d_model", 0, "d_model must be >= 1, got 0"),
+        ("nhead", 3, "nhead must be a divisor of d_model 32, got 3"),
+        ("task", "poetry", "task must be one of"),
+    ],
+)
+def test_config_with_a_wrong_type_or_value_is_named(run_dir, tmp_path, field, value, words):
+    run = copy_run(run_dir, tmp_path)
+    config = json.loads((run / rio.CONFIG_FILE).read_text(encoding="utf-8"))
+    config[field] = value
+    (run / rio.CONFIG_FILE).write_text(json.dumps(config), encoding="utf-8")
+    assert_one_line_error(translate(run, SENTENCE), str(run / rio.CONFIG_FILE), words)
+
+
+@pytest.mark.parametrize(
+    "change, found",
+    [({"task": "reversal"}, "translation zh-en"), ({"direction": "en-zh"}, "translation zh-en")],
+)
+def test_config_whose_task_does_not_match_the_vocabulary_is_refused(
+    run_dir, tmp_path, change, found
+):
+    run = copy_run(run_dir, tmp_path)
+    config = json.loads((run / rio.CONFIG_FILE).read_text(encoding="utf-8"))
+    (run / rio.CONFIG_FILE).write_text(json.dumps({**config, **change}), encoding="utf-8")
+    assert_one_line_error(translate(run, SENTENCE), rio.CONFIG_FILE, f"holds a {found} vocabulary")
+
+
+def test_the_vocabulary_kind_of_each_task_is_recognised() -> None:
+    from toydata import Vocab, load_task
+
+    for task in ("translation", "reversal", "dates"):
+        for direction in ("zh-en", "en-zh"):
+            train = load_task(task, direction)["train"][:3000]
+            vocabs = [Vocab.build([getattr(p, side) for p in train]) for side in ("src", "tgt")]
+            expected = task if task == "reversal" else f"{task} {direction}"
+            assert rio.vocab_task(*vocabs) == expected

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 
 import tinygrad_attn as tg
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
+from tinygrad_attn.ops import special
 from tinygrad_attn.ops.elementwise import Cast
 
 from . import strategies as cases
 from .checks import Row, table_tests
 
-_erf = np.vectorize(math.erf)
+_erfc = np.vectorize(math.erfc)
 _C = math.sqrt(2 / math.pi)
 WIDE = np.dtype(np.longdouble)  # a real cast whose rounding is finer than the FD step
 NONZERO = dict(away_from=[0.0], min_gap=0.3)  # divisors, relu and abs stay off 0
@@ -55,8 +58,8 @@ TABLE = [
     Row("tanh", lambda x: x.tanh(), np.tanh, cases.unary()),
     Row("sigmoid", lambda x: x.sigmoid(), lambda x: 1 / (1 + np.exp(-x)), cases.unary()),
     Row("relu", F.relu, lambda x: np.maximum(x, 0), cases.unary(**NONZERO)),
-    # Our erf is accurate to ~1e-7 (numpy has none), so GELU matches to ~2e-7 absolute.
-    Row("gelu", F.gelu, lambda x: 0.5 * x * (1 + _erf(x / math.sqrt(2))), cases.unary(), tol=5e-7),
+    # Exact: our erf/erfc (ops/special.py) match math.erfc to float64 rounding.
+    Row("gelu", F.gelu, lambda x: 0.5 * x * _erfc(-x / math.sqrt(2)), cases.unary(), tol=1e-14),
     Row(
         "gelu_tanh",
         lambda x: F.gelu(x, approximate="tanh"),
@@ -112,11 +115,66 @@ def test_clip_passes_gradient_only_inside_the_bounds() -> None:
     np.testing.assert_array_equal(x.grad.data, [1, 1, 1, 0])
 
 
-def test_pow_exponent_gradient_is_zero_for_nonpositive_base_as_pytorch() -> None:
+def test_pow_exponent_gradient_is_nan_for_negative_base_and_zero_at_base_zero() -> None:
     a = tg.Tensor(np.array([-2.0, 0.0, 2.0]))
     b = tg.Tensor(np.array([2.0, 2.0, 2.0]), requires_grad=True)
     (a**b).backward(np.ones(3))
-    np.testing.assert_allclose(b.grad.data, [0.0, 0.0, 4 * math.log(2)])
+    np.testing.assert_allclose(b.grad.data, [np.nan, 0.0, 4 * math.log(2)])
+
+
+def test_pow_gradients_and_values_match_pytorch_at_negative_and_zero_bases() -> None:
+    torch = pytest.importorskip("torch")
+    base, exponent = np.meshgrid([-2.0, -0.5, 0.0, 1.5], [-1.0, 0.0, 0.5, 2.0, 3.0])
+    ours_a = tg.Tensor(base.ravel(), requires_grad=True)
+    ours_b = tg.Tensor(exponent.ravel(), requires_grad=True)
+    theirs_a = torch.tensor(base.ravel(), requires_grad=True)
+    theirs_b = torch.tensor(exponent.ravel(), requires_grad=True)
+    (ours_a**ours_b).sum().backward()
+    (theirs_a**theirs_b).sum().backward()
+    for ours, theirs in ((ours_a, theirs_a), (ours_b, theirs_b)):
+        np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: tg.tensor([0.0]).log(),
+        lambda: tg.tensor([-1.0]).sqrt(),
+        lambda: tg.tensor([1000.0]).exp(),
+        lambda: tg.tensor([-2.0]) ** 0.5,
+        lambda: tg.tensor([1.0]) / 0.0,
+        lambda: tg.tensor([np.inf]) * 0.0,
+        lambda: tg.tensor([-1e3, 0.0], dtype=np.float64).gelu(),
+    ],
+    ids=["log(0)", "sqrt(-1)", "exp(1000)", "(-2)**0.5", "1/0", "inf*0", "gelu(-1e3)"],
+)
+def test_ops_with_inf_or_nan_results_give_them_without_numpy_warnings(call) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = call()
+        if out.requires_grad:
+            out.sum().backward()
+    assert not np.isfinite(out.data).all() or out.data[0] == 0.0
+
+
+def test_gelu_stays_exact_in_the_far_negative_tail() -> None:
+    """At x = -6 Phi(x) ~ 1e-9: 1 + erf(x / sqrt 2) would keep only ~7 digits of it (the old
+    approximation was off by 3.6e-3 relative there). rtol 1e-12: at x = -37 the rounding of
+    x / sqrt 2 alone moves erfc by ~1e-13 relative (its condition number is ~2 x^2)."""
+    x = np.array([-6.0, -10.0, -20.0, -37.0, 3.0, 8.0])
+    expected = 0.5 * x * _erfc(-x / math.sqrt(2))
+    np.testing.assert_allclose(F.gelu(tg.Tensor(x)).data, expected, rtol=1e-12, atol=0)
+
+
+def test_erf_and_erfc_match_math_to_float64_precision_over_a_wide_range() -> None:
+    x = np.concatenate([np.linspace(-30, 30, 60001), np.geomspace(1e-300, 30, 3000)])
+    x = np.concatenate([x, -x, [0.0, 0.46875, -0.46875, 4.0, -4.0]])
+    np.testing.assert_allclose(special.erf(x), np.vectorize(math.erf)(x), rtol=0, atol=4e-16)
+    # relative to 2e-15 down to erfc ~ 1e-300 (subnormals beyond x ~ 26 keep fewer digits)
+    np.testing.assert_allclose(special.erfc(x), _erfc(x), rtol=2e-15, atol=1e-300)
+    edges = special.erf(np.array([np.inf, -np.inf, np.nan]))
+    np.testing.assert_array_equal(edges, [1.0, -1.0, np.nan])
+    assert special.erf(np.ones(2, dtype=np.float32)).dtype == np.float32
 
 
 def test_where_and_masked_fill_send_no_gradient_to_the_unselected_side() -> None:

@@ -6,13 +6,30 @@ input's shape (the adjoint of broadcasting).
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import numpy as np
 
 from tinygrad_attn.autograd import Function
+from tinygrad_attn.ops.special import erfc
 
 _SQRT_2_OVER_PI = 0.7978845608028654  # sqrt(2 / pi), for the tanh form of GELU
 _INV_SQRT_2 = 0.7071067811865476
 _INV_SQRT_2PI = 0.3989422804014327  # 1 / sqrt(2 pi), the normal density's constant
+
+
+def _quiet(fn: Callable) -> Callable:
+    """Run fn without numpy's RuntimeWarnings: log(0) = -inf, sqrt(-1) = nan, exp(1000) = inf,
+    x / 0 = inf, inf * 0 = nan are the right IEEE values, and PyTorch computes them silently
+    (`tg.detect_anomaly()` is where a NaN or Inf is reported)."""
+
+    @functools.wraps(fn)
+    def quiet(*args: object, **kwargs: object) -> object:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return fn(*args, **kwargs)
+
+    return quiet
 
 
 class Add(Function):
@@ -43,11 +60,13 @@ class Mul(Function):
     """a * b.  backward: da = g * b, db = g * a."""
 
     @staticmethod
+    @_quiet
     def forward(ctx: Function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(a, b)
         return a * b
 
     @staticmethod
+    @_quiet
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
         a, b = ctx.saved_tensors
         grad_a = grad_out * b if ctx.needs_input_grad[0] else None
@@ -59,11 +78,13 @@ class Div(Function):
     """a / b.  backward: da = g / b, db = -g * a / b**2."""
 
     @staticmethod
+    @_quiet
     def forward(ctx: Function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(a, b)
         return a / b
 
     @staticmethod
+    @_quiet
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
         a, b = ctx.saved_tensors
         grad_a = grad_out / b
@@ -72,23 +93,29 @@ class Div(Function):
 
 
 class Pow(Function):
-    """a ** b.  backward: da = g * b * a**(b-1), db = g * a**b * log(a) (a > 0)."""
+    """a ** b.  backward: da = g * b * a**(b-1) (0 where b = 0), db = g * a**b * log(a).
+
+    As PyTorch: db is NaN for a negative base (log(a) is undefined there, even when a**b is
+    real because b is an integer) and 0 at base 0 with b >= 0; da is 0 where b = 0 (x**0 = 1).
+    """
 
     @staticmethod
+    @_quiet
     def forward(ctx: Function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         out = a**b
         ctx.save_for_backward(a, b, out)
         return out
 
     @staticmethod
+    @_quiet
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
         a, b, out = ctx.saved_tensors
-        grad_a = grad_out * b * a ** (b - 1) if ctx.needs_input_grad[0] else None
-        grad_b = None
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_a = np.where(b == 0, 0, grad_out * b * a ** (b - 1)).astype(out.dtype, copy=False)
         if ctx.needs_input_grad[1]:
-            # log(a) is undefined for a <= 0; PyTorch's convention there is a zero gradient.
-            safe_log = np.log(np.where(a > 0, a, 1))
-            grad_b = grad_out * out * safe_log
+            grad_b = grad_out * out * np.log(a)  # nan for a < 0: log of a negative number
+            grad_b = np.where((a == 0) & (b >= 0), 0, grad_b).astype(out.dtype, copy=False)
         return grad_a, grad_b
 
 
@@ -108,12 +135,14 @@ class Exp(Function):
     """exp(x).  backward: dx = g * y (saves the output)."""
 
     @staticmethod
+    @_quiet
     def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
         y = np.exp(x)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
+    @_quiet
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
         (y,) = ctx.saved_tensors
         return grad_out * y
@@ -123,11 +152,13 @@ class Log(Function):
     """log(x).  backward: dx = g / x."""
 
     @staticmethod
+    @_quiet
     def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(x)
         return np.log(x)
 
     @staticmethod
+    @_quiet
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
         (x,) = ctx.saved_tensors
         return grad_out / x
@@ -137,12 +168,14 @@ class Sqrt(Function):
     """sqrt(x).  backward: dx = g / (2 y)."""
 
     @staticmethod
+    @_quiet
     def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
         y = np.sqrt(x)
         ctx.save_for_backward(y)
         return y
 
     @staticmethod
+    @_quiet
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
         (y,) = ctx.saved_tensors
         return grad_out / (2 * y)
@@ -195,17 +228,14 @@ class Relu(Function):
         return grad_out * (y > 0)
 
 
-def _erf(x: np.ndarray) -> np.ndarray:
-    """erf to ~1e-7 absolute (Abramowitz & Stegun 7.1.26); numpy has no erf of its own."""
-    t = 1 / (1 + 0.3275911 * np.abs(x))
-    poly = t * (
-        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
-    )
-    return np.sign(x) * (1 - poly * np.exp(-x * x))
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    """Phi(x) = erfc(-x / sqrt 2) / 2: exact to float64 precision, relative too for x << 0."""
+    return 0.5 * erfc(-x * _INV_SQRT_2)
 
 
 class Gelu(Function):
-    """x * Phi(x) (exact, erf) or its tanh approximation, as PyTorch's `approximate`.
+    """x * Phi(x) (exact: erf to float64 precision, ops/special.py) or its tanh approximation,
+    as PyTorch's `approximate`.
 
     backward (exact): dx = g * (Phi(x) + x * phi(x)), phi the standard normal density.
     backward (tanh): with u = c (x + 0.044715 x^3), dx = g * (0.5 (1 + tanh u)
@@ -213,21 +243,23 @@ class Gelu(Function):
     """
 
     @staticmethod
+    @_quiet
     def forward(ctx: Function, x: np.ndarray, *, approximate: str = "none") -> np.ndarray:
         ctx.approximate = approximate
         ctx.save_for_backward(x)
         if approximate == "tanh":
             return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
-        return (0.5 * x * (1 + _erf(x * _INV_SQRT_2))).astype(x.dtype, copy=False)
+        return (x * _normal_cdf(x)).astype(x.dtype, copy=False)
 
     @staticmethod
+    @_quiet
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
         (x,) = ctx.saved_tensors
         if ctx.approximate == "tanh":
             th = np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3))
             du = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
             return grad_out * (0.5 * (1 + th) + 0.5 * x * (1 - th * th) * du)
-        cdf = 0.5 * (1 + _erf(x * _INV_SQRT_2))
+        cdf = _normal_cdf(x)
         pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
         return grad_out * (cdf + x * pdf)
 

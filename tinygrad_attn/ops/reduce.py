@@ -38,8 +38,10 @@ class _Extreme(Function):
 
     @classmethod
     def _forward(cls, ctx: Function, x: np.ndarray, dim: tuple | None, keepdim: bool) -> np.ndarray:
-        if x.size == 0:
-            raise ValueError(f"{cls.__name__.lower()}: cannot reduce an empty tensor {x.shape}")
+        if x.size == 0 and (dim is None or any(x.shape[d] == 0 for d in dim)):
+            # over a non-empty axis of an empty tensor the result is empty, as in PyTorch
+            name = cls.__name__.lower()
+            raise IndexError(f"{name}: cannot reduce over an empty dim of shape {x.shape}")
         y = cls._reduce(x, axis=dim, keepdims=True)
         ctx.save_for_backward(x, y)
         ctx.dim, ctx.keepdim = dim, keepdim
@@ -81,7 +83,9 @@ class Var(Function):
         ctx: Function, x: np.ndarray, *, dim: tuple | None, keepdim: bool, correction: int
     ) -> np.ndarray:
         n = x.size if dim is None else int(np.prod([x.shape[d] for d in dim]))
-        centered = x - np.mean(x, axis=dim, keepdims=True)
+        with np.errstate(invalid="ignore"):  # the mean of an empty axis is nan, as in PyTorch
+            mean = np.sum(x, axis=dim, keepdims=True) / np.asarray(n, dtype=x.dtype)
+        centered = x - mean
         ctx.save_for_backward(centered)
         ctx.dim, ctx.keepdim = dim, keepdim
         # n - correction <= 0 gives nan, as PyTorch does (without numpy's divide warning).

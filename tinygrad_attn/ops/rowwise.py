@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-_SHORT = 256  # rows at most this long take the fast paths
+_SHORT = 256  # row sums of rows at most this long run as a product with ones
 _FOLD = 48  # row maxima of rows shorter than this are folded (numpy's own is as fast past 64)
 
 
@@ -24,7 +24,13 @@ def row_sum(x: np.ndarray, dim: int) -> np.ndarray:
 
 
 def row_max(x: np.ndarray, dim: int) -> np.ndarray:
-    """max(x, dim, keepdims=True); a short last axis is folded in halves (see above)."""
+    """max(x, dim, keepdims=True); a short last axis is folded in halves (see above).
+
+    The max of an empty axis is -inf (numpy refuses it: a reduction with no identity)."""
+    if x.size == 0:
+        shape = list(x.shape)
+        shape[dim] = 1
+        return np.full(shape, -np.inf, dtype=x.dtype)
     if dim != x.ndim - 1 or x.ndim < 2 or x.shape[-1] >= _FOLD or x.size < 4096:
         return np.asarray(np.max(x, axis=dim, keepdims=True))
     width = x.shape[-1]
