@@ -271,15 +271,11 @@ class Transformer(nn.Module):
         """
         tgt_in = self._tokens(tgt_in, "tgt_in")
         _same_batch(tgt_in, "tgt_in", memory, "memory")
+        memory_padding = None
         if src is not None:
-            _same_batch(self._tokens(src, "src"), "src", memory, "memory")
-        memory_padding = None if src is None else self._tokens(src, "src") == self.pad_id
-        if memory_padding is not None and not memory_padding.any():
-            memory_padding = None
-        if memory.ndim != 3 or memory.shape[0] != tgt_in.shape[0]:
-            raise ValueError(
-                f"Transformer: tgt_in {tgt_in.shape} and memory {memory.shape} need the same B"
-            )
+            src = self._tokens(src, "src")
+            _same_batch(src, "src", memory, "memory")
+            memory_padding = src == self.pad_id if (src == self.pad_id).any() else None
         tgt_padding = tgt_in == self.pad_id  # (B, T): keys to ignore, cached ones included
         start = 0 if cache is None else cache[0].self_attn.length
         new = tgt_in[:, start:]  # (B, T - start): the positions to run
