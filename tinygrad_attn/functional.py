@@ -263,7 +263,7 @@ def attention(
     """
     scores = _scores_shape(q, k, num_heads, packed)
     if block_size == "auto":
-        block_size = _auto_block_size(scores)
+        block_size = _auto_block_size(scores, causal_offset is not None)
     keep = None
     if training and dropout_p > 0:
         keep = get_rng().random(scores, dtype=np.float32) >= dropout_p  # (..., L, S) bool
@@ -286,18 +286,24 @@ def attention(
     return out, attn_ops.AttentionWeights.apply(q, k, bias, probs=weights_out[0], **params)
 
 
-# Scores with more elements than this are computed a block of query rows at a time. Measured in
-# benchmarks/bench_attention.py: below ~2^22 (16 MB of float32) one block is as fast or faster.
+# When to run the attention op in blocks of query rows (see ops/attention.py), measured with
+# benchmarks/bench_attention.py --blocks on 2 cores: causal self-attention runs faster in blocks
+# of 16-32 rows from L = 128 on (a block skips the keys it may not see: about half the work; at
+# B=2, H=8, L=256 blocks took 0.6x the time of one block, at B=64, L=64 one block was 10%
+# faster), and any attention whose scores would exceed _BLOCK_SCORES elements is blocked to
+# bound memory (a block holds at most _BLOCK_SCORES / 8 or 32 rows of scores).
 _BLOCK_SCORES = 1 << 22
-_BLOCK_ROWS_MIN = 32
+_BLOCK_CAUSAL_FROM = 128
+_BLOCK_ROWS = 32
 
 
-def _auto_block_size(scores: tuple[int, ...]) -> int | None:
-    """Rows per block so one block's scores stay near _BLOCK_SCORES / 8, or None (one block)."""
-    if math.prod(scores) <= _BLOCK_SCORES:
+def _auto_block_size(scores: tuple[int, ...], causal: bool) -> int | None:
+    """Query rows per block for scores of this (..., L, S) shape, or None for one block."""
+    length, total = scores[-2], math.prod(scores)
+    if not (causal and length >= _BLOCK_CAUSAL_FROM) and total <= _BLOCK_SCORES:
         return None
-    per_row = math.prod(scores) // scores[-2]  # scores of one query row over the whole batch
-    return max(_BLOCK_ROWS_MIN, (_BLOCK_SCORES // 8) // per_row)
+    per_row = total // length  # scores of one query row over the batch and heads
+    return max(8, min(_BLOCK_ROWS, (_BLOCK_SCORES // 8) // max(per_row, 1)))
 
 
 def _scores_shape(q: Tensor, k: Tensor | None, num_heads: int, packed: bool) -> tuple:

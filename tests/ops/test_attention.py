@@ -287,10 +287,9 @@ def test_integer_mask_is_refused_and_a_wrong_shape_is_named() -> None:
 
 
 def test_long_causal_sequences_are_blocked_and_skip_unseen_keys(monkeypatch) -> None:
-    """Past _BLOCK_SCORES the op runs blocks, and a causal block only multiplies the pairs it
-    may see: forward, 32 query rows against 32, 64, 96 and 128 keys; backward, 32 keys against
-    the 128, 96, 64 and 32 queries that see them."""
-    monkeypatch.setattr(F, "_BLOCK_SCORES", 4096)
+    """Causal attention over 128 positions runs in blocks, and a block only multiplies the pairs
+    it may see: forward, 32 query rows against 32, 64, 96 and 128 keys; backward, 32 keys
+    against the 128, 96, 64 and 32 queries that see them."""
     seen = []
     original = attn_ops._Extras.scores
 
@@ -314,3 +313,12 @@ def test_long_causal_sequences_are_blocked_and_skip_unseen_keys(monkeypatch) -> 
     )
     for name, grad, expected in zip("qkv", (q.grad, k.grad, v.grad), unblocked[1:]):
         assert_close(grad.data, expected, f"d{name}", tol=1e-12)
+
+
+def test_auto_block_size_blocks_long_causal_and_large_attention_only() -> None:
+    assert F._auto_block_size((64, 8, 32, 32), causal=True) is None  # the training step
+    assert F._auto_block_size((2, 8, 127, 127), causal=True) is None
+    assert F._auto_block_size((2, 8, 128, 128), causal=True) == 32
+    assert F._auto_block_size((2, 8, 512, 512), causal=False) is None  # 4M scores: one block
+    assert F._auto_block_size((2, 8, 4096, 4096), causal=False) == 32
+    assert F._auto_block_size((64, 16, 4096, 4096), causal=True) == 8  # rows of 1M scores

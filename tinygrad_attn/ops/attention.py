@@ -150,20 +150,29 @@ def _blocked_forward(
     block_size: int,
 ) -> np.ndarray:
     """Forward over blocks of query rows, writing O into `oh`; returns each row's log-sum-exp
-    (..., L, 1). O = (E V) / rowsum(E) with E = exp(A - max): the division is on (n, Dv) rows
-    after the product instead of on the (n, S) weights."""
+    (..., L, 1). With E = exp(A - max), O = (E V) / rowsum(E): the division is on the (n, Dv)
+    rows after the product, not on the (n, S) weights, and without dropout the row sums come
+    out of the same product as a last column, E @ [V | 1]."""
     length = qs.shape[-2]
+    if extras.keep is None:
+        ones = np.ones(vh.shape[:-1] + (1,), dtype=vh.dtype)
+        vh = np.concatenate([vh, ones], axis=-1)  # (..., S, Dv + 1) = [V | 1]
     lse = None
     for i0, i1 in _blocks(length, block_size):
         end = extras.key_end(i1)
         weights = extras.scores(qs, k_t, (i0, i1), (0, end))
-        row_lse, inv_total = _softmax_(weights, normalize=False)
+        top = _exp_(weights)  # E, in place
+        if extras.keep is None:
+            product = weights @ vh[..., :end, :]  # (..., n, Dv + 1)
+            unscaled, total = product[..., :-1], product[..., -1:]
+        else:
+            unscaled = extras.dropped(weights, i0, 0) @ vh[..., :end, :]
+            total = row_sum(weights, weights.ndim - 1)
+        total[total == 0] = 1  # every key blocked: 0 / 1 = 0 weights
+        np.divide(unscaled, total, out=oh[..., i0:i1, :])
         if lse is None:
-            lse = np.empty(row_lse.shape[:-2] + (length, 1), dtype=row_lse.dtype)
-        lse[..., i0:i1, :] = row_lse
-        block_out = oh[..., i0:i1, :]
-        np.matmul(extras.dropped(weights, i0, 0), vh[..., :end, :], out=block_out)
-        block_out *= inv_total
+            lse = np.empty(top.shape[:-2] + (length, 1), dtype=top.dtype)
+        lse[..., i0:i1, :] = top + np.log(total)
     return lse
 
 
@@ -403,23 +412,25 @@ def _blocks(length: int, block_size: int | None) -> list[tuple[int, int]]:
     return [(i, min(i + block_size, length)) for i in range(0, length, block_size)]
 
 
-def _softmax_(scores: np.ndarray, normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Softmax along the last axis in place (or only exp(A - max) without `normalize`).
+def _exp_(scores: np.ndarray) -> np.ndarray:
+    """E = exp(A - rowmax(A)) in place along the last axis; returns the row max (..., n, 1).
 
-    Returns each row's log-sum-exp and 1 / rowsum, both (..., n, 1). A row whose scores are
-    all -inf (every key blocked) gets zero weights: its max shift is taken as 0 and its empty
-    sum as 1, so its log-sum-exp is 0 and exp(-inf - 0) = 0.
+    A row whose scores are all -inf (every key blocked) is shifted by 0, not by its max, so
+    it becomes exp(-inf) = 0 instead of exp(nan).
     """
     top = row_max(scores, scores.ndim - 1)
     top[~np.isfinite(top)] = 0
     scores -= top  # the max shift: exp never overflows
     np.exp(scores, out=scores)
+    return top
+
+
+def _softmax_(scores: np.ndarray) -> None:
+    """Softmax along the last axis, in place; a row with every key blocked gets zeros."""
+    _exp_(scores)
     total = row_sum(scores, scores.ndim - 1)
-    total[total == 0] = 1
-    inv_total = 1 / total
-    if normalize:
-        scores *= inv_total  # one division per row, then a multiplication per weight
-    return top + np.log(total), inv_total
+    total[total == 0] = 1  # the empty sum: 0 / 1 = 0 weights
+    scores *= 1 / total  # one division per row, then a multiplication per weight
 
 
 def _with_column(x: np.ndarray, column: np.ndarray) -> np.ndarray:
