@@ -320,5 +320,6 @@ def test_auto_block_size_blocks_long_causal_and_large_attention_only() -> None:
     assert F._auto_block_size((2, 8, 127, 127), causal=True) is None
     assert F._auto_block_size((2, 8, 128, 128), causal=True) == 32
     assert F._auto_block_size((2, 8, 512, 512), causal=False) is None  # 4M scores: one block
-    assert F._auto_block_size((2, 8, 4096, 4096), causal=False) == 32
+    assert F._auto_block_size((2, 8, 1024, 1024), causal=True) == 32
+    assert F._auto_block_size((2, 8, 4096, 4096), causal=False) == 16  # rows of 64K scores
     assert F._auto_block_size((64, 16, 4096, 4096), causal=True) == 8  # rows of 1M scores
