@@ -113,12 +113,14 @@ class ScaledDotProductAttention(Function):
         grads = _Grads(ctx, qs, kh, vh, bias, accumulate_dq=not one_block)
         key_end = extras.key_end(length)
         blocks = [(0, key_end)] if one_block else _blocks(key_end, ctx.block_size)
-        # Two subtractions ride in the products, saving a pass over each block each:
+        # With blocks, two subtractions ride in the products, saving a pass over each block:
         # [s q | -lse] @ [kᵀ; 1] = A - lse, and [g | -δ] @ [vᵀ; 1] = dP - δ (not with dropout,
-        # whose mask comes between dP̃ and δ).
+        # whose mask comes between dP̃ and δ). One block has no lse to subtract, and there the
+        # copies that make [g | -δ] cost more than the pass they save (measured at T = 32).
+        fold_delta = not one_block and extras.keep is None
         if not one_block:
             q_lse, k_ones = _with_column(qs, -saved), _with_ones_row(k_t)  # (..., L, D+1), ...
-        if extras.keep is None:
+        if fold_delta:
             g_delta, v_ones = _with_column(gh, -delta), _with_ones_row(_transposed(vh))
         else:
             v_t = _transposed(vh)  # (..., Dv, S)
@@ -131,7 +133,7 @@ class ScaledDotProductAttention(Function):
                 np.exp(probs, out=probs)  # P = exp(A - logsumexp(A)), recomputed
             g = gh[..., r0:, :]
             grads.store_values(extras.dropped(probs, r0, j0), g, j0, j1)
-            if extras.keep is None:
+            if fold_delta:
                 d_scores = g_delta[..., r0:, :] @ v_ones[..., j0:j1]  # dP - δ (..., rows, keys)
             else:
                 d_scores = extras.undropped(g @ v_t[..., j0:j1], r0, j0)  # dP
