@@ -5,6 +5,10 @@ Every op is a `Function` subclass with `forward(ctx, *arrays, **params)` and
 and, when a gradient is wanted, records the node (an instance of the op's class, so
 `t.grad_fn` is e.g. a `Softmax`). `backward` walks the recorded nodes in reverse topological
 order, found without recursion, and accumulates cotangents in a dict keyed by node.
+
+Layering: this module imports nothing else from the package. `tensor.py` builds on it and hands
+its `Tensor` class back with `register_tensor_class` (see `_TENSOR`), and debugging tools such
+as `detect_anomaly` plug in through `set_inspector` instead of being called from here.
 """
 
 from __future__ import annotations
@@ -14,8 +18,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-
-from tinygrad_attn import anomaly
 
 _GRAD_ENABLED = [True]  # the grad-mode flag; only touched through no_grad / enable_grad
 
@@ -48,6 +50,36 @@ def no_grad() -> _GradMode:
 def enable_grad() -> _GradMode:
     """Re-enable graph recording inside a `no_grad()` block."""
     return _GradMode(True)
+
+
+# The engine wraps op outputs and gradients in Tensors, and tensor.py imports this module for
+# Function, so importing tensor.py here would be an import cycle. Instead tensor.py registers
+# its class once, right after defining it: the engine reads `_TENSOR[0]`, a list lookup as cheap
+# as a module global, and never needs to know where Tensor lives.
+_TENSOR: list[Any] = [None]
+
+# Inspection hook (e.g. `detect_anomaly`): an object with `on_forward(node, inputs, output)` and
+# `after_backward(node, grads)`, or None. When it is None (the normal case) the engine pays one
+# `is not None` test per op and calls nothing.
+_INSPECTOR: list[Any] = [None]
+
+
+def register_tensor_class(cls: type) -> None:
+    """Tell the engine which class wraps arrays (called once, by tensor.py)."""
+    _TENSOR[0] = cls
+
+
+def set_inspector(inspector: Any) -> Any:
+    """Install `inspector` (or None to remove it) for every op's forward and backward; returns
+    the previous one so a context manager can restore it."""
+    previous = _INSPECTOR[0]
+    _INSPECTOR[0] = inspector
+    return previous
+
+
+def get_inspector() -> Any:
+    """The installed inspector, or None (see `set_inspector`)."""
+    return _INSPECTOR[0]
 
 
 class VersionCounter:
@@ -138,13 +170,14 @@ class Function:
             data = np.asarray(data)
         # Only floating tensors carry gradients: a cast to int (or a boolean result) ends the graph.
         record = record and data.dtype.kind in "fc"
-        out = Tensor._make(data, record)
+        out = _TENSOR[0]._make(data, record)
         if record:
             ctx.inputs = tensors
             ctx._versions = _saved_versions(ctx, tensors, out)
             out.grad_fn = ctx
-        if anomaly.is_enabled():
-            anomaly.on_forward(ctx, tensors, data)
+        inspector = _INSPECTOR[0]
+        if inspector is not None:
+            inspector.on_forward(ctx, tensors, data)
         return out
 
 
@@ -158,9 +191,10 @@ def _named_error(op: str, err: ValueError, tensors: tuple) -> ValueError:
 
 
 def _as_tensor(x: Any) -> Any:
-    if x is None or isinstance(x, Tensor):
+    tensor_class = _TENSOR[0]
+    if x is None or isinstance(x, tensor_class):
         return x
-    return Tensor(x)
+    return tensor_class(x)
 
 
 def _saved_versions(ctx: Function, tensors: tuple, out: Any) -> tuple:
@@ -266,16 +300,18 @@ def _node_grads(node: Function, grad_out: np.ndarray) -> list:
             if g.dtype != t.data.dtype:
                 g = g.astype(t.data.dtype)
         out.append(g)
-    if anomaly.is_enabled():
-        anomaly.after_backward(node, out)
+    inspector = _INSPECTOR[0]
+    if inspector is not None:
+        inspector.after_backward(node, out)
     return out
 
 
 def _run_hooks(hooks: list[Callable], grad: np.ndarray) -> np.ndarray:
+    tensor_class = _TENSOR[0]
     for hook in hooks:
-        result = hook(Tensor(grad))
+        result = hook(tensor_class(grad))
         if result is not None:
-            grad = result.data if isinstance(result, Tensor) else np.asarray(result)
+            grad = result.data if isinstance(result, tensor_class) else np.asarray(result)
     return grad
 
 
@@ -283,10 +319,11 @@ def _accumulate_leaf(leaf: Any, grad: np.ndarray) -> None:
     """Add `grad` into `leaf.grad` (a fresh array: backward outputs may alias each other)."""
     if leaf._hooks:
         grad = _run_hooks(leaf._hooks, grad)
+    tensor_class = _TENSOR[0]
     if leaf.grad is None:
-        leaf.grad = Tensor(np.array(grad, dtype=leaf.data.dtype, copy=True))
+        leaf.grad = tensor_class(np.array(grad, dtype=leaf.data.dtype, copy=True))
     else:
-        leaf.grad = Tensor(leaf.grad.data + grad)
+        leaf.grad = tensor_class(leaf.grad.data + grad)
 
 
 class HookHandle:
@@ -298,7 +335,3 @@ class HookHandle:
     def remove(self) -> None:
         if self._fn in self._hooks:
             self._hooks.remove(self._fn)
-
-
-# tensor.py needs Function, so Tensor is imported last (the package imports this module first).
-from tinygrad_attn.tensor import Tensor  # noqa: E402

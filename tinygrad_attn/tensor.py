@@ -402,6 +402,11 @@ class Tensor:
         return sm.LogSoftmax.apply(self, dim=_checks.dim(dim, self.ndim, "log_softmax"))
 
 
+# The engine wraps op outputs in this class; it cannot import this module (that would be a
+# cycle, since this module needs autograd.Function), so the class is handed to it here.
+autograd.register_tensor_class(Tensor)
+
+
 def matmul(a: Tensor, b: Tensor) -> Tensor:
     """a @ b with numpy's matmul rules.  Shapes: (..., N, K) @ (..., K, M) -> (..., N, M)."""
     if a.ndim == 0 or b.ndim == 0:
