@@ -34,7 +34,6 @@ from toydata.lexicon import NOUNS, PLACES
 from toydata.splits import HELD_OUT_COMBOS, HELD_OUT_STRUCTS
 
 from models import Transformer
-from tinygrad_attn import no_grad
 
 
 def detokenize(tokens: Sequence[str], lang: str) -> str:
@@ -108,9 +107,7 @@ def _teacher_forced(
     correct = total = 0
     n_layers, n_heads = len(model.decoder), model.decoder[0].cross_attn.num_heads
     maps: list[list[list[np.ndarray]]] = [[[] for _ in range(n_heads)] for _ in range(n_layers)]
-    was_training = model.training
-    model.eval()
-    with no_grad(), cross_attention_recorded(model):
+    with model.evaluating(), cross_attention_recorded(model):
         start = 0
         for src, tgt_in, tgt_out in batches(pairs, src_vocab, tgt_vocab, 250):
             pred = model(src, tgt_in).data.argmax(-1)  # (B, T)
@@ -124,7 +121,6 @@ def _teacher_forced(
                 for b, pair in enumerate(chunk):
                     for h in range(n_heads):
                         maps[l_idx][h].append(weights[b, h, : len(pair.tgt), : len(pair.src)])
-    model.train(was_training)
     aligns = [p.align for p in pairs]
     align = np.array([[alignment_accuracy(m, aligns) for m in layer] for layer in maps])
     return (correct / total if total else 0.0), align
@@ -235,9 +231,7 @@ def decoding_walk(
     src = np.array([src_vocab.encode(src_tokens)], dtype=np.int64)  # (1, S)
     prefix = [BOS]
     rows = []
-    was_training = model.training
-    model.eval()
-    with no_grad(), cross_attention_recorded(model):
+    with model.evaluating(), cross_attention_recorded(model):
         memory = model.encode(src)  # (1, S, E)
         while len(prefix) < min(model.max_len, 2 * src.shape[1] + 10):
             logits = model.decode(np.array([prefix]), memory, src).data[0, -1]  # (V,)
@@ -249,7 +243,6 @@ def decoding_walk(
             prefix.append(token)
             if token == EOS:
                 break
-    model.train(was_training)
     return _walk_table(rows, src_tokens, tgt_vocab, layer)
 
 

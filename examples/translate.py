@@ -29,7 +29,6 @@ from toydata import BOS, EOS, UNK, segment
 from train_translation import Config, build_model, languages, load_config
 
 from models import Transformer
-from tinygrad_attn import no_grad
 
 
 class InputError(Exception):
@@ -89,7 +88,7 @@ class Translator:
         Shapes: src (1, S) -> (len(output) + 1, S).
         """
         tgt_in = np.array([[BOS] + self.tgt_vocab.encode(output)], dtype=np.int64)  # (1, T)
-        with no_grad(), ev.cross_attention_recorded(self.model):
+        with self.model.evaluating(), ev.cross_attention_recorded(self.model):
             self.model(src, tgt_in)
             weights = self.model.decoder[layer].cross_attn.last_attn_weights.data  # (1, H, T, S)
         return weights[0].mean(0)

@@ -8,12 +8,14 @@ Everything is kept in insertion order, so `named_parameters()` walks a model in 
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from tinygrad_attn.autograd import no_grad
 from tinygrad_attn.nn.parameter import Parameter
 from tinygrad_attn.tensor import Tensor
 
@@ -209,7 +211,29 @@ class Module:
         return self
 
     def eval(self) -> Module:
+        """Eval mode for this module and every descendant: same as `train(False)`."""
         return self.train(False)
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[Module]:
+        """Eval mode and no graph recording for a block, then everything as it was:
+
+            with model.evaluating():
+                logits = model(src, tgt_in)
+
+        On exit, even through an exception, every submodule gets back its own previous
+        `.training` flag (a frozen submodule left in eval mode stays so) and the grad mode is
+        restored. (PyTorch has no single call for this; it is `model.eval()` + `torch.no_grad()`
+        + `model.train(was_training)`.)
+        """
+        previous = [(module, module.training) for module in self.modules()]
+        self.eval()
+        try:
+            with no_grad():
+                yield self
+        finally:
+            for module, mode in previous:
+                object.__setattr__(module, "training", mode)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Set every parameter's `.grad` to None (or to zeros with set_to_none=False)."""
