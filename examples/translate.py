@@ -24,11 +24,11 @@ from pathlib import Path
 import _translation_eval as ev
 import _translation_io as rio
 import numpy as np
-from _attention_plot import plot_attention
 from toydata import BOS, EOS, UNK, segment
 from train_translation import Config, build_model, languages, load_config
 
 from models import Transformer
+from tinygrad_attn.viz import plot_attention
 
 
 class InputError(Exception):

@@ -178,7 +178,6 @@ def test_anomaly_accepts_masked_attention_and_is_off_outside_the_context() -> No
         assert np.isnan(tg.Tensor(np.array([-1.0])).log().data).all()  # no error: mode is off
 
 
-
 def test_anomaly_mode_is_an_inspector_installed_only_inside_the_context() -> None:
     """Outside detect_anomaly() the engine has no inspector to call; inside it has, and it is
     removed again even when the block raises (and restored when contexts nest)."""
