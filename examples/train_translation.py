@@ -46,7 +46,6 @@ import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from models import Transformer
 from tinygrad_attn import optim
 from tinygrad_attn.nn.utils import clip_grad_norm_
-from tinygrad_attn.random import get_rng
 
 
 @dataclass
@@ -158,7 +157,7 @@ class Run:
             self.opt.load_state_dict(state["optim"])
             self.step, self.best = state["step"], state["best"]
             self.saved_step = self.step
-            get_rng().bit_generator.state = json.loads(state["rng"])  # dropout continues
+            tg.random.set_state(json.loads(state["rng"]))  # dropout continues
         # Built after the optimizer state is loaded: the lr is a closed form of the step.
         t_max = max(cfg.steps, cfg.warmup + 1)
         self.sched = optim.lr_scheduler.CosineWithWarmupLR(
@@ -178,7 +177,7 @@ class Run:
             best = {"model": weights, "step": self.step, "valid_exact": score}
             tg.save({**best, "vocab_sha256": self.digest}, self.out / rio.MODEL_FILE)
         state = {"model": weights, "optim": self.opt.state_dict(), "step": self.step}
-        rng = json.dumps(get_rng().bit_generator.state)
+        rng = json.dumps(tg.random.get_state())
         extra = {"rng": rng, "best": self.best, "vocab_sha256": self.digest}
         tg.save({**state, **extra}, self.out / rio.STATE_FILE)
         self.saved_step = self.step

@@ -10,6 +10,7 @@ from tinygrad_attn import (
     functional,
     nn,
     optim,
+    random,
 )
 from tinygrad_attn.anomaly import AnomalyError, detect_anomaly
 from tinygrad_attn.autograd import Function, enable_grad, is_grad_enabled, no_grad
@@ -66,6 +67,7 @@ __all__ = [
     "optim",
     "rand",
     "randn",
+    "random",
     "render_dot",
     "save",
     "stack",
