@@ -74,11 +74,11 @@ def test_gradcheck_catches_a_wrong_backward_and_reports_input_element_and_values
 
 
 def test_gradcheck_uses_a_random_upstream_gradient_not_a_sum() -> None:
-    x = _x(2, 4)
-    sum_only = x.grad is None
-    out = ZeroGradSoftmax.apply(x).sum()
-    out.backward()  # the zero backward is "right" for a sum(): d(sum softmax)/dx = 0
-    assert sum_only and np.all(x.grad.data == 0)
+    # The zero backward is "right" for a sum(): d(sum softmax)/dx = 0, so a check through
+    # out.sum() passes it (and gradcheck warns that such a check cannot fail) ...
+    with pytest.warns(tg.GradcheckWarning, match="cannot fail"):
+        assert tg.gradcheck(lambda x: ZeroGradSoftmax.apply(x).sum(), [_x(2, 4)], atol=1e-8)
+    # ... while a random upstream gradient on the (2, 4) output exposes it.
     with pytest.raises(tg.GradcheckError):
         tg.gradcheck(ZeroGradSoftmax.apply, [_x(2, 4)])
 
@@ -167,8 +167,10 @@ def test_check_op_grad_honours_given_settings() -> None:
         return x * 2.0
 
     check_op_grad(fn, tensors((2,)), settings=settings(max_examples=3, database=None))
-    # each example calls fn once for the analytic pass and twice per element for differences
-    assert len(runs) <= 3 * (1 + 2 * 2)
+    # Each example calls fn once for the analytic pass and twice per element for differences:
+    # 5 calls. At least one example ran, and no more than the 3 asked for (every profile in
+    # tests/conftest.py asks for more than 3).
+    assert len(runs) % 5 == 0 and 1 <= len(runs) // 5 <= 3, len(runs)
 
 
 def test_testing_module_docstring_examples_run() -> None:
