@@ -118,11 +118,28 @@ class Function:
     `backward(ctx, grad_out)` returning one gradient (or None) per forward input; a bare array
     is fine for a single input. The engine reduces each gradient to its input's shape when the
     input was broadcast, so `backward` may return gradients in the output's shape.
+
+    `ctx` is the node itself: `ctx.save_for_backward(*arrays)` keeps arrays for backward
+    (`ctx.saved_tensors`), other state goes on plain attributes (`ctx.dim = dim`), and
+    `ctx.needs_input_grad[i]` says whether input i wants a gradient, so backward can skip work:
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            a, b = ctx.saved_tensors
+            grad_a = grad_out @ b.T if ctx.needs_input_grad[0] else None
+            grad_b = a.T @ grad_out if ctx.needs_input_grad[1] else None
+            return grad_a, grad_b
+
+    Call an op with `MyOp.apply(*tensors, **params)`.
     """
 
     # Set by apply on recorded nodes; class-level defaults keep un-recorded contexts cheap.
     inputs: tuple[Any, ...] | None = None
+    """The input Tensors of a recorded node (None once a backward freed the graph)."""
     needs_input_grad: tuple[bool, ...] = ()
+    """One bool per forward input: True if that input requires grad (set before `forward`
+    runs). A gradient returned for an input whose entry is False is ignored, so `backward`
+    may return None there and skip computing it."""
     _saved: tuple[np.ndarray, ...] | None = ()
     _versions: tuple[tuple[VersionCounter, int], ...] = ()
     _output_hooks: list[Callable] | None = None
@@ -130,10 +147,16 @@ class Function:
 
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
+        """The op on numpy arrays (None for an absent optional input) and keyword-only
+        parameters; returns one array. Saves what backward needs on `ctx`."""
         raise NotImplementedError
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> Any:
+        """Given the gradient of the output (an array of its shape), return one gradient per
+        forward input (an array, or None for no gradient), as a tuple; a bare array for a
+        single input. A gradient may have the output's broadcast shape: the engine sums it
+        back to the input's shape."""
         raise NotImplementedError
 
     def save_for_backward(self, *arrays: np.ndarray) -> None:
@@ -142,12 +165,15 @@ class Function:
 
     @property
     def saved_tensors(self) -> tuple[np.ndarray, ...]:
+        """The arrays given to `save_for_backward` (PyTorch's name; they are numpy arrays).
+        RuntimeError once a backward without retain_graph freed them."""
         if self._saved is None:
             raise RuntimeError(_freed_message(type(self).__name__))
         return self._saved
 
     @property
     def name(self) -> str:
+        """The op's name: its class name (`Softmax`, `MatMul`, ...)."""
         return type(self).__name__
 
     def __repr__(self) -> str:
@@ -333,5 +359,6 @@ class HookHandle:
         self._hooks, self._fn = hooks, fn
 
     def remove(self) -> None:
+        """Unregister the hook (doing it twice is harmless)."""
         if self._fn in self._hooks:
             self._hooks.remove(self._fn)

@@ -27,6 +27,7 @@ class RemovableHandle:
         self._hooks, self._key = hooks, key
 
     def remove(self) -> None:
+        """Unregister the hook (doing it twice is harmless)."""
         self._hooks.pop(self._key, None)
 
 
@@ -155,15 +156,18 @@ class Module:
             stack.extend(reversed(children))  # reversed: pop in insertion order (preorder)
 
     def modules(self) -> Iterator[Module]:
+        """This module and every descendant, each once, in preorder (self first)."""
         for _, module in self.named_modules():
             yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) of the direct submodules, in the order they were assigned."""
         for name, module in self._modules.items():
             if module is not None:
                 yield name, module
 
     def children(self) -> Iterator[Module]:
+        """The direct submodules, in the order they were assigned."""
         for _, module in self.named_children():
             yield module
 
@@ -172,13 +176,18 @@ class Module:
         yield from self._named_members("_parameters")
 
     def parameters(self) -> Iterator[Parameter]:
+        """Every parameter of this module and its descendants, each once (a shared one
+        is listed once); what an optimizer takes.
+        """
         for _, p in self.named_parameters():
             yield p
 
     def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, tensor) of every buffer (non-trained state such as running stats)."""
         yield from self._named_members("_buffers")
 
     def buffers(self) -> Iterator[Tensor]:
+        """Every buffer of this module and its descendants (see `register_buffer`)."""
         for _, b in self.named_buffers():
             yield b
 
@@ -320,6 +329,9 @@ class Module:
 
     # ----- calling -----------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The module's computation; subclasses define it. Call the module (`m(x)`),
+        not `forward`, so that forward hooks run.
+        """
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
