@@ -7,11 +7,14 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 
 import models
 import tinygrad_attn
+from tinygrad_attn.testing import load_profile
 
 
 def _modules(package: ModuleType) -> Iterator[ModuleType]:
@@ -71,3 +74,36 @@ def test_every_public_function_class_and_method_has_a_docstring() -> None:
     assert not missing, f"{len(missing)} public callables without a docstring:\n" + "\n".join(
         missing
     )
+
+
+# ----- README: "Adding an op" runs as printed ----------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+FENCE = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
+
+
+def _section(markdown: str, title: str) -> str:
+    start = markdown.index(f"\n## {title}\n")
+    end = markdown.find("\n## ", start + 1)
+    return markdown[start : end if end != -1 else len(markdown)]
+
+
+def test_readme_adding_an_op_code_runs_and_prints_what_its_comments_say(capsys) -> None:
+    section = _section((ROOT / "README.md").read_text(encoding="utf-8"), "Adding an op")
+    blocks = FENCE.findall(section)
+    assert len(blocks) >= 3, "the section lost its code blocks"
+    code = "\n".join(blocks)
+    # `print(...)  # expected output` lines: the comment is what the line prints
+    expected = [
+        line.split("  # ", 1)[1] for line in code.splitlines() if line.startswith("print(")
+    ]
+    namespace: dict = {"__name__": "readme_adding_an_op"}
+    try:
+        exec(compile(code, "README.md#adding-an-op", "exec"), namespace)  # noqa: S102
+        tests = [f for name, f in namespace.items() if name.startswith("test_")]
+        assert len(tests) >= 2, "the section should show a one- and a two-input property test"
+        for test in tests:
+            test()
+    finally:
+        load_profile()  # the conftest snippet loads a profile; put this session's back
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == expected

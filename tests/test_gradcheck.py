@@ -14,7 +14,13 @@ from hypothesis import strategies as st
 
 import tinygrad_attn as tg
 import tinygrad_attn.testing
-from tinygrad_attn.testing import broadcastable_tensors, check_op_grad, shapes, tensors
+from tinygrad_attn.testing import (
+    broadcastable_tensors,
+    check_op_grad,
+    load_profile,
+    shapes,
+    tensors,
+)
 
 
 class Swish(tg.Function):
@@ -176,3 +182,19 @@ def test_check_op_grad_honours_given_settings() -> None:
 def test_testing_module_docstring_examples_run() -> None:
     result = doctest.testmod(tinygrad_attn.testing, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_load_profile_registers_and_loads_the_projects_profiles(monkeypatch) -> None:
+    active = settings.default
+    try:
+        assert load_profile("ci") == "ci"
+        assert settings.default.max_examples == 40 and settings.default.derandomize
+        monkeypatch.setenv("HYPOTHESIS_PROFILE", "dev")
+        assert load_profile() == "dev" and settings.default.max_examples == 300
+        monkeypatch.delenv("HYPOTHESIS_PROFILE")
+        assert load_profile() == "default" and settings.default.max_examples == 15
+        with pytest.raises(ValueError, match="unknown profile 'fast'; one of"):
+            load_profile("fast")
+    finally:
+        settings.register_profile("_active_before_this_test", active)
+        settings.load_profile("_active_before_this_test")
