@@ -1,6 +1,7 @@
 """Evaluate a trained translator: greedy decoding, the metrics of every test split, the
-cross-attention alignment of each decoder layer and head, sample translations, and the notes'
-decoding walk (BOS -> "machine" -> "learning" -> EOS) with the attention at each step.
+cross-attention alignment of each decoder layer and head, sample translations, and the
+decoding walk of docs/self_attention.md (BOS -> "machine" -> "learning" -> EOS) with the
+attention at each step.
 
 Every metric is a percentage: exact match and BLEU on batched greedy decodes; token accuracy
 and alignment accuracy with teacher forcing (the decoder reads the gold prefix), where row j of
@@ -222,7 +223,7 @@ def samples_text(pairs: Sequence[Pair], hyps: Sequence[Sequence[str]], n: int, l
 def decoding_walk(
     model: Transformer, src_tokens: Sequence[str], src_vocab: Vocab, tgt_vocab: Vocab, layer: int
 ) -> str:
-    """Greedy decoding one step at a time, as in the notes: feed BOS, then each output.
+    """Greedy decoding one step at a time (docs/self_attention.md): feed BOS, then each output.
 
     Each step shows the token fed in, the token predicted (with its probability) and the
     cross-attention of decoder layer `layer` (0-based) over the source: the mean of the heads,

@@ -1,4 +1,5 @@
-"""Sinusoidal positional encoding: the notes' "add position information" step."""
+"""Sinusoidal positional encoding: the "add position information" step
+(docs/self_attention.md, section 7)."""
 
 from __future__ import annotations
 

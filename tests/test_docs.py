@@ -5,16 +5,22 @@ warnings, links in README.md and docs/ resolve inside the repository, and the RE
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import pkgutil
 import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 import models
 import tinygrad_attn
 from tinygrad_attn.testing import load_profile
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _modules(package: ModuleType) -> Iterator[ModuleType]:
@@ -77,7 +83,6 @@ def test_every_public_function_class_and_method_has_a_docstring() -> None:
 
 
 # ----- README: "Adding an op" runs as printed ----------------------------------------------
-ROOT = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
@@ -93,9 +98,7 @@ def test_readme_adding_an_op_code_runs_and_prints_what_its_comments_say(capsys) 
     assert len(blocks) >= 3, "the section lost its code blocks"
     code = "\n".join(blocks)
     # `print(...)  # expected output` lines: the comment is what the line prints
-    expected = [
-        line.split("  # ", 1)[1] for line in code.splitlines() if line.startswith("print(")
-    ]
+    expected = [line.split("  # ", 1)[1] for line in code.splitlines() if line.startswith("print(")]
     namespace: dict = {"__name__": "readme_adding_an_op"}
     try:
         exec(compile(code, "README.md#adding-an-op", "exec"), namespace)  # noqa: S102
@@ -107,3 +110,78 @@ def test_readme_adding_an_op_code_runs_and_prints_what_its_comments_say(capsys) 
         load_profile()  # the conftest snippet loads a profile; put this session's back
     printed = capsys.readouterr().out.splitlines()
     assert printed == expected
+
+
+# ----- the API reference ---------------------------------------------------------------------
+def _build_api() -> ModuleType:
+    """docs/build_api.py, the script the README's command runs, imported by path."""
+    spec = importlib.util.spec_from_file_location("build_api", ROOT / "docs" / "build_api.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_api_reference_builds_every_public_module_without_warnings(tmp_path) -> None:
+    """What `python docs/build_api.py` builds, with every pdoc warning (an annotation it cannot
+    resolve, a module that fails to import, a module listed twice) made a failure."""
+    pytest.importorskip("pdoc")
+    build_api = _build_api()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        build_api.build(tmp_path)
+    messages = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    assert not messages, "pdoc warned:\n" + "\n".join(messages)
+    for name in build_api.public_modules():  # one page per public module, ops and viz included
+        assert (tmp_path / (name.replace(".", "/") + ".html")).is_file(), name
+
+
+# ----- links: the documentation stands on its own ---------------------------------------------
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+CODE = re.compile(r"^```.*?^```", re.DOTALL | re.MULTILINE)
+OUTSIDE = ("../shared", "lecture-notes")  # documents that exist only outside this repository
+
+
+def _anchors(markdown: str) -> set[str]:
+    """GitHub's heading ids: lower case, punctuation dropped, spaces to hyphens."""
+    headings = re.findall(r"^#+ (.+)$", CODE.sub("", markdown), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def _broken_links(path: Path) -> list[str]:
+    text = CODE.sub("", path.read_text(encoding="utf-8"))
+    broken = []
+    for target in LINK.findall(text):
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target):  # https:, mailto: ...
+            continue
+        file_part, _, anchor = target.partition("#")
+        dest = (path.parent / file_part).resolve() if file_part else path
+        if not dest.is_relative_to(ROOT) or not dest.exists():
+            broken.append(f"{path.name}: {target} (no such file in the repository)")
+        elif anchor and dest.suffix == ".md":
+            if anchor not in _anchors(dest.read_text(encoding="utf-8")):
+                broken.append(f"{path.name}: {target} (no heading #{anchor})")
+    return broken
+
+
+def test_relative_links_in_readme_and_docs_resolve_inside_the_repository() -> None:
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    assert len(pages) >= 3  # README, docs/self_attention.md, docs/api.md
+    broken = [problem for page in pages for problem in _broken_links(page)]
+    assert not broken, "\n".join(broken)
+
+
+def test_nothing_shipped_points_outside_the_repository() -> None:
+    roots = [ROOT / "README.md"] + [
+        ROOT / d for d in ("docs", "examples", "tinygrad_attn", "models")
+    ]
+    files = [r for r in roots if r.is_file()]
+    for root in roots:
+        if root.is_dir():
+            files += [f for f in root.rglob("*") if f.is_file() and "__pycache__" not in f.parts]
+    offenders = [
+        f"{f.relative_to(ROOT)}: {needle}"
+        for f in files
+        for needle in OUTSIDE
+        if needle.encode() in f.read_bytes()
+    ]
+    assert len(files) > 50 and not offenders, offenders

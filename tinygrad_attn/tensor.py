@@ -6,6 +6,7 @@ No math lives here: every method validates its arguments and dispatches to a `Fu
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -90,7 +91,8 @@ class Tensor:
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
-    def item(self) -> float | int | bool:
+    # Inside this class `float` names the method below, so annotations say `builtins.float`.
+    def item(self) -> builtins.float | int | bool:
         """The value of a one-element tensor as a Python number; ValueError for more elements."""
         if self._data.size != 1:
             raise ValueError(f"item: only a one-element tensor has an item, got shape {self.shape}")
@@ -308,7 +310,7 @@ class Tensor:
         """|x|, elementwise.  backward: dx = g * sign(x) (0 at x == 0, as PyTorch)."""
         return ew.Abs.apply(self)
 
-    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
+    def clip(self, min: builtins.float | None = None, max: builtins.float | None = None) -> Tensor:
         """Values limited to [min, max] (either bound may be None, not both); `clamp` too.
 
         backward: dx = g where min <= x <= max, else 0 (the bounds themselves pass the gradient, as

@@ -68,6 +68,7 @@ def load_profile(name: str | None = None) -> str:
     hypothesis.settings.load_profile(chosen)
     return chosen
 
+
 __all__ = [
     "arrays",
     "broadcastable_pair",
