@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import tomllib
 
 import models
 import tinygrad_attn
@@ -185,3 +186,11 @@ def test_nothing_shipped_points_outside_the_repository() -> None:
         if needle.encode() in f.read_bytes()
     ]
     assert len(files) > 50 and not offenders, offenders
+
+
+def test_license_file_matches_the_declared_license() -> None:
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert declared["project"]["license"] == {"text": "MIT"}
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License\n") and "the tinygrad_attn authors" in text
+    assert "## Unreleased" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
