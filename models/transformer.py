@@ -9,6 +9,7 @@ output; the decoder is fed BOS and then its own previous outputs.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from models import decoding
 from models.positional import PositionalEncoding
 from tinygrad_attn import Tensor, nn
 from tinygrad_attn.nn import init
+
+if TYPE_CHECKING:  # models/cache.py imports this module; annotations only
+    from models.cache import DecoderLayerCache
 
 
 class FeedForward(nn.Module):
@@ -112,24 +116,58 @@ class TransformerDecoderLayer(nn.Module):
         tgt_mask: np.ndarray | None = None,
         tgt_key_padding_mask: np.ndarray | None = None,
         memory_key_padding_mask: np.ndarray | None = None,
+        *,
+        tgt_is_causal: bool = False,
+        cache: DecoderLayerCache | None = None,
     ) -> Tensor:
+        """Shapes: tgt (B, T, E), memory (B, S, E) -> (B, T, E).
+
+        tgt_is_causal: position i may only attend to positions <= i (no mask array needed).
+        cache: decoding step by step (under no_grad): tgt holds only the new positions, and the
+        self-attention keys of the earlier ones come from the cache (models/cache.py).
+        """
         x = tgt  # (B, T, E)
+        self_kw = dict(mask=tgt_mask, padding=tgt_key_padding_mask, causal=tgt_is_causal)
+        self_cache = None if cache is None else cache.self_attn
+        cross_cache = None if cache is None else cache.cross_attn
         if self.norm_first:
-            x = x + self._self_block(self.norm1(x), tgt_mask, tgt_key_padding_mask)
-            x = x + self._cross_block(self.norm2(x), memory, memory_key_padding_mask)
+            x = x + self._self_block(self.norm1(x), self_cache, **self_kw)
+            x = x + self._cross_block(self.norm2(x), memory, memory_key_padding_mask, cross_cache)
             return x + self.dropout3(self.ff(self.norm3(x)))
-        x = self.norm1(x + self._self_block(x, tgt_mask, tgt_key_padding_mask))
-        x = self.norm2(x + self._cross_block(x, memory, memory_key_padding_mask))
+        x = self.norm1(x + self._self_block(x, self_cache, **self_kw))
+        x = self.norm2(x + self._cross_block(x, memory, memory_key_padding_mask, cross_cache))
         return self.norm3(x + self.dropout3(self.ff(x)))
 
-    def _self_block(self, x: Tensor, mask: np.ndarray | None, padding: np.ndarray | None) -> Tensor:
+    def _self_block(
+        self,
+        x: Tensor,
+        cache: nn.KVCache | None,
+        mask: np.ndarray | None,
+        padding: np.ndarray | None,
+        causal: bool,
+    ) -> Tensor:
         out, _ = self.self_attn(
-            x, x, x, attn_mask=mask, key_padding_mask=padding, need_weights=False
+            x,
+            x,
+            x,
+            attn_mask=mask,
+            key_padding_mask=padding,
+            need_weights=False,
+            is_causal=causal,
+            cache=cache,
         )
         return self.dropout1(out)  # (B, T, E)
 
-    def _cross_block(self, x: Tensor, memory: Tensor, padding: np.ndarray | None) -> Tensor:
-        out, _ = self.cross_attn(x, memory, memory, key_padding_mask=padding, need_weights=False)
+    def _cross_block(
+        self,
+        x: Tensor,
+        memory: Tensor,
+        padding: np.ndarray | None,
+        cache: nn.KVCache | None,
+    ) -> Tensor:
+        out, _ = self.cross_attn(
+            x, memory, memory, key_padding_mask=padding, need_weights=False, cache=cache
+        )
         return self.dropout2(out)  # (B, T, E)
 
 
@@ -202,28 +240,53 @@ class Transformer(nn.Module):
         """Source tokens -> memory.  Shapes: (B, S) -> (B, S, E)."""
         src = self._tokens(src, "src")
         padding = src == self.pad_id  # (B, S), True at PAD
+        padding = padding if padding.any() else None  # no mask to add when nothing is padded
         x = self.pos(self.src_embed(src) * math.sqrt(self.d_model))  # (B, S, E)
         for layer in self.encoder:
             x = layer(x, src_key_padding_mask=padding)
         return self.encoder_norm(x) if self.norm_first else x
 
     def decode(
-        self, tgt_in: np.ndarray | Tensor, memory: Tensor, src: np.ndarray | Tensor | None = None
+        self,
+        tgt_in: np.ndarray | Tensor,
+        memory: Tensor,
+        src: np.ndarray | Tensor | None = None,
+        cache: list[DecoderLayerCache] | None = None,
     ) -> Tensor:
         """Target prefix + memory -> logits.  Shapes: (B, T), (B, S, E) -> (B, T, V).
 
         `src` (B, S) gives the memory's padding mask; without it every memory position is used.
+        With `cache` (one DecoderLayerCache per decoder layer, under no_grad) only the positions
+        the cache does not hold yet are run: logits (B, T - cached, V), the earlier positions'
+        keys and values being read from the cache (models/cache.py drives this).
         """
         tgt_in = self._tokens(tgt_in, "tgt_in")
         memory_padding = None if src is None else self._tokens(src, "src") == self.pad_id
-        tgt_padding = tgt_in == self.pad_id  # (B, T)
-        mask = causal_mask(tgt_in.shape[1])  # (T, T)
-        x = self.pos(self.tgt_embed(tgt_in) * math.sqrt(self.d_model))  # (B, T, E)
-        for layer in self.decoder:
-            x = layer(x, memory, mask, tgt_padding, memory_padding)
+        if memory_padding is not None and not memory_padding.any():
+            memory_padding = None
+        if memory.ndim != 3 or memory.shape[0] != tgt_in.shape[0]:
+            raise ValueError(
+                f"Transformer: tgt_in {tgt_in.shape} and memory {memory.shape} need the same B"
+            )
+        tgt_padding = tgt_in == self.pad_id  # (B, T): keys to ignore, cached ones included
+        start = 0 if cache is None else cache[0].self_attn.length
+        new = tgt_in[:, start:]  # (B, T - start): the positions to run
+        x = self.tgt_embed(new) * math.sqrt(self.d_model)  # (B, T', E)
+        x = self.pos(x, offset=start)  # (B, T', E)
+        padding = tgt_padding if tgt_padding.any() else None
+        for i, layer in enumerate(self.decoder):
+            layer_cache = None if cache is None else cache[i]
+            x = layer(
+                x,
+                memory,
+                tgt_key_padding_mask=padding,
+                memory_key_padding_mask=memory_padding,
+                tgt_is_causal=True,
+                cache=layer_cache,
+            )
         if self.norm_first:
             x = self.decoder_norm(x)
-        return self.project(x)  # (B, T, V)
+        return self.project(x)  # (B, T', V)
 
     def project(self, x: Tensor) -> Tensor:
         """Decoder states to vocabulary logits.  Shapes: (B, T, E) -> (B, T, V)."""

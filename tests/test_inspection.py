@@ -71,7 +71,7 @@ def test_to_dot_of_multihead_attention_draws_every_node_of_the_autograd_graph() 
     order = toposort(out.grad_fn)
     op_nodes = [h for h in ops if h not in dict(mha.named_parameters())]
     assert sorted(op_nodes) == sorted(node.name for node in order)
-    assert op_nodes.count("Softmax") == 1  # one node per primitive
+    assert op_nodes.count("ScaledDotProductAttention") == 1  # attention is one fused node
     assert {"q_proj.weight", "out_proj.bias"} <= set(ops)
     assert len(edges) == sum(sum(t is not None for t in node.inputs) for node in order)
 

@@ -13,13 +13,14 @@ from typing import Any
 import numpy as np
 
 from tinygrad_attn import _checks
+from tinygrad_attn.ops import attention as attn_ops
 from tinygrad_attn.ops import elementwise as ew
 from tinygrad_attn.ops import matmul as mm
 from tinygrad_attn.ops import movement as mv
 from tinygrad_attn.ops import nn as nn_ops
 from tinygrad_attn.ops import norm
 from tinygrad_attn.random import get_rng
-from tinygrad_attn.tensor import Tensor, matmul
+from tinygrad_attn.tensor import Tensor
 
 # scaled_dot_product_attention still says `_array`; it is being rewritten separately.
 _array = _checks.as_array
@@ -195,33 +196,159 @@ def scaled_dot_product_attention(
     is_causal: bool = False,
     dropout_p: float = 0.0,
 ) -> Tensor:
-    """softmax(q k^T / sqrt(E) + mask) v, composed of the primitives.
+    """softmax(q kᵀ / sqrt(E) + mask) v, one node with a fused backward (ops/attention.py).
 
-    Shapes: q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L, Ev). A boolean attn_mask
-    (broadcast to (..., L, S)) is True where attention is ALLOWED (PyTorch's convention for this
-    function); a float mask is added to the scores. `is_causal` lets query i see keys 0..i
-    (top-left aligned when L != S). A query that may see no key gets a zero output row.
+    Shapes: q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L, Ev); batch dims broadcast.
+    A boolean attn_mask (broadcast to (..., L, S)) is True where attention is ALLOWED (PyTorch's
+    convention for this function); a float mask is added to the scores, and a float Tensor that
+    requires grad gets its gradient (a learned bias). Any other mask dtype is an error.
+    `is_causal` lets query i see keys 0..i (top-left aligned when L != S). A query that may see
+    no key gets a zero output row. Dropout (dropout_p > 0) acts on the weights.
     """
+    _check_attention(q, k, v, "scaled_dot_product_attention")
+    scores = np.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (q.shape[-2], k.shape[-2])
+    bias, mask = None, None
+    if attn_mask is not None:
+        bias, mask = _attention_mask(attn_mask, scores, "scaled_dot_product_attention", q.dtype)
+    out, _ = attention(
+        q,
+        k,
+        v,
+        bias=bias,
+        mask=mask,
+        causal_offset=0 if is_causal else None,
+        dropout_p=dropout_p,
+        training=dropout_p > 0,
+    )
+    return out
+
+
+def attention(
+    q: Tensor,
+    k: Tensor | None,
+    v: Tensor | None,
+    *,
+    num_heads: int = 0,
+    packed: bool = False,
+    bias: Tensor | None = None,
+    mask: np.ndarray | None = None,
+    causal_offset: int | None = None,
+    dropout_p: float = 0.0,
+    training: bool = True,
+    need_weights: bool = False,
+    block_size: int | None | str = "auto",
+) -> tuple[Tensor, Tensor | None]:
+    """The one entry point to the fused attention op: (output, weights or None).
+
+    Shapes: plain layout (num_heads=0): q (..., L, D), k (..., S, D), v (..., S, Dv) ->
+    (..., L, Dv), weights (..., L, S). Heads layout: q (B, L, H*D), k and v (B, S, H*D) ->
+    (B, L, H*D), weights (B, H, L, S); with `packed`, q is (B, T, 3*H*D) = [q | k | v] and k, v
+    are None. bias (a Tensor, may require grad) and mask (a constant array of 0 / -inf or other
+    floats) broadcast to the scores. Query i may see key j only when j <= i + causal_offset.
+    Callers validate: F.scaled_dot_product_attention and nn.MultiheadAttention do.
+
+    Args:
+        block_size: query rows per block; "auto" blocks only when the scores would be large
+            (_auto_block_size), None never blocks. need_weights always runs one block.
+    """
+    scores = _scores_shape(q, k, num_heads, packed)
+    if block_size == "auto":
+        block_size = _auto_block_size(scores)
+    keep = None
+    if training and dropout_p > 0:
+        keep = get_rng().random(scores, dtype=np.float32) >= dropout_p  # (..., L, S) bool
+    weights_out: list | None = [] if need_weights else None
+    params = dict(num_heads=num_heads, packed=packed, mask=mask, causal_offset=causal_offset)
+    out = attn_ops.ScaledDotProductAttention.apply(
+        q,
+        k,
+        v,
+        bias,
+        keep=keep,
+        dropout_p=dropout_p if keep is not None else 0.0,
+        block_size=None if need_weights else block_size,
+        weights_out=weights_out,
+        **params,
+    )
+    if not need_weights:
+        return out, None
+    # The weights the op computed, as a node that carries their gradient back to q, k and bias.
+    return out, attn_ops.AttentionWeights.apply(q, k, bias, probs=weights_out[0], **params)
+
+
+# Scores with more elements than this are computed a block of query rows at a time. Measured in
+# benchmarks/bench_attention.py: below ~2^22 (16 MB of float32) one block is as fast or faster.
+_BLOCK_SCORES = 1 << 22
+_BLOCK_ROWS_MIN = 32
+
+
+def _auto_block_size(scores: tuple[int, ...]) -> int | None:
+    """Rows per block so one block's scores stay near _BLOCK_SCORES / 8, or None (one block)."""
+    if math.prod(scores) <= _BLOCK_SCORES:
+        return None
+    per_row = math.prod(scores) // scores[-2]  # scores of one query row over the whole batch
+    return max(_BLOCK_ROWS_MIN, (_BLOCK_SCORES // 8) // per_row)
+
+
+def _scores_shape(q: Tensor, k: Tensor | None, num_heads: int, packed: bool) -> tuple:
+    """The (..., L, S) or (B, H, L, S) shape of the attention scores."""
+    if num_heads == 0:
+        return np.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (q.shape[-2], k.shape[-2])
+    source = q.shape[1] if packed else k.shape[1]
+    return (q.shape[0], num_heads, q.shape[1], source)
+
+
+def _check_attention(q: Tensor, k: Tensor, v: Tensor, op: str) -> None:
+    """Float q, k, v of rank >= 2 with matching E (q, k), S (k, v) and broadcastable batches."""
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        _checks.floating(t, op, name)
+        if t.ndim < 2:
+            raise ValueError(f"{op}: {name} must be (..., length, dim), got shape {t.shape}")
     if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ValueError(
-            f"scaled_dot_product_attention: q {q.shape}, k {k.shape}, v {v.shape} need matching "
-            "E (q, k) and S (k, v)"
+            f"{op}: q {q.shape}, k {k.shape}, v {v.shape} need matching E (q, k) and S (k, v)"
         )
-    scores = matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))  # (..., L, S)
-    allowed = None
-    if is_causal:
-        allowed = np.tril(np.ones((q.shape[-2], k.shape[-2]), dtype=bool))
-    if attn_mask is not None:
-        mask = _array(attn_mask)
-        if mask.dtype == np.bool_:
-            allowed = mask if allowed is None else allowed & mask
-        else:
-            scores = scores + Tensor(mask.astype(scores.dtype, copy=False))
-    if allowed is not None:
-        blocked = ~np.broadcast_to(allowed, np.broadcast_shapes(allowed.shape, scores.shape))
-        scores = scores.masked_fill(blocked, -np.inf)
-    weights = dropout(scores.softmax(-1), dropout_p, training=dropout_p > 0)
-    return matmul(weights, v)  # (..., L, Ev)
+    batch = _checks.broadcast_shape(q.shape[:-2], k.shape[:-2], op)
+    _checks.broadcast_shape(batch, v.shape[:-2], op)
+
+
+def _attention_mask(
+    mask: Any,
+    scores: tuple[int, ...],
+    op: str,
+    dtype: np.dtype,
+    name: str = "attn_mask",
+    blocked_if: bool = False,
+) -> tuple[Tensor | None, np.ndarray | None]:
+    """A user's mask as (learned bias Tensor or None, constant additive array or None).
+
+    bool: entries equal to `blocked_if` become -inf, the others 0 (F.scaled_dot_product_attention
+    blocks False, nn.MultiheadAttention blocks True); float: added as it is; a float Tensor that
+    requires grad is returned as the bias. Shapes: the mask must broadcast to `scores`; masks of
+    rank < 2 get leading axes of size 1.
+    """
+    learned = isinstance(mask, Tensor) and mask.requires_grad
+    array = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+    if array.dtype != np.bool_ and array.dtype.kind != "f":
+        allowed = "True = blocked" if blocked_if else "True = may attend"
+        raise TypeError(
+            f"{op}: {name} must be bool or float, got {array.dtype} (bool: {allowed}; float: "
+            "added to the scores)"
+        )
+    try:
+        fits = array.ndim <= len(scores) and np.broadcast_shapes(array.shape, scores) == scores
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"{op}: {name} of shape {array.shape} does not broadcast to the scores {scores}"
+        )
+    lead = (1,) * max(0, 2 - array.ndim)
+    if learned:
+        return (mask.reshape(lead + mask.shape) if lead else mask), None
+    if array.dtype == np.bool_:
+        array = np.where(array == blocked_if, -np.inf, 0.0)
+    return None, array.astype(dtype, copy=False).reshape(lead + array.shape)
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:

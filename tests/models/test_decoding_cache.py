@@ -105,11 +105,11 @@ def test_the_cache_keeps_float64_and_matches_the_full_decoder_closely() -> None:
 
 
 def _rows_through_self_attention(model: Transformer, use_cache: bool, max_len: int) -> int:
-    """Query rows the first decoder layer's self-attention projected during a greedy decode."""
+    """Query rows the first decoder layer's self-attention ran during a greedy decode."""
     rows = []
-    q_proj = model.decoder[0].self_attn.q_proj
-    handle = q_proj.register_forward_hook(
-        lambda m, inputs, out: rows.append(out.shape[0] * out.shape[1])
+    attention = model.decoder[0].self_attn
+    handle = attention.register_forward_hook(
+        lambda m, inputs, out: rows.append(out[0].shape[0] * out[0].shape[1])
     )
     # eos_id=-1 never comes out of argmax, so every sequence runs to max_len.
     model.greedy_decode(_source(8), BOS, -1, max_len=max_len, use_cache=use_cache)

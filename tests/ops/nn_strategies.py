@@ -85,3 +85,45 @@ def attention_case(draw: Any, mask: str = "none") -> Case:
     elif mask == "causal":
         params["is_causal"] = True
     return Case((q, k, v), params)
+
+
+@st.composite
+def fused_attention_case(draw: Any, layout: str = "plain", weights: bool = False) -> Case:
+    """Inputs of the fused attention ops (ops/attention.py) with every extra they take.
+
+    layout: "plain" (q (B, L, D), k (B, S, D), v (B, S, Dv)), "heads" (q (B, L, H*D), k and v
+    (B, S, H*D)) or "packed" (one (B, T, 3*H*D) tensor). `weights`: AttentionWeights' inputs
+    (no v, no dropout). The tensors are q[, k[, v]] and maybe a learned bias last; params hold
+    a constant 0 / -inf mask (rows may be fully blocked), a causal offset, a block size and a
+    fixed dropout draw.
+    """
+    batch, heads = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    length, dim = draw(SIDE), draw(st.integers(1, 2))
+    source = length if layout == "packed" else draw(SIDE)
+    if layout == "plain":
+        heads = 0
+        scores: tuple = (batch, length, source)
+        shapes_ = [(batch, length, dim), (batch, source, dim), (batch, source, draw(SIDE))]
+    else:
+        scores = (batch, heads, length, source)
+        shapes_ = [(batch, length, heads * dim), (batch, source, heads * dim)] * 1
+        shapes_.append((batch, source, heads * dim))
+    if layout == "packed":
+        shapes_ = [(batch, length, 3 * heads * dim)]
+    elif weights:
+        shapes_ = shapes_[:2]
+    parts = [draw(tensors(shape)) for shape in shapes_]
+    if draw(st.booleans()):  # a learned bias, broadcast along the batch (and heads) or not
+        parts.append(draw(tensors(draw(st.sampled_from([scores[-2:], scores])))))
+    params: dict[str, Any] = {"num_heads": heads, "packed": layout == "packed"}
+    if draw(st.booleans()):
+        key_mask = scores[:1] + (1,) * (len(scores) - 2) + scores[-1:]  # like key padding
+        blocked = draw(hnp.arrays(np.bool_, draw(st.sampled_from([scores[-2:], key_mask]))))
+        params["mask"] = np.where(blocked, -np.inf, 0.0)
+    params["causal_offset"] = draw(st.sampled_from([None, 0, 1]))
+    if not weights:
+        params["block_size"] = draw(st.sampled_from([None, 1, 2]))
+        if draw(st.booleans()):
+            params["keep"] = draw(hnp.arrays(np.bool_, scores))
+            params["dropout_p"] = draw(st.sampled_from([0.25, 0.5]))
+    return Case(tuple(parts), params)

@@ -16,11 +16,12 @@ import numpy as np
 from hypothesis.strategies import SearchStrategy
 
 from tinygrad_attn import Function, Tensor, gradcheck
+from tinygrad_attn.ops import attention, matmul, movement, norm, reduce, softmax
 from tinygrad_attn.ops import elementwise as ew
-from tinygrad_attn.ops import matmul, movement, norm, reduce, softmax
 from tinygrad_attn.ops import nn as nn_ops
 
 from . import (
+    test_attention,
     test_elementwise,
     test_matmul,
     test_movement,
@@ -87,7 +88,11 @@ def _case(*tensors: Tensor, **params: object) -> Callable[[], Case]:
 
 E, R, M = _rows(test_elementwise), _rows(test_reduce), _rows(test_movement)
 N, NORM = _rows(test_nn), _rows(test_norm)
+A = _rows(test_attention)
 MASK = np.random.default_rng(5).random((3, 4)) > 0.5
+# Attention: 2 heads, 3 queries, 4 keys; key 3 of batch row 1 padded, causal from key 1 on.
+PADDING = np.where(np.array([[False] * 4, [False, False, False, True]]), -np.inf, 0.0)
+ATTENTION = dict(num_heads=2, packed=False, mask=PADDING[:, None, None, :], causal_offset=1)
 
 REGISTRY: list[OpCase] = [
     OpCase(ew.Add, E["add"], _case(_t(3, 4), _t(4, seed=1))),
@@ -128,6 +133,25 @@ REGISTRY: list[OpCase] = [
         matmul.MatMul, _rows(test_matmul)["matmul_operator"], _case(_t(2, 3, 3), _t(3, 3, seed=1))
     ),
     OpCase(matmul.Linear, N["linear"], _case(_t(2, 3, 4), _t(5, 4, seed=1), _t(5, seed=2))),
+    OpCase(
+        attention.ScaledDotProductAttention,
+        A["attention_heads"],
+        _case(  # blocks of 2 query rows (backward recomputes the weights) and dropout
+            _t(2, 3, 4),
+            _t(2, 4, 4, seed=1),
+            _t(2, 4, 4, seed=2),
+            _t(3, 4, seed=3),
+            block_size=2,
+            keep=np.random.default_rng(6).random((2, 2, 3, 4)) > 0.25,
+            dropout_p=0.25,
+            **ATTENTION,
+        ),
+    ),
+    OpCase(
+        attention.AttentionWeights,
+        A["attention_weights"],
+        _case(_t(2, 3, 4), _t(2, 4, 4, seed=1), _t(2, 1, 3, 4, seed=3), **ATTENTION),
+    ),
     OpCase(softmax.Softmax, _rows(test_softmax)["softmax"], _case(_t(3, 4), dim=-1)),
     OpCase(softmax.LogSoftmax, _rows(test_softmax)["log_softmax"], _case(_t(3, 4), dim=1)),
     OpCase(

@@ -5,7 +5,7 @@ Shape letters: B batch, T/L target length, S source length, E model dim, H heads
 
 from tinygrad_attn.nn import init, utils
 from tinygrad_attn.nn.activation import GELU, ReLU
-from tinygrad_attn.nn.attention import MultiheadAttention
+from tinygrad_attn.nn.attention import KVCache, MultiheadAttention
 from tinygrad_attn.nn.container import ModuleList, Sequential
 from tinygrad_attn.nn.dropout import Dropout
 from tinygrad_attn.nn.embedding import Embedding
@@ -20,6 +20,7 @@ __all__ = [
     "Dropout",
     "Embedding",
     "IncompatibleKeys",
+    "KVCache",
     "LayerNorm",
     "Linear",
     "Module",

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
+from tinygrad_attn import _checks
 from tinygrad_attn.nn import init
 from tinygrad_attn.nn.linear import Linear
 from tinygrad_attn.nn.module import Module
@@ -89,11 +90,14 @@ class MultiheadAttention(Module):
         need_weights: bool = True,
         average_attn_weights: bool = True,
         is_causal: bool = False,
+        cache: KVCache | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         """(output, weights) of attending from `query` to `key`/`value` (see the class docs).
 
         Shapes: query (B, L, E), key and value (B, S, E) -> (B, L, E) and (B, L, S),
-        (B, H, L, S) or None. Masks are numpy arrays or Tensors.
+        (B, H, L, S) or None. Masks are numpy arrays or Tensors. With a `cache` (decoding, under
+        no_grad), key and value are only the new positions (self-attention) or the memory the
+        cache projects once (cross-attention); masks then cover every cached key.
         """
         batched = query.ndim == 3
         if not batched:  # unbatched (L, E): run as a batch of one
@@ -101,15 +105,23 @@ class MultiheadAttention(Module):
             if key_padding_mask is not None:
                 key_padding_mask = _array(key_padding_mask)[None]
         self._check_inputs(query, key, value)
-        batch, tgt_len, src_len = query.shape[0], query.shape[1], key.shape[1]
-        q = self._project_heads(query, self.q_proj)  # (B, H, L, D)
-        k = self._project_heads(key, self.k_proj)  # (B, H, S, D)
-        v = self._project_heads(value, self.v_proj)  # (B, H, S, D)
-        blocked, additive = self._masks(
-            attn_mask, key_padding_mask, is_causal, batch, tgt_len, src_len, q.dtype
-        )
-        heads, weights = self._attend(q, k, v, blocked, additive)  # (B,H,L,D), (B,H,L,S)
-        output = self.out_proj(self._merge_heads(heads))  # (B, L, E)
+        q, k, v, offset = self._project(query, key, value, cache)  # (B, L, E) or packed (B, T, 3E)
+        scores = F._scores_shape(q, k, self.num_heads, k is None)  # (B, H, L, S)
+        bias, mask = self._masks(attn_mask, key_padding_mask, scores, q.dtype)
+        heads, weights = F.attention(
+            q,
+            k,
+            v,
+            num_heads=self.num_heads,
+            packed=k is None,
+            bias=bias,
+            mask=mask,
+            causal_offset=offset if is_causal else None,
+            dropout_p=self.dropout,
+            training=self.training,
+            need_weights=need_weights or self.store_attn_weights,
+        )  # (B, L, E), (B, H, L, S)
+        output = self.out_proj(heads)  # (B, L, E)
         if self.store_attn_weights:
             self.last_attn_weights = weights.detach()
         if not need_weights:
@@ -137,83 +149,84 @@ class MultiheadAttention(Module):
                 f"MultiheadAttention: expected query (B, L, {e}), key and value (B, S, {e}); "
                 f"got query {query.shape}, key {key.shape}, value {value.shape}"
             )
+        for name, t in (("query", query), ("key", key), ("value", value)):
+            _checks.floating(t, "MultiheadAttention", name)
 
-    def _project_heads(self, x: Tensor, proj: Linear) -> Tensor:
-        """Project and split into heads.  Shapes: (B, T, E) -> (B, H, T, D)."""
-        batch, length, _ = x.shape
-        heads = proj(x).reshape(batch, length, self.num_heads, self.head_dim)  # (B, T, H, D)
-        return heads.transpose(1, 2)  # (B, H, T, D)
+    def _project(
+        self, query: Tensor, key: Tensor, value: Tensor, cache: KVCache | None
+    ) -> tuple[Tensor, Tensor | None, Tensor | None, int]:
+        """(q, k, v, position of the first query) for the attention op.
 
-    def _attend(
-        self, q: Tensor, k: Tensor, v: Tensor, blocked: np.ndarray | None, additive: Any
-    ) -> tuple[Tensor, Tensor]:
-        """Scaled dot-product attention per head.  Shapes: q (B, H, L, D), k and v (B, H, S, D)
-        -> heads (B, H, L, D), weights (B, H, L, S) (before dropout)."""
-        q = q * (1.0 / math.sqrt(self.head_dim))  # scale q, not the scores: L*D < L*S work
-        scores = q @ k.transpose(-2, -1)  # (B, H, L, S)
-        if additive is not None:
-            scores = scores + additive
-        if blocked is not None:
-            # -inf, not a large negative number: the engine's softmax returns 0 weights (not
-            # NaN) for a row that is all -inf, i.e. a query that may see no key.
-            scores = scores.masked_fill(blocked, -np.inf)
-        weights = scores.softmax(-1)  # (B, H, L, S)
-        dropped = F.dropout(weights, self.dropout, training=self.training)
-        return dropped @ v, weights  # (B, H, L, D)
+        Self-attention (query is key is value) projects q, k and v with ONE product against the
+        three weights stacked (PyTorch's packed in_proj_weight) and hands the (B, T, 3E) result
+        to the op as it is (k = v = None). With a cache the new keys and values are appended
+        to it and the op reads all of them.
+        """
+        packed = query is key and key is value
+        if cache is None and packed:
+            return self._packed_projection(query), None, None, 0
+        if cache is None:
+            return self.q_proj(query), self.k_proj(key), self.v_proj(value), 0
+        if cache.static:  # cross-attention: the memory's keys and values, projected once
+            if cache.keys is None:
+                cache.store(self.k_proj(key).data, self.v_proj(value).data)
+            return self.q_proj(query), Tensor(cache.keys), Tensor(cache.values), 0
+        offset = cache.length
+        if packed:
+            qkv = self._packed_projection(query).data  # (B, L, 3E)
+            e = self.embed_dim
+            q, new_k, new_v = Tensor(qkv[..., :e]), qkv[..., e : 2 * e], qkv[..., 2 * e :]
+        else:
+            q, new_k, new_v = self.q_proj(query), self.k_proj(key).data, self.v_proj(value).data
+        keys, values = cache.append(new_k, new_v)  # (B, offset + L, E)
+        return q, Tensor(keys), Tensor(values), offset
 
-    def _merge_heads(self, heads: Tensor) -> Tensor:
-        """Concatenate the heads.  Shapes: (B, H, L, D) -> (B, L, E)."""
-        batch, _, length, _ = heads.shape
-        return heads.transpose(1, 2).reshape(batch, length, self.embed_dim)  # (B, L, E)
+    def _packed_projection(self, x: Tensor) -> Tensor:
+        """x @ [Wq; Wk; Wv]ᵀ + [bq; bk; bv], one GEMM.  Shapes: (B, T, E) -> (B, T, 3E)."""
+        projections = (self.q_proj, self.k_proj, self.v_proj)
+        weight = F.cat([p.weight for p in projections], dim=0)  # (3E, E)
+        bias = None
+        if self.q_proj.bias is not None:
+            bias = F.cat([p.bias for p in projections], dim=0)  # (3E,)
+        return F.linear(x, weight, bias)
 
     def _masks(
-        self,
-        attn_mask: Any,
-        key_padding_mask: Any,
-        is_causal: bool,
-        batch: int,
-        tgt_len: int,
-        src_len: int,
-        dtype: np.dtype,
-    ) -> tuple[np.ndarray | None, Any]:
-        """All masks as (blocked, additive), both broadcastable to (B, H, L, S).
-
-        blocked: a bool array, True where a score becomes -inf (or None); additive: the sum of
-        the float masks, an array or a Tensor (a learned bias keeps its gradient), or None.
-        """
+        self, attn_mask: Any, key_padding_mask: Any, scores: tuple[int, ...], dtype: np.dtype
+    ) -> tuple[Tensor | None, np.ndarray | None]:
+        """All masks as (learned bias, constant additive mask), each broadcast to the scores
+        (B, H, L, S) or None. The constant one is summed from the masks' own shapes, so no
+        (B, H, L, S) array is made unless the user's mask has that shape already."""
+        batch, heads, tgt_len, src_len = scores
         masks = []
         if key_padding_mask is not None:
-            kpm = _mask(key_padding_mask, "key_padding_mask")
-            if kpm.shape != (batch, src_len):
+            kpm = _tensor_or_array(key_padding_mask)
+            if tuple(kpm.shape) != (batch, src_len):
                 raise ValueError(
                     f"MultiheadAttention: key_padding_mask must be (B, S) = {(batch, src_len)}, "
                     f"got {tuple(kpm.shape)}"
                 )
-            masks.append(kpm.reshape(batch, 1, 1, src_len))  # (B, 1, 1, S)
+            masks.append(("key_padding_mask", kpm.reshape(batch, 1, 1, src_len)))
         if attn_mask is not None:
-            masks.append(self._attn_mask(_mask(attn_mask, "attn_mask"), batch, tgt_len, src_len))
-        if is_causal:
-            masks.append(np.triu(np.ones((tgt_len, src_len), dtype=bool), k=1))  # (L, S)
-        blocked, additive = None, None
-        for m in masks:
-            if m.dtype == np.bool_:
-                blocked = m if blocked is None else blocked | m
-            else:
-                m = m.astype(dtype) if isinstance(m, Tensor) else Tensor(m.astype(dtype))
-                additive = m if additive is None else additive + m
-        return blocked, additive
-
-    def _attn_mask(self, mask: Any, batch: int, tgt_len: int, src_len: int) -> Any:
-        """attn_mask (L, S) or (B*H, L, S) -> broadcastable to (B, H, L, S)."""
-        heads = self.num_heads
-        if tuple(mask.shape) == (tgt_len, src_len):
-            return mask
-        if tuple(mask.shape) == (batch * heads, tgt_len, src_len):
-            return mask.reshape(batch, heads, tgt_len, src_len)
-        raise ValueError(
-            f"MultiheadAttention: attn_mask must be (L, S) = {(tgt_len, src_len)} or "
-            f"(B*H, L, S) = {(batch * heads, tgt_len, src_len)}, got {tuple(mask.shape)}"
-        )
+            attn_mask = _tensor_or_array(attn_mask)
+            shape = tuple(attn_mask.shape)
+            if shape == (batch * heads, tgt_len, src_len):
+                attn_mask = attn_mask.reshape(batch, heads, tgt_len, src_len)
+            elif shape != (tgt_len, src_len):
+                raise ValueError(
+                    f"MultiheadAttention: attn_mask must be (L, S) = {(tgt_len, src_len)} or "
+                    f"(B*H, L, S) = {(batch * heads, tgt_len, src_len)}, got {shape}"
+                )
+            masks.append(("attn_mask", attn_mask))
+        bias, mask = None, None
+        for name, m in masks:
+            learned, constant = F._attention_mask(
+                m, scores, "MultiheadAttention", dtype, name=name, blocked_if=True
+            )
+            if learned is not None:
+                bias = learned if bias is None else bias + learned
+            if constant is not None:
+                mask = constant if mask is None else mask + constant
+        return bias, mask
 
     def extra_repr(self) -> str:
         return (
@@ -222,15 +235,53 @@ class MultiheadAttention(Module):
         )
 
 
+class KVCache:
+    """Keys and values an attention layer has projected already, for decoding step by step.
+
+    Self-attention (`KVCache(capacity)`): each call appends the new positions' keys and values
+    after the earlier ones, and attention reads all of them. Cross-attention (`KVCache()`,
+    static): the first call projects key and value (the encoder memory) once; later calls reuse
+    them. The cache holds arrays, not Tensors: decoding runs under no_grad, and no gradient
+    flows into cached keys. Shapes: keys, values (N, capacity, E) (static: (N, S, E)).
+    """
+
+    def __init__(self, capacity: int | None = None) -> None:
+        self.capacity, self.static = capacity, capacity is None
+        self.keys: np.ndarray | None = None
+        self.values: np.ndarray | None = None
+        self.length = 0  # positions held
+
+    def store(self, keys: np.ndarray, values: np.ndarray) -> None:
+        """Keep a static cache's keys and values.  Shapes: (N, S, E) each."""
+        self.keys, self.values, self.length = keys, values, keys.shape[1]
+
+    def append(self, keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Add new positions; return all keys and values so far.  (N, n, E) -> (N, length, E)."""
+        rows, new, width = keys.shape
+        if self.keys is None:
+            self.keys = np.zeros((rows, self.capacity, width), dtype=keys.dtype)
+            self.values = np.zeros((rows, self.capacity, values.shape[2]), dtype=values.dtype)
+        if self.length + new > self.capacity:
+            raise ValueError(
+                f"KVCache: {self.length} + {new} positions exceed the capacity {self.capacity}"
+            )
+        self.keys[:, self.length : self.length + new] = keys
+        self.values[:, self.length : self.length + new] = values
+        self.length += new
+        return self.keys[:, : self.length], self.values[:, : self.length]
+
+    def reorder(self, rows: np.ndarray) -> None:
+        """Row i continues from old row rows[i] (beam search keeps its best beams)."""
+        if self.keys is not None:
+            filled = slice(0, self.length)
+            self.keys[:, filled] = self.keys[rows, filled]
+            self.values[:, filled] = self.values[rows, filled]
+
+
 def _array(x: Any) -> np.ndarray:
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
-def _mask(x: Any, name: str) -> Any:
-    """A mask as a bool or float array; a float Tensor that requires grad stays a Tensor."""
-    if isinstance(x, Tensor) and x.requires_grad:
-        return x
-    array = _array(x)
-    if array.dtype != np.bool_ and array.dtype.kind != "f":
-        raise TypeError(f"MultiheadAttention: {name} must be bool or float, got {array.dtype}")
-    return array
+def _tensor_or_array(x: Any) -> Any:
+    """A Tensor as it is (a learned mask keeps its gradient), anything else as an array."""
+    return x if isinstance(x, Tensor) else np.asarray(x)
