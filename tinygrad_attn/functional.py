@@ -22,9 +22,6 @@ from tinygrad_attn.ops import norm
 from tinygrad_attn.random import get_rng
 from tinygrad_attn.tensor import Tensor
 
-# scaled_dot_product_attention still says `_array`; it is being rewritten separately.
-_array = _checks.as_array
-
 
 def softmax(x: Tensor, dim: int) -> Tensor:
     """exp(x) / sum(exp(x)) along `dim` (one node; fused backward in ops/softmax.py).
