@@ -92,7 +92,7 @@ def step_query_one(rep: Report, n: dict, dim: int) -> dict[str, np.ndarray]:
         rep.out(f"x_{i + 1} = {vec(n['X'][:, i])}  a_{i + 1} = {vec(a[i])}")
         rep.out(f"      q_{i + 1} = {vec(q[i])}  k_{i + 1} = {vec(k[i])}  v_{i + 1} = {vec(v[i])}")
     rep.section("2. query 1 against every key: alpha_{1,i} = q_1 . k_i / sqrt(d)")
-    rep.out("Unscaled, alpha_{1,i} = q_1 . k_i. The framework (and the paper) divides by")
+    rep.out("The plain score is alpha_{1,i} = q_1 . k_i. The framework (and the paper) divides by")
     rep.out(f"sqrt(d), d = {dim} the length of q, so the softmax does not saturate as d grows;")
     rep.out("we scale too, so that the numbers below match F.scaled_dot_product_attention.")
     alpha = np.zeros(T)
