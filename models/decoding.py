@@ -1,6 +1,7 @@
 """Autoregressive decoding: the decoder is fed BOS, then its own previous outputs.
 
-Both decoders run under `no_grad` in eval mode (dropout off) and restore the model's mode.
+Both decoders run inside `model.evaluating()` (eval mode, so dropout is off, and no_grad),
+which restores every submodule's mode afterwards.
 Output format: an int64 array (B, <= max_len) starting with BOS; after a sequence's EOS every
 position holds the model's pad_id; decoding stops early once every sequence has ended.
 With `use_cache=True` (the default) each step feeds only the newest token through the decoder
@@ -12,26 +13,11 @@ logits agree to float32 rounding (~1e-6), so only an exact near-tie could pick d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from models.cache import DecoderCache
-from tinygrad_attn import no_grad
-
-
-@contextmanager
-def _inference(model: Any) -> Iterator[None]:
-    """Eval mode and no graph recording for the duration, then the previous mode again."""
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            yield
-    finally:
-        model.train(was_training)
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -54,7 +40,7 @@ def greedy_decode(
 ) -> np.ndarray:
     """Pick the most likely next token at each step.  Shapes: src (B, S) -> (B, <= max_len)."""
     _check(bos_id, eos_id, max_len, model)
-    with _inference(model):
+    with model.evaluating():
         memory = model.encode(src)  # (B, S, E)
         step = _stepper(model, memory, src, max_len, use_cache)
         out = np.full((src.shape[0], 1), bos_id, dtype=np.int64)  # (B, 1)
@@ -116,7 +102,7 @@ def beam_search(
         raise ValueError(f"beam_search: beam_size must be >= 1, got {beam_size}")
     batch, k = src.shape[0], beam_size
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
-    with _inference(model):
+    with model.evaluating():
         src_k = np.repeat(src, k, axis=0)  # (B*K, S)
         step = _stepper(model, model.encode(src_k), src_k, max_len, use_cache, group_size=k)
         prefixes = np.full((batch * k, 1), bos_id, dtype=np.int64)  # (B*K, 1)

@@ -1,4 +1,5 @@
-"""Sinusoidal positional encoding: the notes' "add position information" step."""
+"""Sinusoidal positional encoding: the "add position information" step
+(docs/self_attention.md, section 7)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import math
 
 import numpy as np
 
-from tinygrad_attn import Tensor, nn
+from tinygrad_attn import Tensor, _checks, nn
 
 
 def sinusoidal_table(max_len: int, d_model: int) -> np.ndarray:
@@ -39,9 +40,5 @@ class PositionalEncoding(nn.Module):
                 f"PositionalEncoding: sequence of length {offset + length} exceeds max_len "
                 f"{self.max_len}; build the model with a larger max_len"
             )
-        pe = _as_array(self.pe)[offset : offset + length]  # (T, E)
+        pe = _checks.as_array(self.pe)[offset : offset + length]  # (T, E)
         return self.dropout(x + Tensor(pe.astype(x.dtype, copy=False)))
-
-
-def _as_array(buffer: object) -> np.ndarray:
-    return buffer.data if isinstance(buffer, Tensor) else np.asarray(buffer)

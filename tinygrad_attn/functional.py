@@ -23,10 +23,6 @@ from tinygrad_attn.random import get_rng
 from tinygrad_attn.tensor import Tensor
 
 
-def _array(x: Any) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
-
-
 def softmax(x: Tensor, dim: int) -> Tensor:
     """exp(x) / sum(exp(x)) along `dim` (one node; fused backward in ops/softmax.py).
 
@@ -65,7 +61,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 def embedding(indices: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """Rows of weight.  Shapes: indices (...) ints in [0, V), weight (V, E) -> (..., E)."""
-    idx = _array(indices)
+    idx = _checks.as_array(indices)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got {idx.dtype}")
     num = weight.shape[0]
@@ -118,7 +114,7 @@ def batch_norm(
     if x.ndim not in (2, 3):
         raise ValueError(f"batch_norm: expected (N, C) or (N, C, L) input, got {x.shape}")
     channels = x.shape[1]
-    stats = [None if r is None else _array(r) for r in (running_mean, running_var)]
+    stats = [None if r is None else _checks.as_array(r) for r in (running_mean, running_var)]
     if (stats[0] is None) != (stats[1] is None):
         raise ValueError("batch_norm: give both running_mean and running_var, or neither")
     for name, p in (
@@ -173,7 +169,7 @@ def cross_entropy(
     "mean" averages over non-ignored targets (0 when all are ignored).
     """
     _checks.floating(logits, "cross_entropy", "logits")
-    tgt = _array(target)
+    tgt = _checks.as_array(target)
     if tgt.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold class indices (ints), got {tgt.dtype}")
     if logits.ndim < 1 or logits.shape[:-1] != tgt.shape:
@@ -393,7 +389,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """a where cond is True, else b (all three broadcast together; no gradient to cond)."""
-    mask = _array(cond)
+    mask = _checks.as_array(cond)
     if mask.dtype != np.bool_:
         raise TypeError(f"where: cond must be boolean, got {mask.dtype}")
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
