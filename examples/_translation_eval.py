@@ -235,9 +235,8 @@ def decoding_walk(
     with model.evaluating(), cross_attention_recorded(model):
         memory = model.encode(src)  # (1, S, E)
         while len(prefix) < min(model.max_len, 2 * src.shape[1] + 10):
-            logits = model.decode(np.array([prefix]), memory, src).data[0, -1]  # (V,)
-            probs = np.exp(logits - logits.max())
-            probs /= probs.sum()
+            logits = model.decode(np.array([prefix]), memory, src)[0, -1]  # (V,)
+            probs = logits.softmax(-1).data
             token = int(probs.argmax())
             weights = model.decoder[layer].cross_attn.last_attn_weights.data  # (1, H, T, S)
             rows.append((prefix[-1], token, float(probs[token]), weights[0, :, -1]))  # (H, S)

@@ -18,12 +18,7 @@ from typing import Any
 import numpy as np
 
 from models.cache import DecoderCache
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise log-softmax in numpy.  Shapes: (N, V) -> (N, V)."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+from tinygrad_attn import Tensor
 
 
 def _check(bos_id: int, eos_id: int, max_len: int, model: Any) -> None:
@@ -110,7 +105,7 @@ def beam_search(
         scores[:, 0] = 0.0  # the K beams start identical: keep one live so none is duplicated
         done = np.zeros(batch, dtype=bool)
         while prefixes.shape[1] < max_len and not done.all():
-            log_probs = _log_softmax(step(prefixes).astype(np.float64))  # (B*K, V)
+            log_probs = Tensor(step(prefixes).astype(np.float64)).log_softmax(-1).data  # (B*K, V)
             total = (scores.reshape(-1, 1) + log_probs).reshape(batch, -1)  # (B, K*V)
             prefixes, scores, parents = _advance(
                 prefixes, total, log_probs.shape[1], k, eos_id, length_penalty, finished, done

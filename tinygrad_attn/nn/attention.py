@@ -113,7 +113,7 @@ class MultiheadAttention(Module):
         if not batched:  # unbatched (L, E): run as a batch of one
             query, key, value = query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0)
             if key_padding_mask is not None:
-                key_padding_mask = _array(key_padding_mask)[None]
+                key_padding_mask = _checks.as_array(key_padding_mask)[None]
         self._check_inputs(query, key, value)
         q, k, v, offset = self._project(query, key, value, cache)  # (B, L, E) or packed (B, T, 3E)
         scores = F._scores_shape(q, k, self.num_heads, k is None)  # (B, H, L, S)
@@ -286,10 +286,6 @@ class KVCache:
             filled = slice(0, self.length)
             self.keys[:, filled] = self.keys[rows, filled]
             self.values[:, filled] = self.values[rows, filled]
-
-
-def _array(x: Any) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
 def _tensor_or_array(x: Any) -> Any:
