@@ -204,7 +204,7 @@ class Function:
         record = record and data.dtype.kind in "fc"
         out = _TENSOR[0]._make(data, record)
         if record:
-            ctx.inputs = tensors
+            ctx.inputs = tuple(_input_of(t) for t in tensors)
             ctx._versions = _saved_versions(ctx, tensors, out)
             out.grad_fn = ctx
         inspector = _INSPECTOR[0]
@@ -328,9 +328,9 @@ def _node_grads(node: Function, grad_out: np.ndarray) -> list:
         if g is not None and t is not None:
             if type(g) is not np.ndarray:
                 g = np.asarray(g)
-            g = unbroadcast(g, t.data.shape, node.name)
-            if g.dtype != t.data.dtype:
-                g = g.astype(t.data.dtype)
+            g = unbroadcast(g, t.shape, node.name)
+            if g.dtype != t.dtype:
+                g = g.astype(t.dtype)
         out.append(g)
     inspector = _INSPECTOR[0]
     if inspector is not None:
@@ -356,6 +356,54 @@ def _accumulate_leaf(leaf: Any, grad: np.ndarray) -> None:
         leaf.grad = tensor_class(np.array(grad, dtype=leaf.data.dtype, copy=True))
     else:
         leaf.grad = tensor_class(leaf.grad.data + grad)
+
+
+class Edge:
+    """A non-leaf input as the node that consumes it keeps it: the node that made it, its shape
+    and dtype, not its data.
+
+    Keeping the tensor itself would keep every intermediate array alive until backward frees
+    the graph, where backward needs only what each op saved for itself (PyTorch keeps no more
+    either); an intermediate array nothing saved is freed as soon as the user drops it. Leaves
+    and constants stay Tensors in `node.inputs` (a leaf's `.grad` is filled). A tensor has one
+    Edge, made when an op first consumes it, so a tensor used twice is one input twice.
+    """
+
+    __slots__ = ("grad_fn", "shape", "dtype")
+    requires_grad = True  # only tensors an op made while recording have an Edge
+    is_leaf = False
+
+    def __init__(self, grad_fn: Function, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.grad_fn, self.shape, self.dtype = grad_fn, shape, dtype
+
+    @property
+    def ndim(self) -> int:
+        """The number of axes of the tensor this edge stands for."""
+        return len(self.shape)
+
+    def register_hook(self, fn: Callable) -> HookHandle:
+        """As Tensor.register_hook: fn(grad) sees the gradient arriving at this input."""
+        return add_output_hook(self.grad_fn, fn)
+
+    def __repr__(self) -> str:
+        return f"<Edge from {self.grad_fn.name}: {self.shape} {self.dtype}>"
+
+
+def _input_of(t: Any) -> Any:
+    """What a recorded node keeps of input t: an Edge for a non-leaf, else t itself."""
+    if t is None or t.grad_fn is None:
+        return t
+    if t._edge is None:
+        t._edge = Edge(t.grad_fn, t.shape, t.dtype)
+    return t._edge
+
+
+def add_output_hook(node: Function, fn: Callable) -> HookHandle:
+    """Run fn(grad) on the gradient arriving at the output of `node` (a non-leaf's hook)."""
+    if node._output_hooks is None:
+        node._output_hooks = []
+    node._output_hooks.append(fn)
+    return HookHandle(node._output_hooks, fn)
 
 
 class HookHandle:

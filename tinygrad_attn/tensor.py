@@ -28,7 +28,16 @@ class Tensor:
     data only (object or string data is a TypeError); only real floating tensors require grad.
     """
 
-    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_version", "_hooks", "__weakref__")
+    __slots__ = (
+        "_data",
+        "requires_grad",
+        "grad",
+        "grad_fn",
+        "_version",
+        "_hooks",
+        "_edge",
+        "__weakref__",
+    )
     __array_priority__ = 1000  # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -40,6 +49,7 @@ class Tensor:
         self.grad_fn: autograd.Function | None = None
         self._version = autograd.VersionCounter()
         self._hooks: list[Callable] | None = None
+        self._edge: autograd.Edge | None = None  # made when an op first consumes this tensor
         if requires_grad:
             self.requires_grad_(True)
 
@@ -48,7 +58,7 @@ class Tensor:
         """Fast constructor for op outputs (data is already a checked ndarray)."""
         t = cls.__new__(cls)
         t._data, t.requires_grad, t.grad, t.grad_fn = data, requires_grad, None, None
-        t._version, t._hooks = autograd.VersionCounter(), None
+        t._version, t._hooks, t._edge = autograd.VersionCounter(), None, None
         return t
 
     # ----- data and metadata -------------------------------------------------------------
@@ -169,15 +179,11 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("register_hook: the tensor does not require grad")
         if self.grad_fn is not None:
-            if self.grad_fn._output_hooks is None:
-                self.grad_fn._output_hooks = []
-            hooks = self.grad_fn._output_hooks
-        else:
-            if self._hooks is None:
-                self._hooks = []
-            hooks = self._hooks
-        hooks.append(fn)
-        return autograd.HookHandle(hooks, fn)
+            return autograd.add_output_hook(self.grad_fn, fn)
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(fn)
+        return autograd.HookHandle(self._hooks, fn)
 
     def astype(self, dtype: Any) -> Tensor:
         """This tensor converted to `dtype` (self when it already has it).

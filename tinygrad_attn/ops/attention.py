@@ -101,12 +101,15 @@ class ScaledDotProductAttention(Function):
             saved = _blocked_forward(qs, k_t, vh, oh, extras, block_size)  # row log-sum-exp
         ctx.layout, ctx.extras, ctx.scale = layout, extras, scale
         ctx.block_size = block_size if blocked else None
-        ctx.save_for_backward(qs, k_t, kh, vh, out, saved, bias)
+        # The inputs' views, not the scaled q and kᵀ copies: backward remakes those (L·D work)
+        # rather than keeping two more arrays per attention alive until then.
+        ctx.save_for_backward(qh, kh, vh, out, saved, bias)
         return out
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
-        qs, k_t, kh, vh, out, saved, bias = ctx.saved_tensors
+        qh, kh, vh, out, saved, bias = ctx.saved_tensors
+        qs = qh * qh.dtype.type(ctx.scale)
         extras, length = ctx.extras, qs.shape[-2]
         gh, oh = ctx.layout.split_output(grad_out), ctx.layout.split_output(out)
         delta = row_sum(gh * oh, gh.ndim - 1)  # (..., L, 1): rowsum(dP ⊙ P) the cheap way
@@ -120,7 +123,7 @@ class ScaledDotProductAttention(Function):
         # copies that make [g | -δ] cost more than the pass they save (measured at T = 32).
         fold_delta = not one_block and extras.keep is None
         if not one_block:
-            q_lse, k_ones = _with_column(qs, -saved), _with_ones_row(k_t)  # (..., L, D+1), ...
+            q_lse, k_ones = _with_column(qs, -saved), _with_ones_row(_transposed(kh))  # D + 1
         if fold_delta:
             g_delta, v_ones = _with_column(gh, -delta), _with_ones_row(_transposed(vh))
         else:
