@@ -1,0 +1,86 @@
+"""A relative position scheme generalises to longer inputs where the sinusoidal one does not.
+
+The task: reverse a sequence of distinct tokens followed by EOS ("5 9 3 EOS" -> "3 9 5 EOS"),
+trained on lengths 1-8 and tested on 9-12. Each output is the source token left of the one
+just written (the first: the one left of EOS), a rule about relative positions that holds at
+any length; sinusoidal positions 9-12 are vectors the model never saw. Tiny models, one fixed
+seed, teacher-forced token accuracy on the long sequences.
+
+Measured (400 Adam steps of 32 sequences, 1+1 layers, d_model 32; long token accuracy):
+    seed    sinusoidal   rope    t5     alibi
+    0         0.19       0.63   0.53    0.69
+    1         0.27       0.60   0.64    0.67
+    2         0.23       0.72   0.71    0.72
+Exact match of whole long sequences stays near 0 for every scheme at this size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import tinygrad_attn as tg
+import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
+from models import Transformer
+from tinygrad_attn import optim
+
+PAD, BOS, EOS = 0, 1, 2
+VOCAB = 20  # tokens 3..19: 17 symbols, enough for 12 distinct ones
+MARGIN = 0.2  # rope minus sinusoidal, long token accuracy (measured 0.33-0.50 over seeds 0-2)
+
+
+def _reversal(rng: np.random.Generator, batch: int, lengths: tuple[int, int]) -> tuple:
+    """(src, tgt_in, tgt_out), each (batch, longest + 1), PAD-padded."""
+    sizes = rng.integers(lengths[0], lengths[1] + 1, size=batch)
+    width = sizes.max() + 1
+    src, tgt_in, tgt_out = (np.full((batch, width), PAD) for _ in range(3))
+    for row, size in enumerate(sizes):
+        tokens = rng.choice(np.arange(3, VOCAB), size=size, replace=False)
+        src[row, : size + 1] = np.append(tokens, EOS)
+        tgt_in[row, : size + 1] = np.append(BOS, tokens[::-1])
+        tgt_out[row, : size + 1] = np.append(tokens[::-1], EOS)
+    return src, tgt_in, tgt_out
+
+
+def _train(pos: str, seed: int = 0, steps: int = 400) -> Transformer:
+    tg.manual_seed(seed)
+    model = Transformer(
+        VOCAB,
+        VOCAB,
+        d_model=32,
+        nhead=4,
+        num_encoder_layers=1,
+        num_decoder_layers=1,
+        dim_feedforward=64,
+        dropout=0.0,
+        max_len=16,
+        pos=pos,
+    )
+    opt = optim.Adam(model.parameters(), lr=3e-3)
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        src, tgt_in, tgt_out = _reversal(rng, 32, (1, 8))
+        loss = F.cross_entropy(model(src, tgt_in), tgt_out, ignore_index=PAD)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+def _token_accuracy(model: Transformer, lengths: tuple[int, int]) -> float:
+    """Teacher-forced share of right next tokens (EOS included) on 200 fresh sequences."""
+    src, tgt_in, tgt_out = _reversal(np.random.default_rng(100), 200, lengths)
+    with tg.no_grad():
+        predicted = model(src, tgt_in).data.argmax(-1)
+    real = tgt_out != PAD
+    return float((predicted == tgt_out)[real].mean())
+
+
+def test_rope_reverses_longer_sequences_than_it_was_trained_on_and_sinusoidal_does_not() -> None:
+    accuracy = {}
+    for pos in ("sinusoidal", "rope"):
+        model = _train(pos)
+        accuracy[pos] = (_token_accuracy(model, (1, 8)), _token_accuracy(model, (9, 12)))
+    short, long = {p: a[0] for p, a in accuracy.items()}, {p: a[1] for p, a in accuracy.items()}
+    assert min(short.values()) > 0.95, f"both learn the trained lengths: {accuracy}"
+    assert long["rope"] - long["sinusoidal"] > MARGIN, f"token accuracy (short, long): {accuracy}"
+    assert long["sinusoidal"] < 0.5, f"sinusoidal should fail past length 8: {accuracy}"
