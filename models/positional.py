@@ -1,4 +1,11 @@
-"""Sinusoidal positional encoding: the notes' "add position information" step."""
+"""Position information, the notes' "add position information" step, five ways.
+
+Absolute (added to the embeddings): the sinusoidal table (PositionalEncoding) and a learned
+one (LearnedPositionalEncoding). Relative (in the self-attention, nothing added): rotary
+embeddings (nn.RotaryEmbedding), ALiBi's constant distance penalties (ALiBi) and T5's learned
+bucketed bias (T5RelativeBias); RelativePositions hands them to the Transformer's layers as
+nn.MultiheadAttention's `rotary=` and `attn_bias=` keywords.
+"""
 
 from __future__ import annotations
 
