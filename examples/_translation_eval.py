@@ -1,6 +1,7 @@
 """Evaluate a trained translator: greedy decoding, the metrics of every test split, the
-cross-attention alignment of each decoder layer and head, sample translations, and the notes'
-decoding walk (BOS -> "machine" -> "learning" -> EOS) with the attention at each step.
+cross-attention alignment of each decoder layer and head, sample translations, and the
+decoding walk of docs/self_attention.md (BOS -> "machine" -> "learning" -> EOS) with the
+attention at each step.
 
 Every metric is a percentage: exact match and BLEU on batched greedy decodes; token accuracy
 and alignment accuracy with teacher forcing (the decoder reads the gold prefix), where row j of
@@ -34,7 +35,6 @@ from toydata.lexicon import NOUNS, PLACES
 from toydata.splits import HELD_OUT_COMBOS, HELD_OUT_STRUCTS
 
 from models import Transformer
-from tinygrad_attn import no_grad
 
 
 def detokenize(tokens: Sequence[str], lang: str) -> str:
@@ -108,9 +108,7 @@ def _teacher_forced(
     correct = total = 0
     n_layers, n_heads = len(model.decoder), model.decoder[0].cross_attn.num_heads
     maps: list[list[list[np.ndarray]]] = [[[] for _ in range(n_heads)] for _ in range(n_layers)]
-    was_training = model.training
-    model.eval()
-    with no_grad(), cross_attention_recorded(model):
+    with model.evaluating(), cross_attention_recorded(model):
         start = 0
         for src, tgt_in, tgt_out in batches(pairs, src_vocab, tgt_vocab, 250):
             pred = model(src, tgt_in).data.argmax(-1)  # (B, T)
@@ -124,7 +122,6 @@ def _teacher_forced(
                 for b, pair in enumerate(chunk):
                     for h in range(n_heads):
                         maps[l_idx][h].append(weights[b, h, : len(pair.tgt), : len(pair.src)])
-    model.train(was_training)
     aligns = [p.align for p in pairs]
     align = np.array([[alignment_accuracy(m, aligns) for m in layer] for layer in maps])
     return (correct / total if total else 0.0), align
@@ -226,7 +223,7 @@ def samples_text(pairs: Sequence[Pair], hyps: Sequence[Sequence[str]], n: int, l
 def decoding_walk(
     model: Transformer, src_tokens: Sequence[str], src_vocab: Vocab, tgt_vocab: Vocab, layer: int
 ) -> str:
-    """Greedy decoding one step at a time, as in the notes: feed BOS, then each output.
+    """Greedy decoding one step at a time (docs/self_attention.md): feed BOS, then each output.
 
     Each step shows the token fed in, the token predicted (with its probability) and the
     cross-attention of decoder layer `layer` (0-based) over the source: the mean of the heads,
@@ -235,21 +232,17 @@ def decoding_walk(
     src = np.array([src_vocab.encode(src_tokens)], dtype=np.int64)  # (1, S)
     prefix = [BOS]
     rows = []
-    was_training = model.training
-    model.eval()
-    with no_grad(), cross_attention_recorded(model):
+    with model.evaluating(), cross_attention_recorded(model):
         memory = model.encode(src)  # (1, S, E)
         while len(prefix) < min(model.max_len, 2 * src.shape[1] + 10):
-            logits = model.decode(np.array([prefix]), memory, src).data[0, -1]  # (V,)
-            probs = np.exp(logits - logits.max())
-            probs /= probs.sum()
+            logits = model.decode(np.array([prefix]), memory, src)[0, -1]  # (V,)
+            probs = logits.softmax(-1).data
             token = int(probs.argmax())
             weights = model.decoder[layer].cross_attn.last_attn_weights.data  # (1, H, T, S)
             rows.append((prefix[-1], token, float(probs[token]), weights[0, :, -1]))  # (H, S)
             prefix.append(token)
             if token == EOS:
                 break
-    model.train(was_training)
     return _walk_table(rows, src_tokens, tgt_vocab, layer)
 
 

@@ -1,10 +1,10 @@
-"""Self-attention step by step, as in the lecture notes, with small numbers you can check by hand.
+"""Self-attention step by step (docs/self_attention.md), with small numbers to check by hand.
 
     python examples/attention_walkthrough.py                    # dim 4, 2 heads, seed 0
     python examples/attention_walkthrough.py --dim 6 --heads 3 --seed 1
 
 Four inputs x_1..x_4 are embedded (a_i = W x_i) and projected to q_i, k_i, v_i. The attention of
-query 1 is computed with an explicit loop, then every output at once in the notes' column form
+query 1 is computed with an explicit loop, then every output at once in the column form
 (A = K^T Q, A-hat = softmax down each column, O = V A-hat) and in the framework's row form, then
 with several heads. Each stage is checked against F.scaled_dot_product_attention and
 nn.MultiheadAttention given the same weights. Last, the backward of L = sum(O * R) (R random) is
@@ -24,7 +24,7 @@ import numpy as np
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from tinygrad_attn import Tensor, nn
 
-T = 4  # four inputs, as in the notes' figures
+T = 4  # four inputs, as in docs/self_attention.md
 TOL = 1e-10  # float64: the same maths in a different order agrees to ~1e-16
 
 
@@ -65,7 +65,7 @@ def vec(v: np.ndarray) -> str:
 
 
 def make_numbers(seed: int, dim: int) -> dict[str, np.ndarray]:
-    """Inputs (as columns, the notes' layout), weights with one decimal, and the loss weights R."""
+    """Inputs (as columns, as in the matrix form), weights with one decimal, loss weights R."""
     rng = np.random.default_rng(seed)
 
     def small(*shape: int) -> np.ndarray:
@@ -82,7 +82,7 @@ def softmax_columns(A: np.ndarray) -> np.ndarray:
 
 
 def step_query_one(rep: Report, n: dict, dim: int) -> dict[str, np.ndarray]:
-    """Notes, 'principle': a_i = W x_i; q_i, k_i, v_i; alpha_{1,i}; alpha-hat; b_1, by loops."""
+    """docs/self_attention.md section 2: a_i = W x_i; q, k, v; alpha; alpha-hat; b_1 by loops."""
     rep.section("1. embed each input, a_i = W x_i, and project: q_i = W_q a_i, k_i, v_i")
     for m in ("W", "W_q", "W_k", "W_v"):
         rep.show(m, n[m])
@@ -92,7 +92,7 @@ def step_query_one(rep: Report, n: dict, dim: int) -> dict[str, np.ndarray]:
         rep.out(f"x_{i + 1} = {vec(n['X'][:, i])}  a_{i + 1} = {vec(a[i])}")
         rep.out(f"      q_{i + 1} = {vec(q[i])}  k_{i + 1} = {vec(k[i])}  v_{i + 1} = {vec(v[i])}")
     rep.section("2. query 1 against every key: alpha_{1,i} = q_1 . k_i / sqrt(d)")
-    rep.out("The notes write alpha_{1,i} = q_1 . k_i. The framework (and the paper) divides by")
+    rep.out("The plain score is alpha_{1,i} = q_1 . k_i. The framework (and the paper) divides by")
     rep.out(f"sqrt(d), d = {dim} the length of q, so the softmax does not saturate as d grows;")
     rep.out("we scale too, so that the numbers below match F.scaled_dot_product_attention.")
     alpha = np.zeros(T)
@@ -114,9 +114,9 @@ def step_query_one(rep: Report, n: dict, dim: int) -> dict[str, np.ndarray]:
 
 
 def step_columns(rep: Report, n: dict, loop: dict, dim: int) -> dict[str, np.ndarray]:
-    """Notes, 'matrix form': I = [a_1 .. a_4], Q = W_q I, A = K^T Q, A-hat, O = V A-hat."""
-    rep.section("4. all queries at once, the notes' column form (column i belongs to input i)")
-    I = n["W"] @ n["X"]  # (E, T)  # noqa: E741 (the notes' name)
+    """Section 3, matrix form: I = [a_1 .. a_4], Q = W_q I, A = K^T Q, A-hat, O = V A-hat."""
+    rep.section("4. all queries at once, the column form (column i belongs to input i)")
+    I = n["W"] @ n["X"]  # (E, T)  # noqa: E741 (the matrix form's name)
     Q, K, V = n["W_q"] @ I, n["W_k"] @ I, n["W_v"] @ I  # (E, T) each
     A = K.T @ Q / math.sqrt(dim)  # (T, T): A[i, j] = k_i . q_j / sqrt(d)
     A_hat = softmax_columns(A)  # column j: the weights of query j
@@ -165,11 +165,11 @@ def attention_module(n: dict, dim: int, heads: int, out_proj: np.ndarray) -> nn.
 
 
 def step_heads(rep: Report, n: dict, col: dict, dim: int, heads: int) -> None:
-    """Notes, 'multi-head': each q_i, k_i, v_i is split into `heads` pieces, one per head."""
+    """Section 6, several heads: each q_i, k_i, v_i is split into `heads` pieces, one per head."""
     d = dim // heads
     rep.section(f"6. {heads} heads: rows h*{d}..(h+1)*{d} of Q, K, V belong to head h")
     rep.out(f"Each head scales by 1/sqrt({d}), its own size. The heads' outputs are stacked back")
-    rep.out("into (E, T) and mixed by W_o (the output projection; the notes leave it implicit).")
+    rep.out("into (E, T) and mixed by W_o (the output projection).")
     outs, hats = [], []
     for h in range(heads):
         rows = slice(h * d, (h + 1) * d)

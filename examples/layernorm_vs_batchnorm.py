@@ -2,8 +2,7 @@
 
     python examples/layernorm_vs_batchnorm.py [--seed 0]
 
-The notes (translated): "layer norm gives mean 0, variance 1 over rows and columns; batch norm
-only over rows". Made precise for activations x of shape (B, T, E):
+docs/self_attention.md, section 9, with numbers. For activations x of shape (B, T, E):
   - layer norm takes the mean and variance of each token's E features: x[b, t, :] -> mean 0, var 1;
     every token is normalised on its own, in training and eval alike.
   - batch norm takes them for each feature e over every token of the batch: x[:, :, e] -> mean 0,

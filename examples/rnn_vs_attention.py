@@ -3,8 +3,9 @@
     python examples/rnn_vs_attention.py                          # T = 16 .. 512, about 10 s
     python examples/rnn_vs_attention.py --lengths 16 64 --plot rnn_vs_attention.png
 
-The notes' first point: to produce b_4 an RNN must first read a_1, a_2, a_3 (no parallelism),
-while self-attention computes b_1..b_4 together. Measured here on sequences of T positions:
+docs/self_attention.md, section 1: to produce b_4 an RNN must first read a_1, a_2, a_3 (no
+parallelism), while self-attention computes b_1..b_4 together. Measured here on sequences of T
+positions:
   - sequential steps: the depth of the autograd graph, i.e. the longest chain of ops that must
     run one after another. The RNN h_t = tanh(W h_{t-1} + U x_t) needs a chain that grows with T;
     attention, softmax(q k^T / sqrt(E)) v, needs the same handful of ops for any T.

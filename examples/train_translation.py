@@ -1,5 +1,6 @@
-"""Train the lecture notes' transformer to translate toy Chinese into English (机器学习 ->
-machine learning); report exact match, token accuracy, BLEU and attention alignment per test split.
+"""Train the transformer of docs/self_attention.md to translate toy Chinese into English
+(机器学习 -> machine learning); report exact match, token accuracy, BLEU and attention alignment
+per test split.
 
     python examples/train_translation.py                       # the default run, writes runs/zh_en
     python examples/train_translation.py --task reversal --steps 1200 --out runs/reversal
@@ -55,7 +56,6 @@ from models import Transformer
 from models.positional import POSITION_SCHEMES
 from tinygrad_attn import optim
 from tinygrad_attn.nn.utils import clip_grad_norm_
-from tinygrad_attn.random import get_rng
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Config:
     direction: str = "zh-en"  # zh-en | en-zh (source and target swapped)
     d_model: int = 128  # E: embedding and residual width
     nhead: int = 4  # H: attention heads (head dim D = E / H = 32)
-    num_encoder_layers: int = 2  # N of the notes' figure, encoder side
+    num_encoder_layers: int = 2  # N, the number of encoder layers
     num_decoder_layers: int = 2  # and decoder side
     dim_feedforward: int = 512  # F: hidden width of the position-wise feed-forward blocks
     dropout: float = 0.0  # 0.1 steadies test_struct over seeds but costs test_iid and 50% time
@@ -100,7 +100,7 @@ CHOICES = {
     "direction": ("zh-en", "en-zh"),
     "pos": POSITION_SCHEMES,
 }
-WALK_ZH = ["机器", "学习"]  # the notes' decoding walk, shown at the end: BOS machine learning EOS
+WALK_ZH = ["机器", "学习"]  # docs/self_attention.md's decoding walk: BOS machine learning EOS
 WALK_EN = ["machine", "learning"]
 POOL = 50  # batches per length bucket: sort POOL * batch_size random pairs by length, cut
 MODEL_FIELDS = (  # the Config fields that are Transformer arguments
@@ -110,7 +110,7 @@ MODEL_FIELDS = (  # the Config fields that are Transformer arguments
 
 
 def build_model(cfg: Config, src_vocab_size: int, tgt_vocab_size: int) -> Transformer:
-    """The transformer of the notes, sized by `cfg`.  Shapes: (B, S), (B, T) -> (B, T, V)."""
+    """The encoder-decoder transformer, sized by `cfg`.  Shapes: (B, S), (B, T) -> (B, T, V)."""
     sizes = {name: getattr(cfg, name) for name in MODEL_FIELDS}
     return Transformer(src_vocab_size, tgt_vocab_size, pad_id=PAD, **sizes)
 
@@ -190,7 +190,7 @@ class Run:
             self.step, self.best = state["step"], float(state["best"])
             if not isinstance(self.step, int) or self.step < 0:
                 raise ValueError(f"step {self.step!r}")
-            get_rng().bit_generator.state = json.loads(state["rng"])  # dropout continues
+            tg.random.set_state(json.loads(state["rng"]))  # dropout continues
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise rio.RunFileError(f"{path}: not a resumable training state ({err!r})") from err
         self.saved_step = self.step
@@ -209,7 +209,7 @@ class Run:
             best = {"model": weights, "step": self.step, "valid_exact": score}
             tg.save({**best, "vocab_sha256": self.digest}, self.out / rio.MODEL_FILE)
         state = {"model": weights, "optim": self.opt.state_dict(), "step": self.step}
-        rng = json.dumps(get_rng().bit_generator.state)
+        rng = json.dumps(tg.random.get_state())
         extra = {"rng": rng, "best": self.best, "vocab_sha256": self.digest}
         tg.save({**state, **extra}, self.out / rio.STATE_FILE)
         self.saved_step = self.step

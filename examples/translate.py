@@ -25,12 +25,11 @@ from pathlib import Path
 import _translation_eval as ev
 import _translation_io as rio
 import numpy as np
-from _attention_plot import plot_attention
 from toydata import BOS, EOS, UNK, segment
 from train_translation import Config, build_model, languages, load_config
 
 from models import Transformer
-from tinygrad_attn import no_grad
+from tinygrad_attn.viz import plot_attention
 
 
 class InputError(Exception):
@@ -91,7 +90,7 @@ class Translator:
         Shapes: src (1, S) -> (len(output) + 1, S).
         """
         tgt_in = np.array([[BOS] + self.tgt_vocab.encode(output)], dtype=np.int64)  # (1, T)
-        with no_grad(), ev.cross_attention_recorded(self.model):
+        with self.model.evaluating(), ev.cross_attention_recorded(self.model):
             self.model(src, tgt_in)
             weights = self.model.decoder[layer].cross_attn.last_attn_weights.data  # (1, H, T, S)
         return weights[0].mean(0)

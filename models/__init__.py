@@ -1,4 +1,4 @@
-"""Models built on tinygrad_attn: the encoder-decoder transformer of the lecture notes."""
+"""Models built on tinygrad_attn: the encoder-decoder transformer (docs/self_attention.md)."""
 
 from models.positional import (
     ALiBi,

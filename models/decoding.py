@@ -1,6 +1,7 @@
 """Autoregressive decoding: the decoder is fed BOS, then its own previous outputs.
 
-Both decoders run under `no_grad` in eval mode (dropout off) and restore the model's mode.
+Both decoders run inside `model.evaluating()` (eval mode, so dropout is off, and no_grad),
+which restores every submodule's mode afterwards.
 Output format: an int64 array (B, <= max_len) starting with BOS; after a sequence's EOS every
 position holds the model's pad_id; decoding stops early once every sequence has ended.
 With `use_cache=True` (the default) each step feeds only the newest token through the decoder
@@ -12,32 +13,12 @@ logits agree to float32 rounding (~1e-6), so only an exact near-tie could pick d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from models.cache import DecoderCache
-from tinygrad_attn import no_grad
-
-
-@contextmanager
-def _inference(model: Any) -> Iterator[None]:
-    """Eval mode and no graph recording for the duration, then the previous mode again."""
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            yield
-    finally:
-        model.train(was_training)
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise log-softmax in numpy.  Shapes: (N, V) -> (N, V)."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+from tinygrad_attn import Tensor
 
 
 def _check(bos_id: int, eos_id: int, max_len: int, model: Any) -> None:
@@ -54,7 +35,7 @@ def greedy_decode(
 ) -> np.ndarray:
     """Pick the most likely next token at each step.  Shapes: src (B, S) -> (B, <= max_len)."""
     _check(bos_id, eos_id, max_len, model)
-    with _inference(model):
+    with model.evaluating():
         memory = model.encode(src)  # (B, S, E)
         step = _stepper(model, memory, src, max_len, use_cache)
         out = np.full((src.shape[0], 1), bos_id, dtype=np.int64)  # (B, 1)
@@ -116,7 +97,7 @@ def beam_search(
         raise ValueError(f"beam_search: beam_size must be >= 1, got {beam_size}")
     batch, k = src.shape[0], beam_size
     finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(batch)]
-    with _inference(model):
+    with model.evaluating():
         src_k = np.repeat(src, k, axis=0)  # (B*K, S)
         step = _stepper(model, model.encode(src_k), src_k, max_len, use_cache, group_size=k)
         prefixes = np.full((batch * k, 1), bos_id, dtype=np.int64)  # (B*K, 1)
@@ -124,7 +105,7 @@ def beam_search(
         scores[:, 0] = 0.0  # the K beams start identical: keep one live so none is duplicated
         done = np.zeros(batch, dtype=bool)
         while prefixes.shape[1] < max_len and not done.all():
-            log_probs = _log_softmax(step(prefixes).astype(np.float64))  # (B*K, V)
+            log_probs = Tensor(step(prefixes).astype(np.float64)).log_softmax(-1).data  # (B*K, V)
             total = (scores.reshape(-1, 1) + log_probs).reshape(batch, -1)  # (B, K*V)
             prefixes, scores, parents = _advance(
                 prefixes, total, log_probs.shape[1], k, eos_id, length_penalty, finished, done

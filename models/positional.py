@@ -1,4 +1,5 @@
-"""Position information, the notes' "add position information" step, five ways.
+"""Position information, the "add position information" step
+(docs/self_attention.md, section 7), five ways.
 
 Absolute (added to the embeddings): the sinusoidal table (PositionalEncoding) and a learned
 one (LearnedPositionalEncoding). Relative (in the self-attention, nothing added): rotary
@@ -13,7 +14,7 @@ import math
 
 import numpy as np
 
-from tinygrad_attn import Tensor, nn
+from tinygrad_attn import Tensor, _checks, nn
 
 
 def sinusoidal_table(max_len: int, d_model: int) -> np.ndarray:
@@ -46,12 +47,8 @@ class PositionalEncoding(nn.Module):
                 f"PositionalEncoding: sequence of length {offset + length} exceeds max_len "
                 f"{self.max_len}; build the model with a larger max_len"
             )
-        pe = _as_array(self.pe)[offset : offset + length]  # (T, E)
+        pe = _checks.as_array(self.pe)[offset : offset + length]  # (T, E)
         return self.dropout(x + Tensor(pe.astype(x.dtype, copy=False)))
-
-
-def _as_array(buffer: object) -> np.ndarray:
-    return buffer.data if isinstance(buffer, Tensor) else np.asarray(buffer)
 
 
 class LearnedPositionalEncoding(nn.Module):

@@ -1,4 +1,5 @@
-"""The encoder-decoder transformer of the lecture notes (Vaswani et al. 2017) on tinygrad_attn.
+"""The encoder-decoder transformer (Vaswani et al. 2017) on tinygrad_attn; docs/self_attention.md
+derives it step by step.
 
 Embed the words (scaled by sqrt(E)), add position information, run N encoder layers of
 self-attention + feed-forward, then N decoder layers that add cross-attention over the encoder's

@@ -1,21 +1,17 @@
 """Hypothesis profiles: `default` (quick), `ci` (thorough, fits the CI budget), `dev` (many
-examples), chosen with HYPOTHESIS_PROFILE=ci; and the small graph the inspection tests share."""
+examples), chosen with HYPOTHESIS_PROFILE=ci and defined in `tinygrad_attn.testing.PROFILES`
+(the same call works in a user's own conftest.py); and the small graph the inspection tests
+share."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, settings
 
 import tinygrad_attn as tg
+from tinygrad_attn.testing import load_profile
 
-_COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("default", max_examples=15, **_COMMON)
-settings.register_profile("ci", max_examples=40, derandomize=True, **_COMMON)
-settings.register_profile("dev", max_examples=300, **_COMMON)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+load_profile()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = {
+    "bench_attention": ["MHA block", "Long sequences", "Blocks"],
     "bench_train_step": ["Train step", "MHA block", "Peak memory"],
     "bench_ops": ["Per-op", "MHA block", "Train step vs d_model"],
     "bench_decode": ["Greedy decoding", "Beam search"],

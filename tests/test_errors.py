@@ -112,6 +112,30 @@ ERRORS: list[tuple[str, Callable[[], object], type, str]] = [
         ValueError,
         r"scaled_dot_product_attention.*\(2, 3\).*\(4, 2\)",
     ),
+    (
+        "sdpa int mask",
+        lambda: F.scaled_dot_product_attention(X, X, X, attn_mask=np.eye(2, 2, dtype=np.int64)),
+        TypeError,
+        r"scaled_dot_product_attention: attn_mask must be bool or float, got int64",
+    ),
+    (
+        "sdpa mask shape",
+        lambda: F.scaled_dot_product_attention(X, X, X, attn_mask=np.ones((3, 2), dtype=bool)),
+        ValueError,
+        r"scaled_dot_product_attention: attn_mask of shape \(3, 2\) does not broadcast.*\(2, 2\)",
+    ),
+    (
+        "MHA int query",
+        lambda: nn.MultiheadAttention(2, 1)(I23[:, :2][None], X[None, :, :2], X[None, :, :2]),
+        TypeError,
+        r"MultiheadAttention: query must be a floating tensor, got dtype int64",
+    ),
+    (
+        "MHA int padding mask",
+        lambda: nn.MultiheadAttention(3, 1)(X[None], X[None], X[None], key_padding_mask=[[0, 1]]),
+        TypeError,
+        r"MultiheadAttention: key_padding_mask must be bool or float, got int64",
+    ),
     ("masked_fill mask dtype", lambda: X.masked_fill(np.ones(3), 0.0), TypeError, r"masked_fill"),
     ("bad data", lambda: tg.Tensor("text"), TypeError, r"Tensor: unsupported data"),
     # --- issue 15: bad dtypes refused at the boundary, naming the op and the dtype ---

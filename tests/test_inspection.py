@@ -4,15 +4,17 @@ test_hooks_and_gradflow.py."""
 
 from __future__ import annotations
 
+import ast
 import inspect
 import io
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import tinygrad_attn as tg
-from tinygrad_attn import nn
+from tinygrad_attn import anomaly, autograd, nn
 from tinygrad_attn.autograd import toposort
 from tinygrad_attn.explain import explain_backward
 
@@ -174,6 +176,32 @@ def test_anomaly_accepts_masked_attention_and_is_off_outside_the_context() -> No
     assert np.isfinite(mha.q_proj.weight.grad.data).all()
     with np.errstate(invalid="ignore"):
         assert np.isnan(tg.Tensor(np.array([-1.0])).log().data).all()  # no error: mode is off
+
+
+def test_anomaly_mode_is_an_inspector_installed_only_inside_the_context() -> None:
+    """Outside detect_anomaly() the engine has no inspector to call; inside it has, and it is
+    removed again even when the block raises (and restored when contexts nest)."""
+    assert autograd.get_inspector() is None and not anomaly.is_enabled()
+    with pytest.raises(tg.AnomalyError), tg.detect_anomaly(), np.errstate(divide="ignore"):
+        assert autograd.get_inspector() is not None and anomaly.is_enabled()
+        with tg.detect_anomaly():
+            pass
+        assert anomaly.is_enabled()  # the inner exit put the outer inspector back
+        tg.Tensor(np.array([0.0])).log()
+    assert autograd.get_inspector() is None and not anomaly.is_enabled()
+
+
+def test_the_engine_imports_nothing_from_the_package() -> None:
+    """autograd.py is the bottom layer: tensor.py and anomaly.py build on it, never the reverse
+    (tensor.py registers its class; detect_anomaly installs an inspector)."""
+    tree = ast.parse(Path(autograd.__file__).read_text(encoding="utf-8"))
+    imported = [
+        node.module if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    ]
+    assert not [name for name in imported if name and name.startswith("tinygrad_attn")]
 
 
 # ----- explain_backward -------------------------------------------------------------------

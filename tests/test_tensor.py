@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 import tinygrad_attn as tg
+import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 
 
 @pytest.mark.parametrize(
@@ -127,6 +130,22 @@ def test_randn_and_rand_are_reproducible_with_manual_seed() -> None:
     tg.manual_seed(123)
     np.testing.assert_array_equal(tg.randn(3, 4).data, a.data)
     assert a.dtype == np.float32 and np.all((u.data >= 0) & (u.data < 1))
+
+
+def test_random_get_state_and_set_state_replay_the_same_draws_through_json() -> None:
+    tg.manual_seed(3)
+    tg.randn(4)
+    state = tg.random.get_state()
+    first = (tg.randn(5).data, F.dropout(tg.ones(8), 0.5).data)
+    tg.randn(7)  # move on, then go back
+    tg.random.set_state(json.loads(json.dumps(state)))
+    np.testing.assert_array_equal(tg.randn(5).data, first[0])
+    np.testing.assert_array_equal(F.dropout(tg.ones(8), 0.5).data, first[1])
+    copy = tg.random.get_state()
+    copy["state"]["state"] += 1  # a copy: changing it leaves the generator alone
+    assert tg.random.get_state()["state"]["state"] == copy["state"]["state"] - 1
+    with pytest.raises(ValueError, match="set_state: not a state from tg.random.get_state"):
+        tg.random.set_state({"bit_generator": "MT19937"})
 
 
 def test_ndarray_on_the_left_defers_to_the_tensor_operator() -> None:

@@ -3,6 +3,7 @@ fallback) and the gradient-flow plot. Skipped without matplotlib."""
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -126,3 +127,9 @@ def test_plot_gradient_flow_writes_a_png_from_a_real_training_run(tmp_path) -> N
 def test_plot_gradient_flow_needs_recorded_steps() -> None:
     with pytest.raises(ValueError, match="no recorded steps"):
         viz.plot_gradient_flow(tg.GradientFlow(nn.Linear(2, 2)))
+
+
+def test_plots_without_matplotlib_say_what_to_install(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # makes the import fail
+    with pytest.raises(ImportError, match=r"pip install \"tinygrad_attn\[viz\]\""):
+        viz.plot_attention(_weights(2, 2), ["a", "b"], ["c", "d"])

@@ -5,8 +5,13 @@ import tinygrad_attn.functional as F
 from tinygrad_attn import nn, optim
 """
 
-from tinygrad_attn import autograd  # noqa: I001  (first: tensor.py imports it back)
-from tinygrad_attn import functional
+from tinygrad_attn import (
+    autograd,
+    functional,
+    nn,
+    optim,
+    random,
+)
 from tinygrad_attn.anomaly import AnomalyError, detect_anomaly
 from tinygrad_attn.autograd import Function, enable_grad, is_grad_enabled, no_grad
 from tinygrad_attn.creation import (
@@ -21,15 +26,14 @@ from tinygrad_attn.creation import (
     zeros,
     zeros_like,
 )
-from tinygrad_attn.functional import cat, stack, where
 from tinygrad_attn.explain import TapeRecord, explain_backward
+from tinygrad_attn.functional import cat, stack, where
 from tinygrad_attn.gradcheck import GradcheckError, GradcheckWarning, gradcheck
 from tinygrad_attn.gradflow import GradientFlow
 from tinygrad_attn.graphviz import graph_tree, render_dot, to_dot
 from tinygrad_attn.random import manual_seed
 from tinygrad_attn.serialization import load, save
 from tinygrad_attn.tensor import Tensor, matmul
-from tinygrad_attn import nn, optim  # after Tensor: layers and optimizers build on it
 
 __version__ = "0.1.0"
 
@@ -63,6 +67,7 @@ __all__ = [
     "optim",
     "rand",
     "randn",
+    "random",
     "render_dot",
     "save",
     "stack",

@@ -60,6 +60,15 @@ def floating(x: Any, op: str, what: str = "input") -> None:
         raise TypeError(f"{op}: {what} must be a floating tensor, got dtype {x.dtype}")
 
 
+def as_array(x: Any) -> np.ndarray:
+    """A Tensor's data (the same array, no copy), or anything else through np.asarray.
+
+    Tensor is not imported here (tensor.py imports this module); `np.asarray` of a Tensor goes
+    through `Tensor.__array__`, which returns its data array itself.
+    """
+    return x if isinstance(x, np.ndarray) else np.asarray(x)
+
+
 def to_array(data: Any, dtype: Any) -> np.ndarray:
     """Python data to an array: floats -> float32, ints -> int64, ndarrays keep their dtype."""
     if isinstance(data, (np.ndarray, np.generic)):

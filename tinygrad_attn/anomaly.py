@@ -7,6 +7,10 @@ no_grad). An Inf raises when an op produced it from finite inputs (ops that make
 purpose, such as `masked_fill(mask, -inf)`, say so with `produces_inf = True`; a -inf float
 mask is an input, so adding it is fine). In backward, any non-finite gradient raises; run the
 forward inside the context manager too, or the message cannot say where the op was created.
+
+The engine does not call this module: `detect_anomaly()` installs `_CHECKS` as the engine's
+inspector (`autograd.set_inspector`) and puts the previous one back on exit, so outside the
+context manager no op pays for these checks.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-_ENABLED = [False]
+from tinygrad_attn import autograd
+
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -28,18 +33,18 @@ class AnomalyError(RuntimeError):
 
 
 def is_enabled() -> bool:
-    return _ENABLED[0]
+    """True inside `detect_anomaly()` (the anomaly checks are the engine's inspector)."""
+    return autograd.get_inspector() is _CHECKS
 
 
 @contextlib.contextmanager
 def detect_anomaly() -> Iterator[None]:
     """Raise `AnomalyError` at the first NaN/Inf in forward or backward (slow: debugging only)."""
-    previous = _ENABLED[0]
-    _ENABLED[0] = True
+    previous = autograd.set_inspector(_CHECKS)
     try:
         yield
     finally:
-        _ENABLED[0] = previous
+        autograd.set_inspector(previous)
 
 
 def _user_site() -> str:
@@ -98,3 +103,13 @@ def after_backward(node: Any, grads: list) -> None:
             raise AnomalyError(
                 f"{node.name} at {where} produced {problem} in backward (gradient of input {i})"
             )
+
+
+class _AnomalyChecks:
+    """The inspector `detect_anomaly()` installs: the engine calls these two per op."""
+
+    on_forward = staticmethod(on_forward)
+    after_backward = staticmethod(after_backward)
+
+
+_CHECKS = _AnomalyChecks()

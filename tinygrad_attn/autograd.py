@@ -5,17 +5,20 @@ Every op is a `Function` subclass with `forward(ctx, *arrays, **params)` and
 and, when a gradient is wanted, records the node (an instance of the op's class, so
 `t.grad_fn` is e.g. a `Softmax`). `backward` walks the recorded nodes in reverse topological
 order, found without recursion, and accumulates cotangents in a dict keyed by node.
+
+Layering: this module imports nothing else from the package. `tensor.py` builds on it and hands
+its `Tensor` class back with `register_tensor_class` (see `_TENSOR`), and debugging tools such
+as `detect_anomaly` plug in through `set_inspector` instead of being called from here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
-
-from tinygrad_attn import anomaly
 
 _GRAD_ENABLED = [True]  # the grad-mode flag; only touched through no_grad / enable_grad
 
@@ -50,6 +53,36 @@ def enable_grad() -> _GradMode:
     return _GradMode(True)
 
 
+# The engine wraps op outputs and gradients in Tensors, and tensor.py imports this module for
+# Function, so importing tensor.py here would be an import cycle. Instead tensor.py registers
+# its class once, right after defining it: the engine reads `_TENSOR[0]`, a list lookup as cheap
+# as a module global, and never needs to know where Tensor lives.
+_TENSOR: list[Any] = [None]
+
+# Inspection hook (e.g. `detect_anomaly`): an object with `on_forward(node, inputs, output)` and
+# `after_backward(node, grads)`, or None. When it is None (the normal case) the engine pays one
+# `is not None` test per op and calls nothing.
+_INSPECTOR: list[Any] = [None]
+
+
+def register_tensor_class(cls: type) -> None:
+    """Tell the engine which class wraps arrays (called once, by tensor.py)."""
+    _TENSOR[0] = cls
+
+
+def set_inspector(inspector: Any) -> Any:
+    """Install `inspector` (or None to remove it) for every op's forward and backward; returns
+    the previous one so a context manager can restore it."""
+    previous = _INSPECTOR[0]
+    _INSPECTOR[0] = inspector
+    return previous
+
+
+def get_inspector() -> Any:
+    """The installed inspector, or None (see `set_inspector`)."""
+    return _INSPECTOR[0]
+
+
 class VersionCounter:
     """Counts in-place changes to a tensor's data (shared by a tensor and its detached views)."""
 
@@ -73,6 +106,11 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...], op_name: str = "op") -
             f"{op_name}.backward returned a gradient of shape {grad.shape} for an input of "
             f"shape {shape}; it must have the input's shape or one that it broadcasts to"
         )
+    if grad.shape[extra:] == shape and grad.flags.c_contiguous and grad.dtype.kind == "f":
+        # Only leading axes to sum (a bias, a LayerNorm weight): one product of the stacked
+        # rows with a ones vector, which BLAS runs several times faster than numpy's sum here.
+        rows = grad.reshape(-1, math.prod(shape))  # (leading, rest)
+        return (np.ones(rows.shape[0], dtype=grad.dtype) @ rows).reshape(shape)
     axes = tuple(range(extra)) + tuple(
         extra + i for i, s in enumerate(shape) if s == 1 and grad.shape[extra + i] != 1
     )
@@ -86,11 +124,28 @@ class Function:
     `backward(ctx, grad_out)` returning one gradient (or None) per forward input; a bare array
     is fine for a single input. The engine reduces each gradient to its input's shape when the
     input was broadcast, so `backward` may return gradients in the output's shape.
+
+    `ctx` is the node itself: `ctx.save_for_backward(*arrays)` keeps arrays for backward
+    (`ctx.saved_tensors`), other state goes on plain attributes (`ctx.dim = dim`), and
+    `ctx.needs_input_grad[i]` says whether input i wants a gradient, so backward can skip work:
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            a, b = ctx.saved_tensors
+            grad_a = grad_out @ b.T if ctx.needs_input_grad[0] else None
+            grad_b = a.T @ grad_out if ctx.needs_input_grad[1] else None
+            return grad_a, grad_b
+
+    Call an op with `MyOp.apply(*tensors, **params)`.
     """
 
     # Set by apply on recorded nodes; class-level defaults keep un-recorded contexts cheap.
     inputs: tuple[Any, ...] | None = None
+    """The input Tensors of a recorded node (None once a backward freed the graph)."""
     needs_input_grad: tuple[bool, ...] = ()
+    """One bool per forward input: True if that input requires grad (set before `forward`
+    runs). A gradient returned for an input whose entry is False is ignored, so `backward`
+    may return None there and skip computing it."""
     _saved: tuple[np.ndarray, ...] | None = ()
     _versions: tuple[tuple[VersionCounter, int], ...] = ()
     _output_hooks: list[Callable] | None = None
@@ -98,10 +153,16 @@ class Function:
 
     @staticmethod
     def forward(ctx: Function, *args: Any, **kwargs: Any) -> np.ndarray:
+        """The op on numpy arrays (None for an absent optional input) and keyword-only
+        parameters; returns one array. Saves what backward needs on `ctx`."""
         raise NotImplementedError
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> Any:
+        """Given the gradient of the output (an array of its shape), return one gradient per
+        forward input (an array, or None for no gradient), as a tuple; a bare array for a
+        single input. A gradient may have the output's broadcast shape: the engine sums it
+        back to the input's shape."""
         raise NotImplementedError
 
     def save_for_backward(self, *arrays: np.ndarray) -> None:
@@ -110,12 +171,15 @@ class Function:
 
     @property
     def saved_tensors(self) -> tuple[np.ndarray, ...]:
+        """The arrays given to `save_for_backward` (PyTorch's name; they are numpy arrays).
+        RuntimeError once a backward without retain_graph freed them."""
         if self._saved is None:
             raise RuntimeError(_freed_message(type(self).__name__))
         return self._saved
 
     @property
     def name(self) -> str:
+        """The op's name: its class name (`Softmax`, `MatMul`, ...)."""
         return type(self).__name__
 
     def __repr__(self) -> str:
@@ -138,13 +202,14 @@ class Function:
             data = np.asarray(data)
         # Only floating tensors carry gradients: a cast to int (or a boolean result) ends the graph.
         record = record and data.dtype.kind in "fc"
-        out = Tensor._make(data, record)
+        out = _TENSOR[0]._make(data, record)
         if record:
             ctx.inputs = tensors
             ctx._versions = _saved_versions(ctx, tensors, out)
             out.grad_fn = ctx
-        if anomaly.is_enabled():
-            anomaly.on_forward(ctx, tensors, data)
+        inspector = _INSPECTOR[0]
+        if inspector is not None:
+            inspector.on_forward(ctx, tensors, data)
         return out
 
 
@@ -158,9 +223,10 @@ def _named_error(op: str, err: ValueError, tensors: tuple) -> ValueError:
 
 
 def _as_tensor(x: Any) -> Any:
-    if x is None or isinstance(x, Tensor):
+    tensor_class = _TENSOR[0]
+    if x is None or isinstance(x, tensor_class):
         return x
-    return Tensor(x)
+    return tensor_class(x)
 
 
 def _saved_versions(ctx: Function, tensors: tuple, out: Any) -> tuple:
@@ -266,16 +332,18 @@ def _node_grads(node: Function, grad_out: np.ndarray) -> list:
             if g.dtype != t.data.dtype:
                 g = g.astype(t.data.dtype)
         out.append(g)
-    if anomaly.is_enabled():
-        anomaly.after_backward(node, out)
+    inspector = _INSPECTOR[0]
+    if inspector is not None:
+        inspector.after_backward(node, out)
     return out
 
 
 def _run_hooks(hooks: list[Callable], grad: np.ndarray) -> np.ndarray:
+    tensor_class = _TENSOR[0]
     for hook in hooks:
-        result = hook(Tensor(grad))
+        result = hook(tensor_class(grad))
         if result is not None:
-            grad = result.data if isinstance(result, Tensor) else np.asarray(result)
+            grad = result.data if isinstance(result, tensor_class) else np.asarray(result)
     return grad
 
 
@@ -283,10 +351,11 @@ def _accumulate_leaf(leaf: Any, grad: np.ndarray) -> None:
     """Add `grad` into `leaf.grad` (a fresh array: backward outputs may alias each other)."""
     if leaf._hooks:
         grad = _run_hooks(leaf._hooks, grad)
+    tensor_class = _TENSOR[0]
     if leaf.grad is None:
-        leaf.grad = Tensor(np.array(grad, dtype=leaf.data.dtype, copy=True))
+        leaf.grad = tensor_class(np.array(grad, dtype=leaf.data.dtype, copy=True))
     else:
-        leaf.grad = Tensor(leaf.grad.data + grad)
+        leaf.grad = tensor_class(leaf.grad.data + grad)
 
 
 class HookHandle:
@@ -296,9 +365,6 @@ class HookHandle:
         self._hooks, self._fn = hooks, fn
 
     def remove(self) -> None:
+        """Unregister the hook (doing it twice is harmless)."""
         if self._fn in self._hooks:
             self._hooks.remove(self._fn)
-
-
-# tensor.py needs Function, so Tensor is imported last (the package imports this module first).
-from tinygrad_attn.tensor import Tensor  # noqa: E402

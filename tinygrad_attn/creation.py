@@ -27,10 +27,12 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 
 
 def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros (float32 unless `dtype` is given).  `zeros(2, 3)` == `zeros((2, 3))`."""
     return _make(np.zeros(_checks.shape(shape, "zeros"), dtype or _DEFAULT_FLOAT), requires_grad)
 
 
 def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones (float32 unless `dtype` is given).  `ones(2, 3)` == `ones((2, 3))`."""
     return _make(np.ones(_checks.shape(shape, "ones"), dtype or _DEFAULT_FLOAT), requires_grad)
 
 
@@ -43,10 +45,12 @@ def full(shape: Any, fill_value: float, dtype: Any = None, requires_grad: bool =
 
 
 def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros with `t`'s shape, and its dtype unless `dtype` is given."""
     return _make(np.zeros(t.shape, dtype or t.dtype), requires_grad)
 
 
 def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones with `t`'s shape, and its dtype unless `dtype` is given."""
     return _make(np.ones(t.shape, dtype or t.dtype), requires_grad)
 
 
@@ -76,4 +80,5 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """The identity matrix (n, n), or (n, m) with ones on the main diagonal; float32 by default."""
     return _make(np.eye(n, m, dtype=dtype or _DEFAULT_FLOAT), requires_grad)

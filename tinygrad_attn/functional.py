@@ -24,10 +24,6 @@ from tinygrad_attn.random import get_rng
 from tinygrad_attn.tensor import Tensor
 
 
-def _array(x: Any) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
-
-
 def softmax(x: Tensor, dim: int) -> Tensor:
     """exp(x) / sum(exp(x)) along `dim` (one node; fused backward in ops/softmax.py).
 
@@ -66,7 +62,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 def embedding(indices: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:
     """Rows of weight.  Shapes: indices (...) ints in [0, V), weight (V, E) -> (..., E)."""
-    idx = _array(indices)
+    idx = _checks.as_array(indices)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got {idx.dtype}")
     num = weight.shape[0]
@@ -119,7 +115,7 @@ def batch_norm(
     if x.ndim not in (2, 3):
         raise ValueError(f"batch_norm: expected (N, C) or (N, C, L) input, got {x.shape}")
     channels = x.shape[1]
-    stats = [None if r is None else _array(r) for r in (running_mean, running_var)]
+    stats = [None if r is None else _checks.as_array(r) for r in (running_mean, running_var)]
     if (stats[0] is None) != (stats[1] is None):
         raise ValueError("batch_norm: give both running_mean and running_var, or neither")
     for name, p in (
@@ -174,7 +170,7 @@ def cross_entropy(
     "mean" averages over non-ignored targets (0 when all are ignored).
     """
     _checks.floating(logits, "cross_entropy", "logits")
-    tgt = _array(target)
+    tgt = _checks.as_array(target)
     if tgt.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold class indices (ints), got {tgt.dtype}")
     if logits.ndim < 1 or logits.shape[:-1] != tgt.shape:
@@ -264,7 +260,7 @@ def attention(
     """
     scores = _scores_shape(q, k, num_heads, packed)
     if block_size == "auto":
-        block_size = _auto_block_size(scores)
+        block_size = _auto_block_size(scores, causal_offset is not None)
     keep = None
     if training and dropout_p > 0:
         keep = get_rng().random(scores, dtype=np.float32) >= dropout_p  # (..., L, S) bool
@@ -323,18 +319,25 @@ def rotary_angles(
     return np.cos(angles), np.sin(angles)
 
 
-# Scores with more elements than this are computed a block of query rows at a time. Measured in
-# benchmarks/bench_attention.py: below ~2^22 (16 MB of float32) one block is as fast or faster.
+# When to run the attention op in blocks of query rows (see ops/attention.py), measured with
+# benchmarks/bench_attention.py --blocks on 2 cores: causal self-attention runs faster in blocks
+# of 16-32 rows from L = 128 on (a block skips the keys it may not see: about half the work; at
+# B=2, H=8, L=256 blocks took 0.6x the time of one block, at B=64, L=64 one block was 10%
+# faster), and any attention whose scores would exceed _BLOCK_SCORES elements is blocked to
+# bound memory. A block holds about _BLOCK_SCORES / 4 scores (4 MB of float32: at L = 1024 and
+# 4096 such blocks ran 10-40% faster than blocks of twice or half the size), 8 to 32 rows.
 _BLOCK_SCORES = 1 << 22
-_BLOCK_ROWS_MIN = 32
+_BLOCK_CAUSAL_FROM = 128
+_BLOCK_ROWS = 32
 
 
-def _auto_block_size(scores: tuple[int, ...]) -> int | None:
-    """Rows per block so one block's scores stay near _BLOCK_SCORES / 8, or None (one block)."""
-    if math.prod(scores) <= _BLOCK_SCORES:
+def _auto_block_size(scores: tuple[int, ...], causal: bool) -> int | None:
+    """Query rows per block for scores of this (..., L, S) shape, or None for one block."""
+    length, total = scores[-2], math.prod(scores)
+    if not (causal and length >= _BLOCK_CAUSAL_FROM) and total <= _BLOCK_SCORES:
         return None
-    per_row = math.prod(scores) // scores[-2]  # scores of one query row over the whole batch
-    return max(_BLOCK_ROWS_MIN, (_BLOCK_SCORES // 8) // per_row)
+    per_row = total // length  # scores of one query row over the batch and heads
+    return max(8, min(_BLOCK_ROWS, (_BLOCK_SCORES // 4) // max(per_row, 1)))
 
 
 def _scores_shape(q: Tensor, k: Tensor | None, num_heads: int, packed: bool) -> tuple:
@@ -423,7 +426,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """a where cond is True, else b (all three broadcast together; no gradient to cond)."""
-    mask = _array(cond)
+    mask = _checks.as_array(cond)
     if mask.dtype != np.bool_:
         raise TypeError(f"where: cond must be boolean, got {mask.dtype}")
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None

@@ -6,6 +6,7 @@ No math lives here: every method validates its arguments and dispatches to a `Fu
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -53,6 +54,8 @@ class Tensor:
     # ----- data and metadata -------------------------------------------------------------
     @property
     def data(self) -> np.ndarray:
+        """The numpy array itself. Assigning to it is allowed (an in-place change: a backward
+        that saved the old values then raises instead of giving a wrong gradient)."""
         return self._data
 
     @data.setter
@@ -62,27 +65,36 @@ class Tensor:
         self._data = value.data if isinstance(value, Tensor) else np.asarray(value)
         self._version.value += 1
 
-    shape = property(lambda self: self._data.shape)
-    ndim = property(lambda self: self._data.ndim)
-    dtype = property(lambda self: self._data.dtype)
-    is_leaf = property(lambda self: self.grad_fn is None)
+    shape = property(lambda self: self._data.shape, doc="The shape, a tuple of ints.")
+    ndim = property(lambda self: self._data.ndim, doc="The number of dimensions.")
+    dtype = property(lambda self: self._data.dtype, doc="The numpy dtype of the data.")
+    is_leaf = property(
+        lambda self: self.grad_fn is None,
+        doc="True unless an op that recorded a graph made this tensor (then `grad_fn` is set).",
+    )
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """The shape as a tuple, or the size of dimension `dim` (negative counts from the end)."""
         return self.shape if dim is None else self.shape[_checks.dim(dim, self.ndim, "size")]
 
     def numel(self) -> int:
+        """Number of elements (the product of the shape; 1 for a 0-d tensor)."""
         return self._data.size
 
     def dim(self) -> int:
+        """Number of dimensions, the same as `.ndim`."""
         return self._data.ndim
 
     def numpy(self) -> np.ndarray:
+        """The data as a numpy array: the tensor's own array, not a copy (no graph)."""
         return self._data
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
-    def item(self) -> float | int | bool:
+    # Inside this class `float` names the method below, so annotations say `builtins.float`.
+    def item(self) -> builtins.float | int | bool:
+        """The value of a one-element tensor as a Python number; ValueError for more elements."""
         if self._data.size != 1:
             raise ValueError(f"item: only a one-element tensor has an item, got shape {self.shape}")
         return self._data.item()
@@ -139,6 +151,10 @@ class Tensor:
         return t
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
+        """Set `requires_grad` in place and return self (a real floating tensor only).
+
+        Turning it on makes the tensor a leaf whose `.grad` the next `backward()` fills.
+        """
         if flag and self.dtype.kind != "f":
             # complex tensors hold data but carry no gradients: no op here defines them
             raise TypeError(
@@ -164,16 +180,24 @@ class Tensor:
         return autograd.HookHandle(hooks, fn)
 
     def astype(self, dtype: Any) -> Tensor:
+        """This tensor converted to `dtype` (self when it already has it).
+
+        A cast between floating types passes the gradient through (converted back); a cast to an
+        int or bool type ends the graph, as results without a floating dtype never require grad.
+        """
         dtype = np.dtype(dtype)
         return self if dtype == self.dtype else ew.Cast.apply(self, dtype=dtype)
 
     def float(self) -> Tensor:
+        """`astype(np.float32)`."""
         return self.astype(np.float32)
 
     def double(self) -> Tensor:
+        """`astype(np.float64)` (what `gradcheck` works in)."""
         return self.astype(np.float64)
 
     def long(self) -> Tensor:
+        """`astype(np.int64)` (no gradient flows through an int tensor)."""
         return self.astype(np.int64)
 
     # ----- arithmetic --------------------------------------------------------------------
@@ -257,33 +281,48 @@ class Tensor:
         return self if self.dtype.kind in "fc" else self.astype(np.float32)
 
     def exp(self) -> Tensor:
+        """e ** x, elementwise (int and bool input as float32).  backward: dx = g * exp(x)."""
         return ew.Exp.apply(self._promoted())
 
     def log(self) -> Tensor:
+        """Natural log, elementwise (int and bool as float32).  backward: dx = g / x."""
         return ew.Log.apply(self._promoted())
 
     def sqrt(self) -> Tensor:
+        """Square root, elementwise (int and bool as float32).  backward: dx = g / (2 sqrt(x))."""
         return ew.Sqrt.apply(self._promoted())
 
     def tanh(self) -> Tensor:
+        """tanh(x), elementwise (int and bool as float32).  backward: dx = g * (1 - tanh(x)**2)."""
         return ew.Tanh.apply(self._promoted())
 
     def sigmoid(self) -> Tensor:
+        """1 / (1 + exp(-x)), elementwise (int and bool as float32).  backward: dx = g s (1 - s)."""
         return ew.Sigmoid.apply(self._promoted())
 
     def relu(self) -> Tensor:
+        """max(x, 0), elementwise.  backward: dx = g where x > 0, else 0 (0 at x == 0)."""
         return ew.Relu.apply(self)
 
     def gelu(self, approximate: str = "none") -> Tensor:
+        """GELU, x * Phi(x) with Phi the standard normal CDF (`approximate="tanh"`: the tanh
+        approximation), as `torch.nn.functional.gelu`.  Shapes: any -> same.
+        """
         if approximate not in ("none", "tanh"):
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
         _checks.floating(self, "gelu")
         return ew.Gelu.apply(self, approximate=approximate)
 
     def abs(self) -> Tensor:
+        """|x|, elementwise.  backward: dx = g * sign(x) (0 at x == 0, as PyTorch)."""
         return ew.Abs.apply(self)
 
-    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
+    def clip(self, min: builtins.float | None = None, max: builtins.float | None = None) -> Tensor:
+        """Values limited to [min, max] (either bound may be None, not both); `clamp` too.
+
+        backward: dx = g where min <= x <= max, else 0 (the bounds themselves pass the gradient, as
+        `torch.clamp`).
+        """
         if min is None and max is None:
             raise ValueError("clip: give at least one of min and max")
         return ew.Clip.apply(self, min=min, max=max)
@@ -303,9 +342,18 @@ class Tensor:
 
     # ----- reductions --------------------------------------------------------------------
     def sum(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """Sum over `dim` (an int, a tuple of ints, or None for every axis).
+
+        Shapes: (...) -> the shape without the reduced dims (kept as size 1 with keepdim=True).
+        backward: g broadcast back over the reduced dims.
+        """
         return rd.Sum.apply(self, dim=_checks.dims(dim, self.ndim, "sum"), keepdim=keepdim)
 
     def mean(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """Mean over `dim` (an int, a tuple of ints, or None); floating tensors only.
+
+        Computed as sum / count, so its gradient is the sum's divided by the count.
+        """
         _checks.floating(self, "mean")
         axes = _checks.dims(dim, self.ndim, "mean")
         count = self._data.size if axes is None else int(np.prod([self.shape[d] for d in axes]))
@@ -313,20 +361,36 @@ class Tensor:
         return self.sum(axes, keepdim) * (1.0 / count if count else float("nan"))
 
     def max(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """Largest value over `dim` (int, tuple or None), values only, as `torch.amax`.
+
+        Ties share the gradient equally: with k equal maxima each gets g / k (PyTorch's amax
+        rule). For the positions use `argmax`.
+        """
         return rd.Max.apply(self, dim=_checks.dims(dim, self.ndim, "max"), keepdim=keepdim)
 
     def min(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+        """Smallest value over `dim` (int, tuple or None), values only, as `torch.amin`.
+
+        Ties share the gradient equally: with k equal minima each gets g / k.
+        """
         return rd.Min.apply(self, dim=_checks.dims(dim, self.ndim, "min"), keepdim=keepdim)
 
     def var(self, dim: Any = None, keepdim: bool = False, unbiased: bool = True) -> Tensor:
+        """Variance over `dim` (int, tuple or None); floating tensors only.
+
+        unbiased=True (the default, as PyTorch) divides by n - 1, unbiased=False by n.
+        backward: dx = g * 2 (x - mean) / (n - 1) (or / n).
+        """
         _checks.floating(self, "var")
         axes = _checks.dims(dim, self.ndim, "var")
         return rd.Var.apply(self, dim=axes, keepdim=keepdim, correction=int(unbiased))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        """Index of the largest value (over all elements when dim is None); int64, no grad."""
         return self._arg(np.argmax, dim, keepdim, "argmax")
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        """Index of the smallest value (over all elements when dim is None); int64, no grad."""
         return self._arg(np.argmin, dim, keepdim, "argmin")
 
     def _arg(self, fn: Callable, dim: int | None, keepdim: bool, op: str) -> Tensor:
@@ -337,17 +401,26 @@ class Tensor:
 
     # ----- shape -------------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor:
+        """The same elements in a new shape, given as ints or one tuple; one entry may be -1.
+
+        Also `view` (there are no strided views here, so the two are the same).
+        backward: the gradient reshaped back.
+        """
         return mv.Reshape.apply(self, shape=_checks.shape(shape, "reshape"))
 
     view = reshape
 
     def permute(self, *dims: Any) -> Tensor:
+        """The axes reordered: output axis i is input axis dims[i].  backward: the inverse
+        permutation.
+        """
         order = tuple(_checks.dim(d, self.ndim, "permute") for d in _checks.shape(dims, "permute"))
         if sorted(order) != list(range(self.ndim)):
             raise ValueError(f"permute: {dims} is not a permutation of {self.ndim} dims")
         return mv.Permute.apply(self, dims=order)
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
+        """Swap two axes (any two, negative allowed); a 0-d or 1-d tensor comes back as is."""
         order = list(range(self.ndim))
         a, b = _checks.dim(dim0, self.ndim, "transpose"), _checks.dim(dim1, self.ndim, "transpose")
         if order:  # a 0-d tensor has no axes to swap (dims 0 and -1 both mean "it")
@@ -356,6 +429,7 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:  # noqa: N802 (PyTorch's name)
+        """All axes reversed, as numpy's `.T` (the transpose for 2-D; unchanged below 2-D)."""
         return (
             self
             if self.ndim < 2
@@ -363,9 +437,15 @@ class Tensor:
         )
 
     def unsqueeze(self, dim: int) -> Tensor:
+        """A new axis of size 1 at `dim` (-1: last).  Shapes: (A, B), dim=1 -> (A, 1, B)."""
         return mv.Unsqueeze.apply(self, dim=_checks.dim(dim, self.ndim + 1, "unsqueeze"))
 
     def squeeze(self, dim: int | None = None) -> Tensor:
+        """Drop size-1 axes: all of them (dim=None) or just `dim`.
+
+        As PyTorch, squeezing a dim whose size is not 1 returns the tensor's values unchanged
+        rather than raising.
+        """
         if dim is None:
             dims = tuple(i for i, s in enumerate(self.shape) if s == 1)
         else:
@@ -374,6 +454,11 @@ class Tensor:
         return mv.Squeeze.apply(self, dims=dims)
 
     def expand(self, *shape: Any) -> Tensor:
+        """Broadcast size-1 axes (and new leading ones) to `shape`; -1 keeps a size.
+
+        Shapes: (3, 1) -> expand(2, 3, 4) -> (2, 3, 4). backward: the gradient summed back over the
+        expanded axes (the adjoint of broadcasting is summation).
+        """
         target = _checks.shape(shape, "expand")
         offset = len(target) - self.ndim
         if offset < 0:
@@ -386,6 +471,9 @@ class Tensor:
         return mv.Expand.apply(self, shape=full)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge dims start_dim..end_dim (inclusive) into one.  Shapes: (B, T, E) ->
+        flatten(1) -> (B, T * E); a 0-d tensor becomes (1,).
+        """
         if self.ndim == 0:
             return self.reshape(1)
         start = _checks.dim(start_dim, self.ndim, "flatten")
@@ -404,12 +492,19 @@ class Tensor:
 
     # ----- softmax -----------------------------------------------------------------------
     def softmax(self, dim: int) -> Tensor:
+        """exp(x) / sum(exp(x)) along `dim`, one graph node (see `functional.softmax`)."""
         _checks.floating(self, "softmax")
         return sm.Softmax.apply(self, dim=_checks.dim(dim, self.ndim, "softmax"))
 
     def log_softmax(self, dim: int) -> Tensor:
+        """log(softmax(x)) along `dim`, computed stably, one node (see `functional.log_softmax`)."""
         _checks.floating(self, "log_softmax")
         return sm.LogSoftmax.apply(self, dim=_checks.dim(dim, self.ndim, "log_softmax"))
+
+
+# The engine wraps op outputs in this class; it cannot import this module (that would be a
+# cycle, since this module needs autograd.Function), so the class is handed to it here.
+autograd.register_tensor_class(Tensor)
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:

@@ -3,10 +3,19 @@
 Install with `pip install "tinygrad_attn[test]"` (pytest and hypothesis). A new op gets its
 gradient property test in a few lines:
 
-    from tinygrad_attn.testing import check_op_grad, shapes, tensors
+    from tinygrad_attn.testing import broadcastable_tensors, check_op_grad, shapes, tensors
 
-    def test_swish_gradient():
-        check_op_grad(lambda x: Swish.apply(x), tensors(shapes(max_side=4)))
+    def test_softplus_gradient():               # one input, of any shape up to rank 4
+        check_op_grad(Softplus.apply, tensors(shapes(max_side=4)))
+
+    def test_swish_gradient():                  # two inputs whose shapes broadcast together
+        check_op_grad(Swish.apply, broadcastable_tensors(max_side=4))
+
+How many examples hypothesis draws comes from its settings profile. `load_profile()` registers
+this project's three profiles and loads the one named by the HYPOTHESIS_PROFILE environment
+variable; call it once in your own `conftest.py` to get the same thorough runs
+(`HYPOTHESIS_PROFILE=ci python -m pytest`). Without it that variable does nothing: hypothesis
+itself does not read it.
 
 Values are kept well-conditioned by construction (never by rejecting draws): `away_from`
 keeps them off kinks such as relu's 0, `distinct` spaces them apart so max/min have no near-ties,
@@ -15,13 +24,14 @@ and `low`/`high` keep them in a domain such as log's x > 0.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import hypothesis
 import hypothesis.extra.numpy as hnp
 import numpy as np
-from hypothesis import given
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
@@ -30,11 +40,42 @@ from tinygrad_attn.tensor import Tensor
 
 Shape = tuple[int, ...]
 
+_COMMON = {"deadline": None, "suppress_health_check": (HealthCheck.too_slow,)}
+PROFILES: dict[str, dict[str, Any]] = {
+    "default": {"max_examples": 15, **_COMMON},  # quick: the everyday run
+    "ci": {"max_examples": 40, "derandomize": True, **_COMMON},  # thorough and repeatable
+    "dev": {"max_examples": 300, **_COMMON},  # many examples, when hunting a bug
+}
+"""The hypothesis settings profiles `load_profile` registers: name -> `hypothesis.settings`
+arguments. No deadline (a gradient check of a big op is slow, not wrong)."""
+
+
+def load_profile(name: str | None = None) -> str:
+    """Register `PROFILES` with hypothesis and load one: `name`, else the HYPOTHESIS_PROFILE
+    environment variable, else "default". Returns the name loaded. Call it once, at the top
+    of a `conftest.py`:
+
+        from tinygrad_attn.testing import load_profile
+        load_profile()          # HYPOTHESIS_PROFILE=ci python -m pytest -> 40 examples a test
+
+    ValueError for a name that is not one of `PROFILES`.
+    """
+    chosen = name or os.environ.get("HYPOTHESIS_PROFILE") or "default"
+    if chosen not in PROFILES:
+        raise ValueError(f"load_profile: unknown profile {chosen!r}; one of {list(PROFILES)}")
+    for profile, kwargs in PROFILES.items():
+        hypothesis.settings.register_profile(profile, **kwargs)
+    hypothesis.settings.load_profile(chosen)
+    return chosen
+
+
 __all__ = [
     "arrays",
     "broadcastable_pair",
     "broadcastable_tensors",
+    "PROFILES",
     "check_op_grad",
+    "load_profile",
     "matmul_shapes",
     "shapes",
     "tensors",

@@ -27,6 +27,7 @@ CJK_FONTS = (
     "Noto Sans CJK SC",
     "Noto Sans CJK JP",
     "Noto Sans CJK TC",
+    "Noto Serif CJK SC",
     "Source Han Sans SC",
     "Source Han Sans",
     "WenQuanYi Zen Hei",
@@ -34,11 +35,25 @@ CJK_FONTS = (
     "SimHei",
     "Microsoft YaHei",
     "PingFang SC",
+    "Hiragino Sans GB",
+    "Heiti SC",
+    "Arial Unicode MS",
     "AR PL UMing CN",
     "AR PL UMing",
     "Droid Sans Fallback",
 )
 BASE_FONT = "DejaVu Sans"  # matplotlib's bundled font: always present
+
+
+def _figure_class() -> Any:
+    """matplotlib's Figure, or an ImportError that says what to install."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as err:
+        raise ImportError(
+            'tinygrad_attn.viz needs matplotlib: pip install "tinygrad_attn[viz]"'
+        ) from err
+    return Figure
 
 
 def _font_paths() -> dict[str, str]:
@@ -162,8 +177,7 @@ def plot_attention(
     Args:
         cjk_fonts: font families to try, in order, for labels with CJK characters.
     """
-    from matplotlib.figure import Figure
-
+    Figure = _figure_class()
     grid = _as_grid(weights)  # (L, H, T, S)
     layers, heads, tgt_len, src_len = grid.shape
     if len(src_tokens) != src_len or len(tgt_tokens) != tgt_len:
@@ -233,8 +247,8 @@ def plot_gradient_flow(flow: Any, path: str | Path | None = None, max_lines: int
 
     Shapes: flow.history {name: [norm per step]} -> one Figure (saved to `path` if given).
     """
+    Figure = _figure_class()
     from matplotlib import colormaps
-    from matplotlib.figure import Figure
 
     if not flow.steps:
         raise ValueError("plot_gradient_flow: the GradientFlow has no recorded steps")

@@ -63,7 +63,7 @@ class Clause:
     """One clause: a verb clause (verb/obj set), a 比-comparative (cmp_adj/cmp_std set), an
     adjective predicate (pred_adj set: 他 很 高 -> "he is tall"), or a bare noun phrase
     (`fragment`: just `subj`, no verb and no final punctuation: 机器 学习 -> "machine
-    learning", the notes' own example)."""
+    learning", the example of docs/self_attention.md)."""
 
     subj: NP
     aspect: str = "present"

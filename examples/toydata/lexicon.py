@@ -20,7 +20,7 @@ class Noun:
     """A noun: things, people and study subjects.  `container` is set for mass nouns whose
     measure word is translated ("一 杯 茶" -> "a cup of tea"); other measure words are dropped.
     `tokens` is the noun as Chinese tokens: 机器学习 is two, 机器 + 学习, one per English word,
-    as in the notes' figure (and 学习 alone is also the verb "study")."""
+    as in docs/self_attention.md (and 学习 alone is also the verb "study")."""
 
     zh: str
     sg: tuple[str, ...]

@@ -148,7 +148,8 @@ def test_alignments_cover_content_tokens_and_are_in_range(data):
 
 
 def test_machine_learning_appears_alone_and_in_sentences(data):
-    """The notes' example: 机器 学习 -> "machine learning", word by word (学习 alone is "study")."""
+    """docs/self_attention.md's example: 机器 学习 -> "machine learning", word by word (学习
+    alone is "study")."""
     pairs = [p for p in data["train"] if "机器" in p.src]
     assert len(pairs) > 50 and all("machine learning" in " ".join(p.tgt) for p in pairs)
     assert any(p.src == ["机器", "学习"] and p.tgt == ["machine", "learning"] for p in pairs)

@@ -16,7 +16,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import _attention_plot
 import _translation_io as rio
 import numpy as np
 import pytest
@@ -209,13 +208,6 @@ def test_plot_attention_writes_a_png(run_dir: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert f"attention plot written to {png}" in result.stderr
-
-
-def test_plot_labels_cjk_tokens_by_position_without_a_cjk_font(capsys) -> None:
-    assert _attention_plot._labels(["我", "学习"], "source", "Noto Sans CJK SC") == ["我", "学习"]
-    assert _attention_plot._labels(["i", "study"], "target", None) == ["i", "study"]
-    assert _attention_plot._labels(["我", "学习"], "source", None) == ["[0]", "[1]"]
-    assert "[1] 学习" in capsys.readouterr().err
 
 
 def test_output_piped_into_a_reader_that_stops_early_is_not_a_traceback(run_dir: Path) -> None:

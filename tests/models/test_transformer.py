@@ -235,3 +235,24 @@ def test_embeddings_start_at_the_size_of_the_positional_encoding(pad_id: int) ->
         rest = np.delete(weight, pad_id, axis=0)
         assert 0.95 < float(rest.std()) * np.sqrt(128) < 1.05
         assert abs(float(rest.mean())) * np.sqrt(128) < 0.02
+
+
+@pytest.mark.parametrize("decode", ["greedy", "beam"])
+def test_decoding_that_raises_restores_every_mode_and_grad(decode: str, monkeypatch) -> None:
+    model = _tiny(dropout=0.1, seed=9)
+    model.decoder[1].eval()  # a submodule in its own mode must get it back too
+    before = [m.training for m in model.modules()]
+
+    def broken_decode(*args, **kwargs):
+        assert not model.training and not tg.is_grad_enabled()  # inside: eval + no_grad
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(model, "decode", broken_decode)
+    src = np.array([[4, 5, 6]])
+    with pytest.raises(RuntimeError, match="stop"):
+        if decode == "greedy":
+            model.greedy_decode(src, BOS, EOS, max_len=6, use_cache=False)
+        else:
+            model.beam_search(src, 2, BOS, EOS, max_len=6, use_cache=False)
+    assert [m.training for m in model.modules()] == before
+    assert tg.is_grad_enabled()

@@ -209,6 +209,23 @@ def test_batch_norm_momentum_none_is_a_cumulative_average():
     np.testing.assert_allclose(bn.running_mean.data, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_batch_norm_reset_running_stats_starts_the_averages_over_like_pytorch():
+    bn = nn.BatchNorm1d(2, momentum=None)
+    for i in range(3):
+        bn(tg.Tensor(_rng(i).standard_normal((5, 2)).astype(np.float32)))
+    version = bn.running_mean._version.value
+    bn.reset_running_stats()
+    np.testing.assert_array_equal(bn.running_mean.data, [0.0, 0.0])
+    np.testing.assert_array_equal(bn.running_var.data, [1.0, 1.0])
+    assert int(bn.num_batches_tracked.data) == 0
+    assert bn.running_mean._version.value > version  # an in-place change, as for the update
+    x = _rng(9).standard_normal((5, 2)).astype(np.float32)
+    bn(tg.Tensor(x))  # the cumulative average restarts: the first batch's statistics exactly
+    np.testing.assert_allclose(bn.running_mean.data, x.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(bn.running_var.data, x.var(axis=0, ddof=1), rtol=1e-5)
+    nn.BatchNorm1d(2, track_running_stats=False).reset_running_stats()  # nothing to reset
+
+
 def test_batch_norm_without_running_stats_uses_batch_stats_in_eval_and_saves_no_buffers():
     bn = nn.BatchNorm1d(3, track_running_stats=False, affine=False).eval()
     x = _rng(0).standard_normal((5, 3)).astype(np.float32)

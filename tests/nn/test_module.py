@@ -160,6 +160,23 @@ def test_train_and_eval_reach_every_descendant():
     assert all(m.training for m in net.modules())
 
 
+def test_evaluating_is_eval_and_no_grad_then_restores_each_flag_even_on_an_exception():
+    net = _net(0)
+    net.layers[1].eval()  # a submodule left in eval mode must stay so afterwards
+    before = [m.training for m in net.modules()]
+    x = tg.randn(2, 4)
+    with pytest.raises(KeyError), net.evaluating() as same:
+        assert same is net
+        assert not any(m.training for m in net.modules())
+        assert not tg.is_grad_enabled() and net(x).grad_fn is None
+        raise KeyError("boom")
+    assert [m.training for m in net.modules()] == before
+    assert tg.is_grad_enabled() and net(x).grad_fn is not None
+    with tg.no_grad(), net.evaluating():
+        pass
+    assert tg.is_grad_enabled()  # back to what it was before no_grad, not stuck off
+
+
 def test_zero_grad_sets_every_grad_to_none():
     net = _net(0)
     x = tg.randn(2, 4)

@@ -257,7 +257,9 @@ def test_dropout_with_a_fixed_seed_is_the_composed_dropout_of_the_same_draw() ->
 def test_weights_come_from_the_attention_forward_without_a_second_softmax(monkeypatch) -> None:
     calls = []
     original = attn_ops._softmax_
-    monkeypatch.setattr(attn_ops, "_softmax_", lambda s: calls.append(s.shape) or original(s))
+    monkeypatch.setattr(
+        attn_ops, "_softmax_", lambda s, *shift: calls.append(s.shape) or original(s, *shift)
+    )
     q, k, v = _qkv(3, 4)
     out, weights = F.attention(q, k, v, need_weights=True)
     assert len(calls) == 1 and weights.shape == (2, 3, 4)
@@ -287,10 +289,9 @@ def test_integer_mask_is_refused_and_a_wrong_shape_is_named() -> None:
 
 
 def test_long_causal_sequences_are_blocked_and_skip_unseen_keys(monkeypatch) -> None:
-    """Past _BLOCK_SCORES the op runs blocks, and a causal block only multiplies the pairs it
-    may see: forward, 32 query rows against 32, 64, 96 and 128 keys; backward, 32 keys against
-    the 128, 96, 64 and 32 queries that see them."""
-    monkeypatch.setattr(F, "_BLOCK_SCORES", 4096)
+    """Causal attention over 128 positions runs in blocks, and a block only multiplies the pairs
+    it may see: forward, 32 query rows against 32, 64, 96 and 128 keys; backward, 32 keys
+    against the 128, 96, 64 and 32 queries that see them."""
     seen = []
     original = attn_ops._Extras.scores
 
@@ -314,3 +315,43 @@ def test_long_causal_sequences_are_blocked_and_skip_unseen_keys(monkeypatch) -> 
     )
     for name, grad, expected in zip("qkv", (q.grad, k.grad, v.grad), unblocked[1:]):
         assert_close(grad.data, expected, f"d{name}", tol=1e-12)
+
+
+def test_auto_block_size_blocks_long_causal_and_large_attention_only() -> None:
+    assert F._auto_block_size((64, 8, 32, 32), causal=True) is None  # the training step
+    assert F._auto_block_size((2, 8, 127, 127), causal=True) is None
+    assert F._auto_block_size((2, 8, 128, 128), causal=True) == 32
+    assert F._auto_block_size((2, 8, 512, 512), causal=False) is None  # 4M scores: one block
+    assert F._auto_block_size((2, 8, 1024, 1024), causal=True) == 32
+    assert F._auto_block_size((2, 8, 4096, 4096), causal=False) == 16  # rows of 64K scores
+    assert F._auto_block_size((64, 16, 4096, 4096), causal=True) == 8  # rows of 1M scores
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e3])
+def test_softmax_skips_its_max_shift_only_when_every_score_is_small(scale: float) -> None:
+    """Small scores (|s q·k| <= 60 by Cauchy-Schwarz) go straight to exp; large ones are shifted
+    by their row max; both give the numpy reference, blocked or not, in float32."""
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((2, 64, 8)).astype(np.float32) for _ in "qkv")
+    q *= scale
+    extras = attn_ops._Extras(None, None, 0, None, 0.0, 64)
+    small = attn_ops._scores_are_small(q / np.sqrt(8), np.swapaxes(k, -1, -2).copy(), extras)
+    assert small == (scale == 1.0)
+    expected = _sdpa_ref(
+        q.astype(np.float64), k.astype(np.float64), v.astype(np.float64), is_causal=True
+    )
+    for block in (None, 16):
+        out, _ = F.attention(
+            tg.Tensor(q), tg.Tensor(k), tg.Tensor(v), causal_offset=0, block_size=block
+        )
+        np.testing.assert_allclose(out.data, expected, rtol=2e-4, atol=2e-5)
+
+
+def test_a_finite_blocking_mask_keeps_the_shift() -> None:
+    """A row where every key gets -1e9 is still the softmax of its scores (the constant cancels
+    after the max shift), not a row of zeros from exp underflowing."""
+    q, k, v = _qkv(2, 3)
+    mask = np.array([[0.0, 0.0, 0.0], [-1e9, -1e9, -1e9]])
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    unmasked = F.scaled_dot_product_attention(q, k, v)
+    np.testing.assert_allclose(out.data[:, 1], unmasked.data[:, 1], rtol=1e-5)

@@ -11,6 +11,7 @@ class ReLU(Module):
     """max(x, 0).  Shapes: any -> same."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """`F.relu(x)`."""
         return F.relu(x)
 
 
@@ -27,6 +28,7 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, x: Tensor) -> Tensor:
+        """`F.gelu(x, approximate=self.approximate)`."""
         return F.gelu(x, approximate=self.approximate)
 
     def extra_repr(self) -> str:

@@ -2,9 +2,13 @@
 
     head_i = softmax(q_i k_i^T / sqrt(D) + mask) v_i,   out = concat(head_1..head_H) W_o^T + b_o
 
-with q_i, k_i, v_i the i-th D-wide slice of the projected query, key and value. The heads are
-split by reshape + transpose, (B, T, E) -> (B, H, T, D), so all heads and all batch entries run
-in the same batched matmuls: there is no Python loop over either.
+with q_i, k_i, v_i the i-th D-wide slice of the projected query, key and value. The attention
+itself is the fused op of ops/attention.py (through F.attention): it views each head as a
+strided slice of the (B, T, E) projections, so all heads and all batch entries run in the same
+batched matmuls, with no copy to split or merge them and no Python loop over either.
+Self-attention (query is key is value) projects q, k and v with one product against the three
+weights stacked, as PyTorch's packed in_proj_weight does; the parameters stay q_proj, k_proj
+and v_proj. `KVCache` keeps projected keys and values for decoding one token at a time.
 """
 
 from __future__ import annotations
@@ -45,7 +49,13 @@ class MultiheadAttention(Module):
     masks makes a mix-up an error instead of a silent bug); the returned weights are taken
     before dropout, so they are always a distribution (PyTorch returns them after dropout).
     Set `store_attn_weights = True` to keep the per-head weights (B, H, L, S) of the last call,
-    detached, in `last_attn_weights` (for plotting what a trained model attends to).
+    detached, in `last_attn_weights` (for plotting what a trained model attends to). The
+    weights are the ones the attention computed (no second softmax) and read-only: clone() to
+    edit them.
+
+    Decoding: `cache=KVCache(capacity)` on a self-attention call appends the new positions'
+    keys and values and attends over all of them (with is_causal, query i is position
+    cache.length + i); `cache=KVCache()` on a cross-attention call projects the memory once.
 
     Initialisation (PyTorch's): q_proj, k_proj and v_proj weights are xavier-uniform as if
     stacked into PyTorch's (3E, E) in_proj_weight, i.e. U(-a, a) with a = sqrt(6 / (E + 3E));
@@ -114,7 +124,7 @@ class MultiheadAttention(Module):
         if not batched:  # unbatched (L, E): run as a batch of one
             query, key, value = query.unsqueeze(0), key.unsqueeze(0), value.unsqueeze(0)
             if key_padding_mask is not None:
-                key_padding_mask = _array(key_padding_mask)[None]
+                key_padding_mask = _checks.as_array(key_padding_mask)[None]
         self._check_inputs(query, key, value)
         q, k, v, offset = self._project(query, key, value, cache, rotary)  # or packed (B, T, 3E)
         scores = F._scores_shape(q, k, self.num_heads, k is None)  # (B, H, L, S)
@@ -313,10 +323,6 @@ class KVCache:
             filled = slice(0, self.length)
             self.keys[:, filled] = self.keys[rows, filled]
             self.values[:, filled] = self.values[rows, filled]
-
-
-def _array(x: Any) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
 def _tensor_or_array(x: Any) -> Any:

@@ -25,6 +25,7 @@ class Sequential(Module):
                 self.add_module(str(i), _checked(module, "Sequential"))
 
     def forward(self, x: Any) -> Any:
+        """Each submodule applied to the previous one's output, in order."""
         for module in self._modules.values():
             x = module(x)
         return x
@@ -42,6 +43,7 @@ class Sequential(Module):
         return items[_position(index, len(items), "Sequential")][1]
 
     def append(self, module: Module) -> Sequential:
+        """Add `module` at the end; returns self."""
         self.add_module(str(len(self)), _checked(module, "Sequential"))
         return self
 
@@ -75,15 +77,18 @@ class ModuleList(Module):
         self._modules[str(position)] = _checked(module, "ModuleList")
 
     def append(self, module: Module) -> ModuleList:
+        """Add `module` at the end; returns self."""
         self.add_module(str(len(self)), _checked(module, "ModuleList"))
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Append every module of `modules`; returns self."""
         for module in modules:
             self.append(module)
         return self
 
     def insert(self, index: int, module: Module) -> None:
+        """Insert `module` before position `index` (the later ones are renumbered)."""
         modules = list(self._modules.values())
         modules.insert(index, _checked(module, "ModuleList"))
         self._modules.clear()

@@ -21,6 +21,7 @@ class Dropout(Module):
         self.p = p
 
     def forward(self, x: Tensor) -> Tensor:
+        """`F.dropout(x, p, training=self.training)`: the identity in eval mode."""
         return F.dropout(x, self.p, training=self.training)
 
     def extra_repr(self) -> str:

@@ -49,6 +49,7 @@ class Embedding(Module):
             self.weight.data[self.padding_idx] = 0
 
     def forward(self, indices: Any) -> Tensor:
+        """The rows of `weight` at `indices`.  Shapes: indices (...) int -> (..., embedding_dim)."""
         return F.embedding(indices, self.weight, padding_idx=self.padding_idx)
 
     def extra_repr(self) -> str:

@@ -65,10 +65,12 @@ def constant_(tensor: Tensor, value: float) -> Tensor:
 
 
 def zeros_(tensor: Tensor) -> Tensor:
+    """Fill `tensor` with 0 in place (no graph); returns it."""
     return constant_(tensor, 0.0)
 
 
 def ones_(tensor: Tensor) -> Tensor:
+    """Fill `tensor` with 1 in place (no graph); returns it."""
     return constant_(tensor, 1.0)
 
 

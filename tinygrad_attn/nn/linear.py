@@ -43,6 +43,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, x: Tensor) -> Tensor:
+        """x W^T + b.  Shapes: (..., in_features) -> (..., out_features)."""
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear: input of shape {x.shape} does not end with in_features {self.in_features}"

@@ -8,12 +8,14 @@ Everything is kept in insertion order, so `named_parameters()` walks a model in 
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from tinygrad_attn.autograd import no_grad
 from tinygrad_attn.nn.parameter import Parameter
 from tinygrad_attn.tensor import Tensor
 
@@ -25,6 +27,7 @@ class RemovableHandle:
         self._hooks, self._key = hooks, key
 
     def remove(self) -> None:
+        """Unregister the hook (doing it twice is harmless)."""
         self._hooks.pop(self._key, None)
 
 
@@ -153,15 +156,18 @@ class Module:
             stack.extend(reversed(children))  # reversed: pop in insertion order (preorder)
 
     def modules(self) -> Iterator[Module]:
+        """This module and every descendant, each once, in preorder (self first)."""
         for _, module in self.named_modules():
             yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """(name, module) of the direct submodules, in the order they were assigned."""
         for name, module in self._modules.items():
             if module is not None:
                 yield name, module
 
     def children(self) -> Iterator[Module]:
+        """The direct submodules, in the order they were assigned."""
         for _, module in self.named_children():
             yield module
 
@@ -170,13 +176,18 @@ class Module:
         yield from self._named_members("_parameters")
 
     def parameters(self) -> Iterator[Parameter]:
+        """Every parameter of this module and its descendants, each once (a shared one
+        is listed once); what an optimizer takes.
+        """
         for _, p in self.named_parameters():
             yield p
 
     def named_buffers(self) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, tensor) of every buffer (non-trained state such as running stats)."""
         yield from self._named_members("_buffers")
 
     def buffers(self) -> Iterator[Tensor]:
+        """Every buffer of this module and its descendants (see `register_buffer`)."""
         for _, b in self.named_buffers():
             yield b
 
@@ -209,7 +220,29 @@ class Module:
         return self
 
     def eval(self) -> Module:
+        """Eval mode for this module and every descendant: same as `train(False)`."""
         return self.train(False)
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[Module]:
+        """Eval mode and no graph recording for a block, then everything as it was:
+
+            with model.evaluating():
+                logits = model(src, tgt_in)
+
+        On exit, even through an exception, every submodule gets back its own previous
+        `.training` flag (a frozen submodule left in eval mode stays so) and the grad mode is
+        restored. (PyTorch has no single call for this; it is `model.eval()` + `torch.no_grad()`
+        + `model.train(was_training)`.)
+        """
+        previous = [(module, module.training) for module in self.modules()]
+        self.eval()
+        try:
+            with no_grad():
+                yield self
+        finally:
+            for module, mode in previous:
+                object.__setattr__(module, "training", mode)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Set every parameter's `.grad` to None (or to zeros with set_to_none=False)."""
@@ -296,6 +329,9 @@ class Module:
 
     # ----- calling -----------------------------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The module's computation; subclasses define it. Call the module (`m(x)`),
+        not `forward`, so that forward hooks run.
+        """
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

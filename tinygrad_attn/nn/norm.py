@@ -42,6 +42,7 @@ class LayerNorm(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: Tensor) -> Tensor:
+        """`F.layer_norm` over the trailing `normalized_shape` dims."""
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
@@ -97,6 +98,9 @@ class BatchNorm1d(Module):
             self.num_batches_tracked.data = np.zeros_like(self.num_batches_tracked.data)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Normalise with batch statistics (training; updates the running stats) or
+        the running ones (eval).  Shapes: (N, C) or (N, C, L) -> same.
+        """
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
             raise ValueError(
                 f"BatchNorm1d: expected input (N, {self.num_features}) or "

