@@ -67,6 +67,7 @@ class LearnedPositionalEncoding(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, offset: int = 0) -> Tensor:
+        """Add the rows of positions offset .. offset+T-1 (offset > 0 when decoding)."""
         length = x.shape[1]
         if offset + length > self.max_len:
             raise ValueError(
@@ -114,6 +115,7 @@ class ALiBi(nn.Module):
     def forward(
         self, query_len: int, key_len: int, query_offset: int = 0, key_offset: int = 0
     ) -> np.ndarray:
+        """The bias of queries query_offset.. against keys key_offset..  -> (H, L, S)."""
         distance = relative_positions(query_len, key_len, query_offset, key_offset)  # (L, S)
         distance = np.abs(distance) if self.bidirectional else np.maximum(-distance, 0)
         return (-self.slopes[:, None, None] * distance).astype(np.float32)  # (H, L, S)
@@ -169,6 +171,7 @@ class T5RelativeBias(nn.Module):
     def forward(
         self, query_len: int, key_len: int, query_offset: int = 0, key_offset: int = 0
     ) -> Tensor:
+        """The bias of queries query_offset.. against keys key_offset..  -> (H, L, S)."""
         relative = relative_positions(query_len, key_len, query_offset, key_offset)  # (L, S)
         buckets = t5_buckets(relative, self.bidirectional, self.num_buckets, self.max_distance)
         return self.relative_attention_bias(buckets).permute(2, 0, 1)  # (H, L, S)

@@ -24,6 +24,7 @@ class RotaryEmbedding(Module):
         self.head_dim, self.base = head_dim, base
 
     def forward(self, x: Tensor, offset: int = 0, width: int | None = None) -> Tensor:
+        """x with positions offset.. rotated.  Shapes: (B, T, W) -> (B, T, W)."""
         return F.rotary_embedding(x, self.head_dim, offset, width, self.base)
 
     def extra_repr(self) -> str:
