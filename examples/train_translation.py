@@ -53,6 +53,7 @@ from toydata import PAD, Pair, Vocab, batches, load_task
 import tinygrad_attn as tg
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from models import Transformer
+from models.positional import POSITION_SCHEMES
 from tinygrad_attn import optim
 from tinygrad_attn.nn.utils import clip_grad_norm_
 
@@ -70,6 +71,7 @@ class Config:
     dim_feedforward: int = 512  # F: hidden width of the position-wise feed-forward blocks
     dropout: float = 0.0  # 0.1 steadies test_struct over seeds but costs test_iid and 50% time
     norm_first: bool = False  # pre-norm x + f(norm(x)) instead of the paper's norm(x + f(x))
+    pos: str = "sinusoidal"  # position information: sinusoidal | learned | rope | alibi | t5
     max_len: int = 64  # longest sequence the model accepts (test_long goes to 32 with BOS)
     steps: int = 2000  # optimizer updates
     batch_size: int = 64  # sentence pairs per update, bucketed by length
@@ -93,12 +95,17 @@ POSITIVE = (  # fields that must be >= 1; warmup, samples, threads and seed must
     "steps batch_size eval_every eval_size log_every d_model nhead max_len dim_feedforward "
     "num_encoder_layers num_decoder_layers"
 ).split()
-CHOICES = {"task": ("translation", "reversal", "dates"), "direction": ("zh-en", "en-zh")}
+CHOICES = {
+    "task": ("translation", "reversal", "dates"),
+    "direction": ("zh-en", "en-zh"),
+    "pos": POSITION_SCHEMES,
+}
 WALK_ZH = ["机器", "学习"]  # docs/self_attention.md's decoding walk: BOS machine learning EOS
 WALK_EN = ["machine", "learning"]
 POOL = 50  # batches per length bucket: sort POOL * batch_size random pairs by length, cut
 MODEL_FIELDS = (  # the Config fields that are Transformer arguments
-    "d_model nhead num_encoder_layers num_decoder_layers dim_feedforward dropout max_len norm_first"
+    "d_model nhead num_encoder_layers num_decoder_layers dim_feedforward dropout max_len "
+    "norm_first pos"
 ).split()
 
 

@@ -1,6 +1,13 @@
 """Models built on tinygrad_attn: the encoder-decoder transformer (docs/self_attention.md)."""
 
-from models.positional import PositionalEncoding, sinusoidal_table
+from models.positional import (
+    ALiBi,
+    LearnedPositionalEncoding,
+    PositionalEncoding,
+    RelativePositions,
+    T5RelativeBias,
+    sinusoidal_table,
+)
 from models.transformer import (
     FeedForward,
     Transformer,
@@ -10,8 +17,12 @@ from models.transformer import (
 )
 
 __all__ = [
+    "ALiBi",
+    "LearnedPositionalEncoding",
     "FeedForward",
     "PositionalEncoding",
+    "RelativePositions",
+    "T5RelativeBias",
     "Transformer",
     "TransformerDecoderLayer",
     "TransformerEncoderLayer",

@@ -1,5 +1,12 @@
-"""Sinusoidal positional encoding: the "add position information" step
-(docs/self_attention.md, section 7)."""
+"""Position information, the "add position information" step
+(docs/self_attention.md, section 7), five ways.
+
+Absolute (added to the embeddings): the sinusoidal table (PositionalEncoding) and a learned
+one (LearnedPositionalEncoding). Relative (in the self-attention, nothing added): rotary
+embeddings (nn.RotaryEmbedding), ALiBi's constant distance penalties (ALiBi) and T5's learned
+bucketed bias (T5RelativeBias); RelativePositions hands them to the Transformer's layers as
+nn.MultiheadAttention's `rotary=` and `attn_bias=` keywords.
+"""
 
 from __future__ import annotations
 
@@ -42,3 +49,175 @@ class PositionalEncoding(nn.Module):
             )
         pe = _checks.as_array(self.pe)[offset : offset + length]  # (T, E)
         return self.dropout(x + Tensor(pe.astype(x.dtype, copy=False)))
+
+
+class LearnedPositionalEncoding(nn.Module):
+    """x + P[offset : offset + T], then dropout, with P a learned (max_len, E) table (BERT, GPT).
+
+    P starts as N(0, 1/2), the variance of the sinusoidal table's entries. Positions past the
+    longest training sequence keep their initial random rows: this scheme cannot generalise
+    to longer inputs. Shapes: (B, T, E) -> same.
+    """
+
+    def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.max_len = max_len
+        self.embedding = nn.Embedding(max_len, d_model)
+        nn.init.normal_(self.embedding.weight, std=math.sqrt(0.5))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, offset: int = 0) -> Tensor:
+        """Add the rows of positions offset .. offset+T-1 (offset > 0 when decoding)."""
+        length = x.shape[1]
+        if offset + length > self.max_len:
+            raise ValueError(
+                f"LearnedPositionalEncoding: sequence of length {offset + length} exceeds "
+                f"max_len {self.max_len}; build the model with a larger max_len"
+            )
+        positions = np.arange(offset, offset + length)  # (T,)
+        return self.dropout(x + self.embedding(positions).astype(x.dtype))  # (B, T, E)
+
+
+def relative_positions(
+    query_len: int, key_len: int, query_offset: int = 0, key_offset: int = 0
+) -> np.ndarray:
+    """j - i for query positions i = query_offset + 0.. and key positions j = key_offset + 0..
+
+    Shapes: -> (query_len, key_len) int64. A cached decoder step has query_offset = the
+    positions cached, key_offset = 0.
+    """
+    queries = np.arange(query_offset, query_offset + query_len)[:, None]  # (L, 1)
+    keys = np.arange(key_offset, key_offset + key_len)[None, :]  # (1, S)
+    return keys - queries  # (L, S)
+
+
+def alibi_slopes(num_heads: int) -> np.ndarray:
+    """Head h = 1..H gets slope 2^(-8h/H) (Press et al. 2022): a geometric sequence from
+    2^(-8/H) to 2^-8, so some heads look far back and some only at the nearest keys."""
+    return 2.0 ** (-8.0 * np.arange(1, num_heads + 1) / num_heads)
+
+
+class ALiBi(nn.Module):
+    """Attention with linear biases (Press et al. 2022): scores_h[i, j] -= slope_h * |i - j|.
+
+    No parameters and no position embedding: the bias is a constant added to the scores (the
+    fused attention op's `mask` input), so a key's weight decays with its distance. Causal
+    (decoder self-attention) uses i - j for keys j <= i (the later ones are masked anyway);
+    bidirectional (encoder) uses |i - j|, the same in both directions.
+    Shapes: -> (H, L, S) float32.
+    """
+
+    def __init__(self, num_heads: int, bidirectional: bool) -> None:
+        super().__init__()
+        self.num_heads, self.bidirectional = num_heads, bidirectional
+        self.slopes = alibi_slopes(num_heads)  # (H,)
+
+    def forward(
+        self, query_len: int, key_len: int, query_offset: int = 0, key_offset: int = 0
+    ) -> np.ndarray:
+        """The bias of queries query_offset.. against keys key_offset..  -> (H, L, S)."""
+        distance = relative_positions(query_len, key_len, query_offset, key_offset)  # (L, S)
+        distance = np.abs(distance) if self.bidirectional else np.maximum(-distance, 0)
+        return (-self.slopes[:, None, None] * distance).astype(np.float32)  # (H, L, S)
+
+    def extra_repr(self) -> str:
+        return f"num_heads={self.num_heads}, bidirectional={self.bidirectional}"
+
+
+def t5_buckets(
+    relative: np.ndarray, bidirectional: bool, num_buckets: int = 32, max_distance: int = 128
+) -> np.ndarray:
+    """T5's bucket of each relative position j - i (Raffel et al. 2020, mesh-tensorflow).
+
+    Half the buckets (of each direction, when bidirectional) hold one distance each: 0, 1, ...;
+    the rest cover distances up to max_distance on a log scale, and farther ones share the
+    last bucket. Causal: keys after the query all fall in bucket 0 (they are masked anyway).
+    Shapes: relative (...) ints -> (...) ints in [0, num_buckets).
+    """
+    buckets = np.zeros(relative.shape, dtype=np.int64)
+    if bidirectional:
+        num_buckets //= 2
+        buckets += (relative > 0) * num_buckets  # keys after the query: the upper half
+        distance = np.abs(relative)
+    else:
+        distance = np.maximum(-relative, 0)  # how far back the key is
+    max_exact = num_buckets // 2
+    far = np.maximum(distance, max_exact)  # the log scale only matters from max_exact on
+    scaled = np.log(far / max_exact) / math.log(max_distance / max_exact)
+    large = max_exact + (scaled * (num_buckets - max_exact)).astype(np.int64, copy=False)
+    large = np.minimum(large, num_buckets - 1)
+    return buckets + np.where(distance < max_exact, distance, large)
+
+
+class T5RelativeBias(nn.Module):
+    """T5's learned relative position bias: scores_h[i, j] += table[bucket(j - i), h].
+
+    The (num_buckets, H) table is an Embedding (`relative_attention_bias`, as T5) whose rows
+    are gathered into a (H, L, S) Tensor that requires grad; the fused attention op's dbias
+    flows back through the gather (a scatter-add into the picked rows). The table starts as
+    N(0, 1/4): distinct enough per distance for the heads to tell positions apart at step 0.
+    Shapes: -> (H, L, S).
+    """
+
+    def __init__(
+        self, num_heads: int, bidirectional: bool, num_buckets: int = 32, max_distance: int = 128
+    ) -> None:
+        super().__init__()
+        self.num_heads, self.bidirectional = num_heads, bidirectional
+        self.num_buckets, self.max_distance = num_buckets, max_distance
+        self.relative_attention_bias = nn.Embedding(num_buckets, num_heads)
+        nn.init.normal_(self.relative_attention_bias.weight, std=0.5)
+
+    def forward(
+        self, query_len: int, key_len: int, query_offset: int = 0, key_offset: int = 0
+    ) -> Tensor:
+        """The bias of queries query_offset.. against keys key_offset..  -> (H, L, S)."""
+        relative = relative_positions(query_len, key_len, query_offset, key_offset)  # (L, S)
+        buckets = t5_buckets(relative, self.bidirectional, self.num_buckets, self.max_distance)
+        return self.relative_attention_bias(buckets).permute(2, 0, 1)  # (H, L, S)
+
+    def extra_repr(self) -> str:
+        return (
+            f"num_heads={self.num_heads}, bidirectional={self.bidirectional}, "
+            f"num_buckets={self.num_buckets}, max_distance={self.max_distance}"
+        )
+
+
+POSITION_SCHEMES = ("sinusoidal", "learned", "rope", "alibi", "t5")
+ABSOLUTE_SCHEMES = ("sinusoidal", "learned")
+
+
+class RelativePositions(nn.Module):
+    """The relative position information of a Transformer's self-attention: "rope", "alibi" or
+    "t5", as nn.MultiheadAttention keywords (`rotary=` or `attn_bias=`).
+
+    The encoder's bias is bidirectional, the decoder's causal; cross-attention gets none (source
+    and target positions are not on one axis). T5's tables are shared by all layers of a stack,
+    as in T5: one gather per forward, and every layer's gradient adds into the same table.
+    """
+
+    def __init__(self, scheme: str, d_model: int, nhead: int) -> None:
+        super().__init__()
+        if scheme not in ("rope", "alibi", "t5"):
+            raise ValueError(f"RelativePositions: unknown scheme {scheme!r}")
+        self.scheme = scheme
+        if scheme == "rope":
+            self.rotary = nn.RotaryEmbedding(d_model // nhead)
+        elif scheme == "alibi":
+            self.encoder_bias, self.decoder_bias = ALiBi(nhead, True), ALiBi(nhead, False)
+        else:
+            self.encoder_bias = T5RelativeBias(nhead, bidirectional=True)
+            self.decoder_bias = T5RelativeBias(nhead, bidirectional=False)
+
+    def encoder(self, length: int) -> dict:
+        """Keywords for encoder self-attention over `length` positions (bias (H, S, S))."""
+        if self.scheme == "rope":
+            return {"rotary": self.rotary}
+        return {"attn_bias": self.encoder_bias(length, length)}
+
+    def decoder(self, length: int, offset: int = 0) -> dict:
+        """Keywords for decoder self-attention of `length` new positions after `offset` cached
+        ones (bias (H, T, offset + T): queries offset.., keys 0..)."""
+        if self.scheme == "rope":
+            return {"rotary": self.rotary}
+        return {"attn_bias": self.decoder_bias(length, offset + length, query_offset=offset)}

@@ -9,12 +9,17 @@ output; the decoder is fed BOS and then its own previous outputs.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from models import decoding
-from models.positional import PositionalEncoding
+from models.positional import (
+    POSITION_SCHEMES,
+    LearnedPositionalEncoding,
+    PositionalEncoding,
+    RelativePositions,
+)
 from tinygrad_attn import Tensor, nn
 from tinygrad_attn.nn import init
 
@@ -67,16 +72,30 @@ class TransformerEncoderLayer(nn.Module):
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
 
-    def forward(self, src: Tensor, src_key_padding_mask: np.ndarray | None = None) -> Tensor:
+    def forward(
+        self,
+        src: Tensor,
+        src_key_padding_mask: np.ndarray | None = None,
+        *,
+        attn_bias: Any = None,
+        rotary: Any = None,
+    ) -> Tensor:
+        """Shapes: src (B, S, E) -> (B, S, E). attn_bias (H, S, S) and rotary are the
+        self-attention's relative position information (nn.MultiheadAttention's keywords)."""
         x = src  # (B, S, E)
+        position = dict(attn_bias=attn_bias, rotary=rotary)
         if self.norm_first:
-            x = x + self._self_attention(self.norm1(x), src_key_padding_mask)
+            x = x + self._self_attention(self.norm1(x), src_key_padding_mask, position)
             return x + self.dropout2(self.ff(self.norm2(x)))
-        x = self.norm1(x + self._self_attention(x, src_key_padding_mask))
+        x = self.norm1(x + self._self_attention(x, src_key_padding_mask, position))
         return self.norm2(x + self.dropout2(self.ff(x)))
 
-    def _self_attention(self, x: Tensor, key_padding_mask: np.ndarray | None) -> Tensor:
-        out, _ = self.self_attn(x, x, x, key_padding_mask=key_padding_mask, need_weights=False)
+    def _self_attention(
+        self, x: Tensor, key_padding_mask: np.ndarray | None, position: dict
+    ) -> Tensor:
+        out, _ = self.self_attn(
+            x, x, x, key_padding_mask=key_padding_mask, need_weights=False, **position
+        )
         return self.dropout1(out)  # (B, S, E)
 
 
@@ -119,15 +138,20 @@ class TransformerDecoderLayer(nn.Module):
         *,
         tgt_is_causal: bool = False,
         cache: DecoderLayerCache | None = None,
+        attn_bias: Any = None,
+        rotary: Any = None,
     ) -> Tensor:
         """Shapes: tgt (B, T, E), memory (B, S, E) -> (B, T, E).
 
         tgt_is_causal: position i may only attend to positions <= i (no mask array needed).
         cache: decoding step by step (under no_grad): tgt holds only the new positions, and the
         self-attention keys of the earlier ones come from the cache (models/cache.py).
+        attn_bias (H, T, T incl. cached keys) and rotary: the self-attention's relative position
+        information (nn.MultiheadAttention's keywords); cross-attention gets none.
         """
         x = tgt  # (B, T, E)
         self_kw = dict(mask=tgt_mask, padding=tgt_key_padding_mask, causal=tgt_is_causal)
+        self_kw.update(attn_bias=attn_bias, rotary=rotary)
         self_cache = None if cache is None else cache.self_attn
         cross_cache = None if cache is None else cache.cross_attn
         if self.norm_first:
@@ -145,6 +169,8 @@ class TransformerDecoderLayer(nn.Module):
         mask: np.ndarray | None,
         padding: np.ndarray | None,
         causal: bool,
+        attn_bias: Any,
+        rotary: Any,
     ) -> Tensor:
         out, _ = self.self_attn(
             x,
@@ -155,6 +181,8 @@ class TransformerDecoderLayer(nn.Module):
             need_weights=False,
             is_causal=causal,
             cache=cache,
+            attn_bias=attn_bias,
+            rotary=rotary,
         )
         return self.dropout1(out)  # (B, T, E)
 
@@ -191,6 +219,12 @@ class Transformer(nn.Module):
     Shapes: src (B, S) ints, tgt_in (B, T) ints -> logits (B, T, tgt_vocab).
     `pad_id` positions are masked as keys everywhere. With `tie_embeddings=True` the output
     projection reuses the target embedding matrix (Press & Wolf 2017).
+
+    `pos` chooses the position information (models/positional.py): "sinusoidal" (the paper's,
+    added to the embeddings), "learned" (a learned (max_len, E) table, added), or a relative
+    scheme in the self-attention with nothing added to the embeddings: "rope" (rotary, Su et
+    al. 2021), "alibi" (linear distance penalties, Press et al. 2022) or "t5" (T5's learned
+    bucketed bias, Raffel et al. 2020).
     """
 
     def __init__(
@@ -208,15 +242,27 @@ class Transformer(nn.Module):
         pad_id: int = 0,
         activation: str = "relu",
         tie_embeddings: bool = False,
+        pos: str = "sinusoidal",
     ) -> None:
         super().__init__()
         if d_model % nhead:
             raise ValueError(f"Transformer: d_model {d_model} is not divisible by nhead {nhead}")
+        if pos not in POSITION_SCHEMES:
+            raise ValueError(f"Transformer: pos must be one of {POSITION_SCHEMES}, got {pos!r}")
+        if pos == "rope" and (d_model // nhead) % 2:
+            raise ValueError(f"Transformer: rope needs an even head dim, got {d_model // nhead}")
         self.d_model, self.pad_id, self.max_len = d_model, pad_id, max_len
-        self.norm_first, self.tie_embeddings = norm_first, tie_embeddings
+        self.norm_first, self.tie_embeddings, self.pos_scheme = norm_first, tie_embeddings, pos
         self.src_embed = nn.Embedding(src_vocab, d_model, padding_idx=pad_id)
         self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=pad_id)
-        self.pos = PositionalEncoding(d_model, max_len, dropout)
+        self.pos, self.rel_pos = None, None  # absolute: added to the embeddings; relative: not
+        if pos == "sinusoidal":
+            self.pos = PositionalEncoding(d_model, max_len, dropout)
+        elif pos == "learned":
+            self.pos = LearnedPositionalEncoding(d_model, max_len, dropout)
+        else:
+            self.rel_pos = RelativePositions(pos, d_model, nhead)
+            self.embed_dropout = nn.Dropout(dropout)
         layer_args = (d_model, nhead, dim_feedforward, dropout, activation, norm_first)
         self.encoder = nn.ModuleList(
             [TransformerEncoderLayer(*layer_args) for _ in range(num_encoder_layers)]
@@ -251,9 +297,10 @@ class Transformer(nn.Module):
         src = self._tokens(src, "src")
         padding = src == self.pad_id  # (B, S), True at PAD
         padding = padding if padding.any() else None  # no mask to add when nothing is padded
-        x = self.pos(self.src_embed(src) * math.sqrt(self.d_model))  # (B, S, E)
+        x = self._embed(self.src_embed, src, 0)  # (B, S, E)
+        position = {} if self.rel_pos is None else self.rel_pos.encoder(src.shape[1])
         for layer in self.encoder:
-            x = layer(x, src_key_padding_mask=padding)
+            x = layer(x, src_key_padding_mask=padding, **position)
         return self.encoder_norm(x) if self.norm_first else x
 
     def decode(
@@ -280,8 +327,8 @@ class Transformer(nn.Module):
         tgt_padding = tgt_in == self.pad_id  # (B, T): keys to ignore, cached ones included
         start = 0 if cache is None else cache[0].self_attn.length
         new = tgt_in[:, start:]  # (B, T - start): the positions to run
-        x = self.tgt_embed(new) * math.sqrt(self.d_model)  # (B, T', E)
-        x = self.pos(x, offset=start)  # (B, T', E)
+        x = self._embed(self.tgt_embed, new, start)  # (B, T', E)
+        position = {} if self.rel_pos is None else self.rel_pos.decoder(new.shape[1], start)
         padding = tgt_padding if tgt_padding.any() else None
         for i, layer in enumerate(self.decoder):
             layer_cache = None if cache is None else cache[i]
@@ -292,10 +339,19 @@ class Transformer(nn.Module):
                 memory_key_padding_mask=memory_padding,
                 tgt_is_causal=True,
                 cache=layer_cache,
+                **position,
             )
         if self.norm_first:
             x = self.decoder_norm(x)
         return self.project(x)  # (B, T', V)
+
+    def _embed(self, embedding: nn.Embedding, tokens: np.ndarray, offset: int) -> Tensor:
+        """Scaled token embeddings, plus absolute positions offset.. if the scheme adds them,
+        then dropout.  Shapes: (B, T) -> (B, T, E)."""
+        x = embedding(tokens) * math.sqrt(self.d_model)  # (B, T, E)
+        if self.pos is None:  # relative schemes: positions enter in the self-attention
+            return self.embed_dropout(x)
+        return self.pos(x, offset=offset)
 
     def project(self, x: Tensor) -> Tensor:
         """Decoder states to vocabulary logits.  Shapes: (B, T, E) -> (B, T, V)."""

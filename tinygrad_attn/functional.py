@@ -19,6 +19,7 @@ from tinygrad_attn.ops import matmul as mm
 from tinygrad_attn.ops import movement as mv
 from tinygrad_attn.ops import nn as nn_ops
 from tinygrad_attn.ops import norm
+from tinygrad_attn.ops import position as pos_ops
 from tinygrad_attn.random import get_rng
 from tinygrad_attn.tensor import Tensor
 
@@ -280,6 +281,42 @@ def attention(
         return out, None
     # The weights the op computed, as a node that carries their gradient back to q, k and bias.
     return out, attn_ops.AttentionWeights.apply(q, k, bias, probs=weights_out[0], **params)
+
+
+def rotary_embedding(
+    x: Tensor, head_dim: int, offset: int = 0, width: int | None = None, base: float = 10000.0
+) -> Tensor:
+    """Rotary position embedding (RoPE, Su et al. 2021), one node (ops/position.py).
+
+    The feature pairs (2i, 2i+1) of each `head_dim`-wide head among the first `width` features
+    (all by default) of position t are rotated by the angle (offset + t) θ_i, θ_i =
+    base^(-2i/head_dim); the rest is copied. Rotated queries and keys give scores that depend
+    on i - j only. Shapes: x (B, T, W) -> (B, T, W); a packed (B, T, 3E) [q | k | v] projection
+    with width = 2E rotates q and k and leaves v.
+    """
+    _checks.floating(x, "rotary_embedding")
+    width = x.shape[-1] if width is None else width
+    if x.ndim != 3 or head_dim < 2 or head_dim % 2 or width % head_dim or width > x.shape[-1]:
+        raise ValueError(
+            f"rotary_embedding: x must be (B, T, W) with width <= W a multiple of an even "
+            f"head_dim; got x {x.shape}, head_dim {head_dim}, width {width}"
+        )
+    if offset < 0:
+        raise ValueError(f"rotary_embedding: offset must be >= 0, got {offset}")
+    cos, sin = rotary_angles(x.shape[1], head_dim, offset, base)
+    return pos_ops.Rotary.apply(x, cos=cos, sin=sin, width=width)
+
+
+def rotary_angles(
+    length: int, head_dim: int, offset: int = 0, base: float = 10000.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cos, sin) of the angles t θ_i for t = offset .. offset + length - 1, in float64.
+
+    Shapes: -> (length, head_dim / 2) each.
+    """
+    theta = base ** (-np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)  # (D/2,)
+    angles = np.arange(offset, offset + length, dtype=np.float64)[:, None] * theta  # (T, D/2)
+    return np.cos(angles), np.sin(angles)
 
 
 # When to run the attention op in blocks of query rows (see ops/attention.py), measured with

@@ -149,6 +149,17 @@ def test_flags_parse_types_and_reject_unknown_choices(tmp_path) -> None:
     assert exc.value.code == 2
 
 
+def test_pos_flag_chooses_the_position_scheme_and_old_configs_stay_sinusoidal(tmp_path) -> None:
+    assert tt.parse_config([]).pos == "sinusoidal"
+    model = tt.build_model(tt.parse_config(["--pos", "t5", "--d-model", "16"]), 7, 9)
+    assert model.pos_scheme == "t5" and model.pos is None
+    with pytest.raises(SystemExit):
+        tt.parse_config(["--pos", "relative"])
+    old = {k: v for k, v in vars(replace(TINY, out=str(tmp_path))).items() if k != "pos"}
+    rio.write_json(tmp_path / rio.CONFIG_FILE, old)  # a run saved before the flag existed
+    assert tt.load_config(tmp_path / rio.CONFIG_FILE).pos == "sinusoidal"
+
+
 def test_resume_keeps_the_saved_architecture_but_may_extend_steps(tmp_path, capsys) -> None:
     rio.write_json(tmp_path / rio.CONFIG_FILE, {**vars(replace(TINY, out=str(tmp_path)))})
     cfg = tt.parse_config(["--out", str(tmp_path), "--resume", "--steps", "5000"])

@@ -9,12 +9,15 @@ import pytest
 import tinygrad_attn as tg
 from models import Transformer
 from models.cache import DecoderCache
+from models.positional import POSITION_SCHEMES
 
 PAD, BOS, EOS = 0, 1, 2
 CONFIGS = [(False, False), (False, True), (True, False), (True, True)]  # (norm_first, tie)
 
 
-def _model(norm_first: bool, tie: bool, vocab: int = 17, seed: int = 0) -> Transformer:
+def _model(
+    norm_first: bool, tie: bool, vocab: int = 17, seed: int = 0, pos: str = "sinusoidal"
+) -> Transformer:
     tg.manual_seed(seed)
     return Transformer(
         vocab,
@@ -28,6 +31,7 @@ def _model(norm_first: bool, tie: bool, vocab: int = 17, seed: int = 0) -> Trans
         max_len=24,
         norm_first=norm_first,
         tie_embeddings=tie,
+        pos=pos,
     )
 
 
@@ -40,11 +44,17 @@ def _source(seed: int, vocab: int = 17, batch: int = 6, length: int = 7) -> np.n
     return src
 
 
-@pytest.mark.parametrize(("norm_first", "tie"), CONFIGS)
+@pytest.mark.parametrize(
+    ("norm_first", "tie", "pos"),
+    [(*config, "sinusoidal") for config in CONFIGS]
+    + [(True, False, pos) for pos in POSITION_SCHEMES[1:]],
+)
 def test_cached_logits_match_the_full_prefix_decoder_at_every_step(
-    norm_first: bool, tie: bool
+    norm_first: bool, tie: bool, pos: str
 ) -> None:
-    model = _model(norm_first, tie).eval()
+    """Every position scheme: the cache's step t sees positions (rope's angles, alibi's and
+    t5's biases, the learned table) from cache.length on, as the full prefix does."""
+    model = _model(norm_first, tie, pos=pos).eval()
     src = _source(1)
     rng = np.random.default_rng(2)
     prefix = rng.integers(3, 17, size=(src.shape[0], 9))
@@ -58,25 +68,33 @@ def test_cached_logits_match_the_full_prefix_decoder_at_every_step(
             np.testing.assert_allclose(cache(prefix[:, :t]), full[:, t - 1], atol=2e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize(("norm_first", "tie"), CONFIGS)
+@pytest.mark.parametrize(
+    ("norm_first", "tie", "pos"),
+    [(*config, "sinusoidal") for config in CONFIGS]
+    + [(False, False, pos) for pos in POSITION_SCHEMES[1:]],
+)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_greedy_tokens_are_equal_with_and_without_the_cache(
-    norm_first: bool, tie: bool, seed: int
+    norm_first: bool, tie: bool, pos: str, seed: int
 ) -> None:
     # A 7-token vocabulary makes EOS likely, so some rows end early and are padded.
-    model = _model(norm_first, tie, vocab=7, seed=seed)
+    model = _model(norm_first, tie, vocab=7, seed=seed, pos=pos)
     src = _source(seed, vocab=7, batch=8)
     cached = model.greedy_decode(src, BOS, EOS, max_len=16)
     plain = model.greedy_decode(src, BOS, EOS, max_len=16, use_cache=False)
     np.testing.assert_array_equal(cached, plain)
 
 
-@pytest.mark.parametrize(("norm_first", "tie"), CONFIGS)
+@pytest.mark.parametrize(
+    ("norm_first", "tie", "pos"),
+    [(*config, "sinusoidal") for config in CONFIGS]
+    + [(False, True, pos) for pos in POSITION_SCHEMES[1:]],
+)
 @pytest.mark.parametrize("beam_size", [2, 4])
 def test_beam_search_is_equal_with_and_without_the_cache(
-    norm_first: bool, tie: bool, beam_size: int
+    norm_first: bool, tie: bool, pos: str, beam_size: int
 ) -> None:
-    model = _model(norm_first, tie, vocab=7, seed=3)
+    model = _model(norm_first, tie, vocab=7, seed=3, pos=pos)
     src = _source(4, vocab=7, batch=5)
     cached = model.beam_search(src, beam_size, BOS, EOS, max_len=14)
     plain = model.beam_search(src, beam_size, BOS, EOS, max_len=14, use_cache=False)

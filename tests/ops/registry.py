@@ -16,7 +16,7 @@ import numpy as np
 from hypothesis.strategies import SearchStrategy
 
 from tinygrad_attn import Function, Tensor, gradcheck
-from tinygrad_attn.ops import attention, matmul, movement, norm, reduce, softmax
+from tinygrad_attn.ops import attention, matmul, movement, norm, position, reduce, softmax
 from tinygrad_attn.ops import elementwise as ew
 from tinygrad_attn.ops import nn as nn_ops
 
@@ -27,6 +27,7 @@ from . import (
     test_movement,
     test_nn,
     test_norm,
+    test_position,
     test_reduce,
     test_softmax,
 )
@@ -151,6 +152,11 @@ REGISTRY: list[OpCase] = [
         attention.AttentionWeights,
         A["attention_weights"],
         _case(_t(2, 3, 4), _t(2, 4, 4, seed=1), _t(2, 1, 3, 4, seed=3), **ATTENTION),
+    ),
+    OpCase(  # a packed [q | k | v] of 2 heads of 2: q and k rotated from position 1, v copied
+        position.Rotary,
+        _rows(test_position)["rotary"],
+        _case(_t(2, 3, 12), head_dim=2, offset=1, width=8, base=10.0),
     ),
     OpCase(softmax.Softmax, _rows(test_softmax)["softmax"], _case(_t(3, 4), dim=-1)),
     OpCase(softmax.LogSoftmax, _rows(test_softmax)["log_softmax"], _case(_t(3, 4), dim=1)),

@@ -13,6 +13,7 @@ from tinygrad_attn.nn.linear import Linear
 from tinygrad_attn.nn.module import IncompatibleKeys, Module, RemovableHandle
 from tinygrad_attn.nn.norm import BatchNorm1d, LayerNorm
 from tinygrad_attn.nn.parameter import Parameter
+from tinygrad_attn.nn.rotary import RotaryEmbedding
 
 __all__ = [
     "GELU",
@@ -29,6 +30,7 @@ __all__ = [
     "Parameter",
     "ReLU",
     "RemovableHandle",
+    "RotaryEmbedding",
     "Sequential",
     "init",
     "utils",

@@ -14,6 +14,7 @@ and v_proj. `KVCache` keeps projected keys and values for decoding one token at 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -101,6 +102,8 @@ class MultiheadAttention(Module):
         average_attn_weights: bool = True,
         is_causal: bool = False,
         cache: KVCache | None = None,
+        attn_bias: Any = None,
+        rotary: Callable[..., Tensor] | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         """(output, weights) of attending from `query` to `key`/`value` (see the class docs).
 
@@ -108,6 +111,14 @@ class MultiheadAttention(Module):
         (B, H, L, S) or None. Masks are numpy arrays or Tensors. With a `cache` (decoding, under
         no_grad), key and value are only the new positions (self-attention) or the memory the
         cache projects once (cross-attention); masks then cover every cached key.
+
+        Position information (not in PyTorch's MultiheadAttention):
+            attn_bias: a float array or Tensor added to the scores, broadcast to (B, H, L, S)
+                ((H, L, S) for a per-head relative bias such as ALiBi or T5's). A Tensor that
+                requires grad gets its gradient (a learned bias); anything else is constant.
+            rotary: called as rotary(x, offset=..., width=...) on the q and k projections,
+                e.g. nn.RotaryEmbedding(head_dim): rotates them by their positions, offset
+                being the positions a self-attention cache holds already (0 without one).
         """
         batched = query.ndim == 3
         if not batched:  # unbatched (L, E): run as a batch of one
@@ -115,9 +126,9 @@ class MultiheadAttention(Module):
             if key_padding_mask is not None:
                 key_padding_mask = _checks.as_array(key_padding_mask)[None]
         self._check_inputs(query, key, value)
-        q, k, v, offset = self._project(query, key, value, cache)  # (B, L, E) or packed (B, T, 3E)
+        q, k, v, offset = self._project(query, key, value, cache, rotary)  # or packed (B, T, 3E)
         scores = F._scores_shape(q, k, self.num_heads, k is None)  # (B, H, L, S)
-        bias, mask = self._masks(attn_mask, key_padding_mask, scores, q.dtype)
+        bias, mask = self._masks(attn_mask, key_padding_mask, attn_bias, scores, q.dtype)
         heads, weights = F.attention(
             q,
             k,
@@ -163,31 +174,44 @@ class MultiheadAttention(Module):
             _checks.floating(t, "MultiheadAttention", name)
 
     def _project(
-        self, query: Tensor, key: Tensor, value: Tensor, cache: KVCache | None
+        self,
+        query: Tensor,
+        key: Tensor,
+        value: Tensor,
+        cache: KVCache | None,
+        rotary: Callable[..., Tensor] | None,
     ) -> tuple[Tensor, Tensor | None, Tensor | None, int]:
         """(q, k, v, position of the first query) for the attention op.
 
         Self-attention (query is key is value) projects q, k and v with ONE product against the
         three weights stacked (PyTorch's packed in_proj_weight) and hands the (B, T, 3E) result
-        to the op as it is (k = v = None). With a cache the new keys and values are appended
-        to it and the op reads all of them.
+        to the op as it is (k = v = None); `rotary` rotates its q and k slots in one node. With a
+        cache the new keys and values are appended to it (rotated: a key keeps its position)
+        and the op reads all of them.
         """
-        packed = query is key and key is value
-        if cache is None and packed:
-            return self._packed_projection(query), None, None, 0
-        if cache is None:
-            return self.q_proj(query), self.k_proj(key), self.v_proj(value), 0
-        if cache.static:  # cross-attention: the memory's keys and values, projected once
+        if cache is not None and cache.static:  # cross-attention: the memory, projected once
+            if rotary is not None:
+                raise ValueError("MultiheadAttention: rotary needs self-attention (static cache)")
             if cache.keys is None:
                 cache.store(self.k_proj(key).data, self.v_proj(value).data)
             return self.q_proj(query), Tensor(cache.keys), Tensor(cache.values), 0
-        offset = cache.length
-        if packed:
-            qkv = self._packed_projection(query).data  # (B, L, 3E)
-            e = self.embed_dim
+        offset = 0 if cache is None else cache.length
+        e = self.embed_dim
+        if query is key and key is value:
+            qkv = self._packed_projection(query)  # (B, L, 3E)
+            if rotary is not None:
+                qkv = rotary(qkv, offset=offset, width=2 * e)  # q and k rotated, v copied
+            if cache is None:
+                return qkv, None, None, 0
+            qkv = qkv.data
             q, new_k, new_v = Tensor(qkv[..., :e]), qkv[..., e : 2 * e], qkv[..., 2 * e :]
         else:
-            q, new_k, new_v = self.q_proj(query), self.k_proj(key).data, self.v_proj(value).data
+            q, k, v = self.q_proj(query), self.k_proj(key), self.v_proj(value)
+            if rotary is not None:
+                q, k = rotary(q, offset=offset), rotary(k, offset=offset)
+            if cache is None:
+                return q, k, v, 0
+            new_k, new_v = k.data, v.data
         keys, values = cache.append(new_k, new_v)  # (B, offset + L, E)
         return q, Tensor(keys), Tensor(values), offset
 
@@ -201,11 +225,16 @@ class MultiheadAttention(Module):
         return F.linear(x, weight, bias)
 
     def _masks(
-        self, attn_mask: Any, key_padding_mask: Any, scores: tuple[int, ...], dtype: np.dtype
+        self,
+        attn_mask: Any,
+        key_padding_mask: Any,
+        attn_bias: Any,
+        scores: tuple[int, ...],
+        dtype: np.dtype,
     ) -> tuple[Tensor | None, np.ndarray | None]:
-        """All masks as (learned bias, constant additive mask), each broadcast to the scores
-        (B, H, L, S) or None. The constant one is summed from the masks' own shapes, so no
-        (B, H, L, S) array is made unless the user's mask has that shape already."""
+        """All masks and the attn_bias as (learned bias, constant additive mask), each broadcast
+        to the scores (B, H, L, S) or None. The constant one is summed from the masks' own
+        shapes, so no (B, H, L, S) array is made unless the user's mask has that shape already."""
         batch, heads, tgt_len, src_len = scores
         masks = []
         if key_padding_mask is not None:
@@ -227,6 +256,14 @@ class MultiheadAttention(Module):
                     f"(B*H, L, S) = {(batch * heads, tgt_len, src_len)}, got {shape}"
                 )
             masks.append(("attn_mask", attn_mask))
+        if attn_bias is not None:
+            attn_bias = _tensor_or_array(attn_bias)
+            if np.dtype(attn_bias.dtype).kind != "f":
+                raise TypeError(
+                    f"MultiheadAttention: attn_bias must be float (added to the scores), got "
+                    f"{attn_bias.dtype}; use attn_mask for a bool mask"
+                )
+            masks.append(("attn_bias", attn_bias))
         bias, mask = None, None
         for name, m in masks:
             learned, constant = F._attention_mask(
