@@ -256,9 +256,9 @@ def test_dropout_with_a_fixed_seed_is_the_composed_dropout_of_the_same_draw() ->
 
 def test_weights_come_from_the_attention_forward_without_a_second_softmax(monkeypatch) -> None:
     calls = []
-    original = attn_ops._softmax_
+    original = attn_ops.softmax_
     monkeypatch.setattr(
-        attn_ops, "_softmax_", lambda s, *shift: calls.append(s.shape) or original(s, *shift)
+        attn_ops, "softmax_", lambda s, *shift: calls.append(s.shape) or original(s, *shift)
     )
     q, k, v = _qkv(3, 4)
     out, weights = F.attention(q, k, v, need_weights=True)
@@ -293,14 +293,14 @@ def test_long_causal_sequences_are_blocked_and_skip_unseen_keys(monkeypatch) -> 
     it may see: forward, 32 query rows against 32, 64, 96 and 128 keys; backward, 32 keys
     against the 128, 96, 64 and 32 queries that see them."""
     seen = []
-    original = attn_ops._Extras.scores
+    original = attn_ops.Extras.scores
 
     def spy(self: Any, qs: np.ndarray, k_t: np.ndarray, rows: tuple, cols: tuple) -> Any:
         scores = original(self, qs, k_t, rows, cols)
         seen.append(scores.shape)
         return scores
 
-    monkeypatch.setattr(attn_ops._Extras, "scores", spy)
+    monkeypatch.setattr(attn_ops.Extras, "scores", spy)
     rng = np.random.default_rng(0)
     q, k, v = (tg.Tensor(rng.standard_normal((1, 128, 8)), requires_grad=True) for _ in "qkv")
     out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
@@ -334,8 +334,8 @@ def test_softmax_skips_its_max_shift_only_when_every_score_is_small(scale: float
     rng = np.random.default_rng(0)
     q, k, v = (rng.standard_normal((2, 64, 8)).astype(np.float32) for _ in "qkv")
     q *= scale
-    extras = attn_ops._Extras(None, None, 0, None, 0.0, 64)
-    small = attn_ops._scores_are_small(q / np.sqrt(8), np.swapaxes(k, -1, -2).copy(), extras)
+    extras = attn_ops.Extras(None, None, 0, None, 0.0, 64)
+    small = attn_ops.scores_are_small(q / np.sqrt(8), np.swapaxes(k, -1, -2).copy(), extras)
     assert small == (scale == 1.0)
     expected = _sdpa_ref(
         q.astype(np.float64), k.astype(np.float64), v.astype(np.float64), is_causal=True
