@@ -114,28 +114,32 @@ def transformer_args(m: models.Transformer) -> dict:
         tie_embeddings=m.tie_embeddings,
     )
     rebuilt = models.Transformer(**args)
-    _same_structure(_signature(rebuilt), _signature(m), "to_torch", args)
+    _same_structure(_signature(rebuilt), _signature(m), "to_torch", f"Transformer(**{args})")
     return args
 
 
-def _signature(m: Any) -> list[str]:
-    """One line per module: its repr line plus the settings repr leaves out (norm_first)."""
-    lines = repr(m).splitlines()
-    flags = [
-        f"{name} norm_first={mod.norm_first}"
-        for name, mod in m.named_modules()
-        if hasattr(mod, "norm_first")
-    ]
-    return lines + flags
+def _signature(m: Any) -> dict[str, str]:
+    """Layer path -> its class and settings: extra_repr, plus what it leaves out (norm_first;
+    PyTorch's layers: the activation)."""
+    signature = {}
+    for name, mod in m.named_modules():
+        text = f"{type(mod).__name__}({mod.extra_repr()})"
+        if hasattr(mod, "norm_first"):
+            text += f" norm_first={mod.norm_first}"
+        if hasattr(mod, "activation") and not isinstance(mod.activation, (nn.Module, tnn.Module)):
+            text += f" activation={getattr(mod.activation, '__name__', mod.activation)}"
+        signature[name] = text
+    return signature
 
 
-def _same_structure(expected: list[str], found: list[str], who: str, args: dict) -> None:
-    for want, got in zip(expected + ["(end)"], found + ["(end)"]):
-        if want != got:
+def _same_structure(expected: dict, found: dict, who: str, built: str) -> None:
+    """ValueError naming the first layer of `found` that is not as in `expected`."""
+    for name in sorted(set(expected) | set(found)):
+        if expected.get(name) != found.get(name):
             raise ValueError(
-                f"{who}: the model is not what Transformer({args}) builds: {got.strip()!r} "
-                f"where {want.strip()!r} was expected; a replaced or modified layer cannot be "
-                "mapped"
+                f"{who}: layer {name!r} is {found.get(name, 'missing')} where "
+                f"{built} has {expected.get(name, 'no such layer')}; a replaced "
+                "or modified layer cannot be mapped"
             )
 
 
@@ -241,20 +245,12 @@ def _from_layer(t: Any, path: str) -> nn.Module:
 
 def _from_transformer(t: TorchTransformer, path: str) -> nn.Module:
     rebuilt = TorchTransformer(**t.args)
-    _same_structure(_torch_signature(rebuilt), _torch_signature(t), "from_torch", t.args)
+    built = f"TorchTransformer(**{t.args})"
+    _same_structure(_signature(rebuilt), _signature(t), "from_torch", built)
     for name, layer in t.named_modules():  # checks the settings a repr does not show
         if isinstance(layer, (tnn.TransformerEncoderLayer, tnn.TransformerDecoderLayer)):
             _from_layer(layer, f"{path}{name}.")
     return models.Transformer(**t.args)
-
-
-def _torch_signature(t: tnn.Module) -> list[str]:
-    lines = repr(t).splitlines()
-    for name, mod in t.named_modules():
-        if isinstance(mod, (tnn.TransformerEncoderLayer, tnn.TransformerDecoderLayer)):
-            act = getattr(mod.activation, "__name__", repr(mod.activation))  # F.relu or a module
-            lines.append(f"{name} norm_first={mod.norm_first} activation={act}")
-    return lines
 
 
 FROM_TORCH: dict[type, Callable[[Any, str], nn.Module]] = {

@@ -80,6 +80,9 @@ def from_torch_state(module: nn.Module, torch_state: Mapping[str, np.ndarray]) -
         )
     state = {}
     for ours, theirs in pairs:
-        for key, block in zip(ours, np.split(torch_state[theirs], len(ours))):
+        if len(ours) == 1:
+            state[ours[0]] = torch_state[theirs]
+            continue
+        for key, block in zip(ours, np.split(torch_state[theirs], len(ours))):  # in_proj rows
             state[key] = block
     return state
