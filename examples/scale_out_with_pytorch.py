@@ -12,15 +12,22 @@ runs train_translation.py's final report on it: the test table, samples and deco
 Each process takes its own batches from train_translation.py's epoch_batches (the same
 bucketing, continuing after the epochs the run has seen), so one update sees world-size x
 batch-size pairs; the loss is the same label-smoothed cross-entropy, the update the same
-clipped Adam with warmup and cosine. It prints (default model, 2 busy cores):
+clipped Adam with warmup and cosine. Measured on 2 busy CPU cores, continuing a small run
+(294k parameters, 33 s, test_iid exact match 80.2%) with `--run runs/small --out runs/small_ddp`:
 
-    exported runs/zh_en (step 2000) to PyTorch: max |logits difference| 1.9e-06
-    DDP: 2 processes x 64 pairs, 200 updates, gloo on tcp://127.0.0.1:41234
-    step 50/200 | loss 0.948 | lr 3.0e-04
+    python examples/train_translation.py --out runs/small --d-model 64 --dim-feedforward 256 \\
+        --steps 400 --eval-every 400 --eval-size 200 --threads 1
+
+    exported runs/small (step 400) to PyTorch: max |logits difference| 9.1e-06
+    DDP: 2 processes x 64 pairs, 200 updates, gloo on tcp://127.0.0.1:46841
+    step 50/200 | loss 1.084 | lr 2.8e-04
     ...
-    valid loss 0.9395 -> 0.9357 in 61 s; imported back: max |logits difference| 1.7e-06
-    best model: step 2200, valid exact match 99.80%
-    split        exact %  token %   BLEU  align %      (then samples and the decoding walk)
+    step 200/200 | loss 1.032 | lr 6.0e-06
+    valid loss 1.1471 -> 1.0830 in 33 s; imported back: max |logits difference| 8.6e-06
+    best model: step 600, valid exact match 88.00%
+    split         exact %  token %    BLEU  align % best head
+    test_iid        86.90    97.66   92.57    85.49 L2H4
+    ...                                     (then samples and the decoding walk; 86 s in all)
 
 --out becomes a run directory (model.npz, vocab.json, config.json, metrics.json) that
 examples/translate.py reads, plus torch_model.pt, the PyTorch state dict. On GPUs and several
@@ -148,7 +155,8 @@ def worker(rank: int, cfg: Config, tcfg: tt.Config, args: dict, state: dict, por
             mean = loss.detach() / cfg.world_size
             dist.all_reduce(mean)  # summed over the processes: their mean loss
             if rank == 0 and ((step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps):
-                print(f"step {step + 1}/{cfg.steps} | loss {mean.item():.3f} | lr {lr:.1e}")
+                line = f"step {step + 1}/{cfg.steps} | loss {mean.item():.3f} | lr {lr:.1e}"
+                print(line, flush=True)
         if rank == 0:
             torch.save(model.state_dict(), Path(cfg.out) / TORCH_FILE)
     finally:
