@@ -275,6 +275,10 @@ def test_a_modified_transformer_layer_is_an_error_naming_what_differs() -> None:
     layer.ff.activation = nn.GELU("tanh")
     with pytest.raises(ValueError, match="ff.activation"):
         interop.to_torch(layer)
+    layer = models.TransformerDecoderLayer(E, 2, 16)
+    layer.cross_attn = nn.MultiheadAttention(E, 2, bias=False)
+    with pytest.raises(ValueError, match="'cross_attn.q_proj': has no bias"):
+        interop.to_torch(layer)
 
 
 @pytest.mark.parametrize(

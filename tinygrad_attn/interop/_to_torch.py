@@ -45,6 +45,9 @@ def _activation(m: nn.Module, path: str) -> str:
 
 def _layer_args(m: Any, path: str, dropouts: dict[str, float]) -> dict:
     norms = {name: mod.eps for name, mod in m.named_children() if name.startswith("norm")}
+    for name, mod in m.named_modules():  # PyTorch's layers have every bias or none
+        if "bias" in mod._parameters and mod.bias is None:
+            raise ValueError(f"{where(path + name)}: has no bias; cannot be mapped")
     return dict(
         d_model=m.self_attn.embed_dim,
         nhead=m.self_attn.num_heads,
