@@ -1,0 +1,101 @@
+"""tinygrad_attn <-> PyTorch: the same module, with the same weights, on both sides.
+
+    from tinygrad_attn import interop
+    theirs = interop.to_torch(model)      # a torch.nn.Module, same dtype and train/eval mode
+    ours = interop.from_torch(theirs)     # back; from_torch(to_torch(m)) equals m bit for bit
+
+PyTorch is imported only when a function here needs it; without it they raise
+ModuleNotFoundError naming `pip install torch==2.13.0` (the CPU build is enough).
+
+What maps (each to PyTorch's own class unless said otherwise):
+
+| tinygrad_attn | PyTorch |
+|---|---|
+| nn.Linear, nn.Embedding, nn.LayerNorm, nn.Dropout, nn.ReLU, nn.GELU | the same names in torch.nn |
+| nn.BatchNorm1d (running_mean, running_var, num_batches_tracked) | torch.nn.BatchNorm1d |
+| nn.Sequential, nn.ModuleList (their children mapped one by one) | the same names in torch.nn |
+| nn.MultiheadAttention | torch.nn.MultiheadAttention(batch_first=True) |
+| models.TransformerEncoderLayer | torch.nn.TransformerEncoderLayer(batch_first=True) |
+| models.TransformerDecoderLayer | torch.nn.TransformerDecoderLayer(batch_first=True) |
+| models.PositionalEncoding (sinusoidal) | TorchPositionalEncoding (this package) |
+| models.Transformer (position scheme "sinusoidal") | TorchTransformer (this package) |
+
+Anything else, and any setting the other side cannot express (a replaced layer, an unmapped
+position scheme, PyTorch's batch_first=False, add_bias_kv, kdim != embed_dim, a tanh-GELU
+inside a transformer layer, ...), is a ValueError naming the layer: never an approximation.
+`interop.TorchTransformer` and `interop.TorchPositionalEncoding` give the PyTorch classes.
+
+The state-dict keys, ours -> PyTorch (read right to left for from_torch). Every key not
+listed keeps its name; `X` is any prefix; in_proj stacks q, k, v along its rows, in that order.
+
+| ours | PyTorch |
+|---|---|
+| X.q_proj.weight, X.k_proj.weight, X.v_proj.weight (E, E) each | X.in_proj_weight (3E, E) |
+| X.q_proj.bias, X.k_proj.bias, X.v_proj.bias (E,) each | X.in_proj_bias (3E,) |
+| X.out_proj.weight / .bias (of an attention) | X.out_proj.weight / .bias |
+| encoder.i.ff.linear1.* / ff.linear2.* | encoder.i.linear1.* / linear2.* |
+| decoder.i.ff.linear1.* / ff.linear2.* | decoder.i.linear1.* / linear2.* |
+| decoder.i.cross_attn.* | decoder.i.multihead_attn.* (with the in_proj packing) |
+| src_embed.weight, tgt_embed.weight, pos.pe, out_proj.* | the same |
+| encoder.i.norm1.*, ..., decoder.i.norm3.*, encoder_norm.*, decoder_norm.* | the same |
+
+`key_mapping(module)` lists the pairs for any mappable module. Numerics: outputs agree to
+float32 rounding (float64: ~1e-15); one difference: a query that may see no key at all (a
+source made only of PAD) gets zero attention output here and NaN in PyTorch. Train/eval mode
+is copied from the top module; dropout masks come from different random generators.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from tinygrad_attn import nn
+from tinygrad_attn.interop._keys import key_mapping
+
+INSTALL = "pip install torch==2.13.0"
+
+__all__ = ["INSTALL", "from_torch", "key_mapping", "require_torch", "to_torch"]
+
+
+def require_torch() -> ModuleType:
+    """The torch module, or a ModuleNotFoundError saying how to install it."""
+    try:
+        import torch
+    except ImportError as err:
+        raise ModuleNotFoundError(
+            f"tinygrad_attn.interop needs PyTorch, which is not installed: {INSTALL} "
+            "(the CPU build is enough)",
+            name="torch",
+        ) from err
+    return torch
+
+
+def to_torch(module: nn.Module) -> Any:
+    """The PyTorch module computing what `module` computes, holding a copy of its weights.
+
+    Same dtype (float32 or float64), same train/eval mode; see the module docs for what maps.
+    """
+    require_torch()
+    from tinygrad_attn.interop import _convert
+
+    return _convert.to_torch(module)
+
+
+def from_torch(torch_module: Any) -> nn.Module:
+    """Our module computing what a PyTorch module computes (one to_torch can return, or PyTorch's
+    own layers listed in the module docs), holding a copy of its weights, dtype and mode."""
+    require_torch()
+    from tinygrad_attn.interop import _convert
+
+    return _convert.from_torch(torch_module)
+
+
+def __getattr__(name: str) -> Any:
+    """`interop.TorchTransformer` and `interop.TorchPositionalEncoding`, loading torch first."""
+    if name in ("TorchTransformer", "TorchPositionalEncoding"):
+        require_torch()
+        from tinygrad_attn.interop import _torch_transformer
+
+        return getattr(_torch_transformer, name)
+    raise AttributeError(f"module 'tinygrad_attn.interop' has no attribute {name!r}")
