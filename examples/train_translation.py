@@ -48,6 +48,7 @@ from _train_utils import (
     thread_limit,
 )
 from toydata import PAD, Pair, Vocab, batches, load_task
+from toydata.unknown import mask_unknowns
 
 import tinygrad_attn as tg
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
@@ -77,6 +78,7 @@ class Config:
     warmup: int = 200  # linear warmup updates, then a cosine decay to lr * min_lr_ratio
     min_lr_ratio: float = 0.02  # the cosine ends at this fraction of the peak lr
     label_smoothing: float = 0.1  # 10% of each target's mass spread: the loss bottoms out ~0.9
+    unk_rate: float = 0.1  # a name/city/number/noun slot -> <unk> on both sides (copied at test)
     clip: float = 1.0  # max global gradient norm
     seed: int = 0  # model init, dropout and batch order
     out: str = "runs/zh_en"  # run directory: checkpoints, vocab, config, metrics
@@ -122,6 +124,9 @@ def epoch_batches(pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab, cfg: Co
     batches, and the batches shuffled. Shapes: each item src (B, S), tgt_in (B, T), tgt_out (B, T).
     """
     rng = np.random.default_rng([cfg.seed, epoch])
+    if cfg.unk_rate > 0:  # a stream of its own: the batch order is the same at any unk_rate
+        unk_rng = np.random.default_rng([cfg.seed, epoch, 1])
+        pairs = [mask_unknowns(p, cfg.unk_rate, unk_rng) for p in pairs]
     order = rng.permutation(len(pairs))
     pool = POOL * cfg.batch_size
     bucketed = []
@@ -274,7 +279,11 @@ def final_report(run: Run, t_start: float) -> dict:
     best = rio.load_weights(model, run.out / rio.MODEL_FILE, run.digest)
     print(f"\nbest model: step {best['step']}, valid exact match {best['valid_exact']:.2f}%")
     splits = [name for name in data if name.startswith("test")]
-    results = {s: ev.evaluate_split(model, data[s], src_vocab, tgt_vocab) for s in splits}
+    results = {"test_iid": ev.evaluate_split(model, data["test_iid"], src_vocab, tgt_vocab)}
+    copy_head = results["test_iid"]["best_head"]  # the alignment head copies unknown words
+    for s in splits:
+        if s not in results:
+            results[s] = ev.evaluate_split(model, data[s], src_vocab, tgt_vocab, copy_head)
     if cfg.task == "translation" and cfg.direction == "zh-en":
         combos = ev.by_combination(data["test_combo"], results["test_combo"]["hyps"])
         results["test_combo"]["by_combination"] = combos
@@ -292,6 +301,7 @@ def final_report(run: Run, t_start: float) -> dict:
     print(ev.decoding_walk(model, walk_src, src_vocab, tgt_vocab, len(model.decoder) - 1))
     metrics = {split: {k: v for k, v in r.items() if k != "hyps"} for split, r in results.items()}
     metrics["best_step"] = best["step"]
+    metrics["copy_head"] = copy_head
     metrics["wall_seconds"] = round(time.perf_counter() - t_start, 1)
     metrics["peak_memory_mb"] = round(peak_memory_mb(), 1)
     rio.write_json(run.out / rio.METRICS_FILE, metrics)
@@ -315,6 +325,7 @@ def check_config(cfg: Config) -> None:
         ("threads", cfg.threads >= 0, ">= 0"),
         ("dropout", 0 <= cfg.dropout < 1, "in [0, 1)"),
         ("label_smoothing", 0 <= cfg.label_smoothing <= 1, "in [0, 1]"),
+        ("unk_rate", 0 <= cfg.unk_rate < 1, "in [0, 1)"),
         ("min_lr_ratio", 0 <= cfg.min_lr_ratio <= 1, "in [0, 1]"),
         ("lr", cfg.lr > 0, "> 0"),
         ("clip", cfg.clip > 0, "> 0"),
