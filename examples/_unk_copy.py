@@ -38,7 +38,7 @@ class Copy(NamedTuple):
 
 
 def parse_head(name: str | None, n_layers: int, n_heads: int) -> tuple[int, int | None]:
-    """"L2H3" -> (1, 2), 0-based; None or a head the model lacks -> (last layer, None = mean)."""
+    """ "L2H3" -> (1, 2), 0-based; None or a head the model lacks -> (last layer, None = mean)."""
     match = _HEAD.fullmatch(name or "")
     if match:
         layer, head = int(match.group(1)) - 1, int(match.group(2)) - 1

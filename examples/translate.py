@@ -37,7 +37,6 @@ from train_translation import Config, build_model, languages, load_config
 from models import Transformer
 from tinygrad_attn import no_grad
 
-
 REPO = Path(__file__).resolve().parent.parent  # the default run directory is found from here
 
 

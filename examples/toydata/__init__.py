@@ -5,8 +5,8 @@ The examples put `examples/` on sys.path and write `from toydata import ...`.
 Data
     load_task(task="translation", direction="zh-en", data_dir=None) -> dict[str, list[Pair]]
         task: "translation" (shipped TSVs in examples/data/zh_en: train, valid, test_iid,
-        test_combo, test_struct, test_long, test_unk), "reversal" (train, valid, test_iid, test_long) or
-        "dates" (train, valid, test_iid), the last two generated on the fly.
+        test_combo, test_struct, test_long, test_unk), "reversal" (train, valid, test_iid,
+        test_long) or "dates" (train, valid, test_iid), the last two generated on the fly.
         direction "en-zh" swaps source and target and inverts the alignments.
     Pair(src: list[str], tgt: list[str], align: list[list[int]])
         align[j] = source indices that target token j translates ([] for "the", "of", ...).

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from toydata import Pair, Vocab, detokenize_en, detokenize_zh, load_task, segment
 from toydata.data import DATA_DIR
 from toydata.lexicon import NAMES, UNSEEN_NAMES, UNSEEN_NOUNS, UNSEEN_PLACES
-from toydata.unknown import UNK_TOKEN, mask_unknowns
+from toydata.unknown import mask_unknowns
 
 from models import Transformer
 
@@ -107,7 +107,7 @@ def test_test_unk_shares_no_unknown_string_with_training(data, words) -> None:
 
 
 def test_test_unk_numbers_follow_the_english_plural_rule(data) -> None:
-    """"1 book", "1 cup of tea", "3 books": the noun after a digit is singular only after 1."""
+    """ "1 book", "1 cup of tea", "3 books": the noun after a digit is singular only after 1."""
     nouns = {"1": [], "many": []}
     for pair in data["test_unk"]:
         for j, token in enumerate(pair.tgt):
@@ -121,9 +121,10 @@ def test_test_unk_numbers_follow_the_english_plural_rule(data) -> None:
 
 def test_test_unk_file_has_its_checksum() -> None:
     folder = DATA_DIR / "zh_en"
-    sums = dict(line.split("  ")[::-1] for line in (folder / "SHA256SUMS").read_text().split("\n")
-                if line)  # fmt: skip
-    assert sums["test_unk.tsv"] == hashlib.sha256((folder / "test_unk.tsv").read_bytes()).hexdigest()
+    lines = (folder / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
+    sums = {name: digest for digest, name in (line.split("  ") for line in lines)}
+    digest = hashlib.sha256((folder / "test_unk.tsv").read_bytes()).hexdigest()
+    assert sums["test_unk.tsv"] == digest
     assert len(sums) == 7
 
 
