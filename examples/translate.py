@@ -149,6 +149,14 @@ def _copy_report(copies: list[Copy], tokens: list[str], tgt_vocab: Vocab, head: 
     return "\n".join(lines)
 
 
+def _copy_labels(output: list[str], copies: list[Copy]) -> list[str]:
+    """The attention plot's target labels, copied words marked: "iPhone (copied)"."""
+    labels = list(output)
+    for c in copies:
+        labels[c.target] = f"{output[c.target]} (copied)"
+    return labels
+
+
 def run_one(tr: Translator, text: str, args: argparse.Namespace) -> None:
     tokens, src = tr.encode(text, args.strict)
     output = tr.translate(src, args.beam)
@@ -166,11 +174,9 @@ def run_one(tr: Translator, text: str, args: argparse.Namespace) -> None:
         layer = args.layer - 1 if args.layer > 0 else len(tr.model.decoder) - 1
         weights = tr.cross_attention(src, output, layer)
         title = f"cross-attention, decoder layer {layer + 1} (mean of heads)"
-        labels = list(output)
-        for c in copies:  # mark copied words: "iPhone (copied)"
-            labels[c.target] = f"{output[c.target]} (copied)"
+        labels = _copy_labels(output, copies) + ["</s>"]
         try:
-            plot_attention(weights, tokens, labels + ["</s>"], args.plot_attention, title)
+            plot_attention(weights, tokens, labels, args.plot_attention, title)
         except (OSError, ValueError) as err:  # unwritable path, unknown image format
             raise InputError(f"--plot-attention {args.plot_attention}: {err}") from None
         print(f"attention plot written to {args.plot_attention}", file=sys.stderr)

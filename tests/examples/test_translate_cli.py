@@ -394,3 +394,11 @@ def test_walk_copy_report_names_the_head_the_step_and_the_word() -> None:
         "attends to most",
         "step 3: <unk> -> 3   (attention 0.87)",
     ]
+
+
+def test_attention_plot_labels_mark_the_copied_words() -> None:
+    import translate as tr_cli
+    from _unk_copy import Copy
+
+    labels = tr_cli._copy_labels(["i", "used", "his", "iPhone", "."], [Copy(3, 5, 0.99)])
+    assert labels == ["i", "used", "his", "iPhone (copied)", "."]
