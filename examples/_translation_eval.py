@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
+from _unk_copy import copy_unknowns
 from toydata import (
     BOS,
     EOS,
@@ -78,18 +79,26 @@ def greedy_translate(
 
 
 def evaluate_split(
-    model: Transformer, pairs: Sequence[Pair], src_vocab: Vocab, tgt_vocab: Vocab
+    model: Transformer,
+    pairs: Sequence[Pair],
+    src_vocab: Vocab,
+    tgt_vocab: Vocab,
+    copy_head: str | None = None,
 ) -> dict:
     """All metrics of one split (percentages) plus the greedy hypotheses as token lists.
 
+    Each <unk> the model writes is replaced by the unknown source word that head `copy_head`
+    ("L2H1"; default: this split's best head) attends to (_unk_copy) before scoring.
     Returns {"exact_match", "token_accuracy", "bleu", "alignment_accuracy" (best head),
     "best_head" "L<layer>H<head>" (1-based), "alignment" [[per head] per layer], "hyps"}.
     """
     hyp_ids = greedy_translate(model, [src_vocab.encode(p.src) for p in pairs])
-    hyps = [tgt_vocab.decode(ids) for ids in hyp_ids]
     refs = [p.tgt for p in pairs]
     token_acc, align = _teacher_forced(model, pairs, src_vocab, tgt_vocab)
     layer, head = np.unravel_index(int(np.argmax(align)), align.shape)
+    head_name = copy_head or f"L{layer + 1}H{head + 1}"
+    hyps = [tgt_vocab.decode(ids) for ids in hyp_ids]
+    hyps = copy_unknowns(model, [p.src for p in pairs], hyps, src_vocab, tgt_vocab, head_name)
     return {
         "exact_match": 100.0 * exact_match(hyps, refs),
         "token_accuracy": 100.0 * token_acc,

@@ -8,8 +8,12 @@
     python examples/translate.py                      # interactive: one sentence a line until EOF
 
 Chinese is typed as usual, without spaces: it is split into the vocabulary's words by longest
-match. Unknown words become <unk> with a warning naming them. `--ckpt DIR` picks the run
-directory (default runs/zh_en, where train_translation.py writes). Exit code 2 with a one-line
+match; Latin words, numbers and runs of unknown characters stay whole words. Unknown words are
+read as <unk>, and each <unk> the model writes is replaced by the unknown word its alignment
+head attends to (copied through: "我用了他的iPhone。" -> "I used his iPhone."); stderr names the
+unknown and the copied words, and warns when more than half the words are unknown. `--strict`
+refuses input with unknown words instead (exit 2). `--ckpt DIR` picks the run directory (default
+runs/zh_en in this repository, where train_translation.py writes). Exit code 2 with a one-line
 message on stderr for empty or too long input, a bad flag value (--beam 0, --plot-attention into a
 missing directory), and a missing, corrupt, diverged (NaN) or mismatched checkpoint or config.
 """
@@ -25,11 +29,14 @@ from pathlib import Path
 import _translation_eval as ev
 import _translation_io as rio
 import numpy as np
-from toydata import BOS, EOS, UNK, segment
+from _unk_copy import Copy, head_attention, parse_head, replace_unks
+from toydata import BOS, EOS, UNK, Vocab, segment
 from train_translation import Config, build_model, languages, load_config
 
 from models import Transformer
 from tinygrad_attn.viz import plot_attention
+
+REPO = Path(__file__).resolve().parent.parent  # the default run directory is found from here
 
 
 class InputError(Exception):
@@ -48,6 +55,7 @@ class Translator:
         rio.load_weights(self.model, ckpt / rio.MODEL_FILE, digest)
         self.model.eval()
         self.langs = languages(self.cfg)
+        self.copy_head = _copy_head(ckpt, self.model)
 
     def tokenize(self, text: str) -> list[str]:
         """Split typed text into source tokens: Chinese words, English words, or letters."""
@@ -57,8 +65,9 @@ class Translator:
             return [ch for ch in text if not ch.isspace()]
         return re.findall(r"'s|[\w]+|[^\w\s]", text.lower())
 
-    def encode(self, text: str) -> tuple[list[str], np.ndarray]:
-        """(tokens, ids (1, S)); warns about unknown tokens, rejects empty or too long input."""
+    def encode(self, text: str, strict: bool = False) -> tuple[list[str], np.ndarray]:
+        """(tokens, ids (1, S)); names unknown words (refused if `strict`), rejects empty or too
+        long input."""
         tokens = self.tokenize(text)
         if not tokens:
             raise InputError("empty input: type a sentence to translate")
@@ -67,12 +76,7 @@ class Translator:
                 f"input has {len(tokens)} tokens; this model accepts at most {self.model.max_len}"
             )
         ids = self.src_vocab.encode(tokens)
-        unknown = [t for t, i in zip(tokens, ids) if i == UNK]
-        if unknown:
-            print(
-                f"warning: unknown to the model, read as <unk>: {' '.join(unknown)}",
-                file=sys.stderr,
-            )
+        _check_unknown(tokens, ids, strict)
         return tokens, np.array([ids], dtype=np.int64)
 
     def translate(self, src: np.ndarray, beam: int) -> list[str]:
@@ -83,6 +87,14 @@ class Translator:
         else:
             out = self.model.greedy_decode(src, BOS, EOS, max_len)
         return self.tgt_vocab.decode(out[0])
+
+    def copy_unknowns(self, src: np.ndarray, tokens: list[str], output: list[str]):
+        """(output with each <unk> replaced by a source word, the copies) via the copy head."""
+        if "<unk>" not in output:
+            return output, []
+        tgt_in = np.array([[BOS] + self.tgt_vocab.encode(output)], dtype=np.int64)  # (1, T)
+        weights = head_attention(self.model, src, tgt_in, *self.copy_head)[0]  # (T, S)
+        return replace_unks(output, weights, tokens, [i == UNK for i in src[0]])
 
     def cross_attention(self, src: np.ndarray, output: list[str], layer: int) -> np.ndarray:
         """Attention of decoder `layer` (mean of heads) while producing output + EOS.
@@ -96,19 +108,74 @@ class Translator:
         return weights[0].mean(0)
 
 
+def _check_unknown(tokens: list[str], ids: list[int], strict: bool) -> None:
+    """Name the unknown words on stderr (an InputError if `strict`); warn if they are most."""
+    unknown = list(dict.fromkeys(t for t, i in zip(tokens, ids) if i == UNK))
+    if not unknown:
+        return
+    if strict:
+        raise InputError(f"unknown to the model: {', '.join(unknown)} (--strict)")
+    print(f"warning: unknown to the model: {', '.join(unknown)}", file=sys.stderr)
+    words = [t for t in tokens if t[:1].isalnum()]  # punctuation is no word
+    n_unknown = sum(1 for t, i in zip(tokens, ids) if i == UNK and t[:1].isalnum())
+    if 2 * n_unknown > len(words):
+        print(
+            f"warning: {n_unknown} of {len(words)} words are unknown: "
+            "the translation is mostly guesswork",
+            file=sys.stderr,
+        )
+
+
+def _copy_head(ckpt: Path, model: Transformer) -> tuple[int, int | None]:
+    """The (layer, head) that copies unknown words: metrics.json's copy_head, else the best
+    head on test_iid, else the mean of the last layer's heads (no metrics yet)."""
+    try:
+        metrics = rio.read_json(ckpt / rio.METRICS_FILE)
+        name = metrics.get("copy_head") or metrics["test_iid"]["best_head"]
+    except (rio.RunFileError, KeyError, TypeError, AttributeError):
+        name = None
+    return parse_head(name, len(model.decoder), model.decoder[0].cross_attn.num_heads)
+
+
+def _copy_report(copies: list[Copy], tokens: list[str], tgt_vocab: Vocab, head: tuple) -> str:
+    """The copy step of the decoding walk: which source word each <unk> became, and why."""
+    layer, h = head
+    name = f"decoder layer {layer + 1} " + (f"head {h + 1}" if h is not None else "(mean)")
+    lines = [f"copy: each <unk> written becomes the unknown word that {name} attends to most"]
+    for c in copies:
+        word = tokens[c.source]
+        lines.append(f"step {c.target + 1}: <unk> -> {word}   (attention {c.weight:.2f})")
+    return "\n".join(lines)
+
+
+def _copy_labels(output: list[str], copies: list[Copy]) -> list[str]:
+    """The attention plot's target labels, copied words marked: "iPhone (copied)"."""
+    labels = list(output)
+    for c in copies:
+        labels[c.target] = f"{output[c.target]} (copied)"
+    return labels
+
+
 def run_one(tr: Translator, text: str, args: argparse.Namespace) -> None:
-    tokens, src = tr.encode(text)
+    tokens, src = tr.encode(text, args.strict)
+    output = tr.translate(src, args.beam)
+    output, copies = tr.copy_unknowns(src, tokens, output)
     if args.walk:
         layer = len(tr.model.decoder) - 1
         print(ev.decoding_walk(tr.model, tokens, tr.src_vocab, tr.tgt_vocab, layer))
-    output = tr.translate(src, args.beam)
+        if copies:
+            print(_copy_report(copies, tokens, tr.tgt_vocab, tr.copy_head))
     print(ev.detokenize(output, tr.langs[1]))
+    if copies:
+        copied = dict.fromkeys(tokens[c.source] for c in copies)
+        print(f"copied: {', '.join(copied)}", file=sys.stderr)
     if args.plot_attention:
         layer = args.layer - 1 if args.layer > 0 else len(tr.model.decoder) - 1
         weights = tr.cross_attention(src, output, layer)
         title = f"cross-attention, decoder layer {layer + 1} (mean of heads)"
+        labels = _copy_labels(output, copies) + ["</s>"]
         try:
-            plot_attention(weights, tokens, output + ["</s>"], args.plot_attention, title)
+            plot_attention(weights, tokens, labels, args.plot_attention, title)
         except (OSError, ValueError) as err:  # unwritable path, unknown image format
             raise InputError(f"--plot-attention {args.plot_attention}: {err}") from None
         print(f"attention plot written to {args.plot_attention}", file=sys.stderr)
@@ -143,11 +210,13 @@ def check_flags(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sentence", nargs="?", help="text to translate; none: read stdin lines")
-    parser.add_argument("--ckpt", default=Config.out, help=f"run directory (default {Config.out})")
+    default_ckpt = REPO / Config.out
+    parser.add_argument("--ckpt", default=str(default_ckpt), help=f"run directory ({default_ckpt})")
     parser.add_argument("--beam", type=int, default=1, help="beam size; 1 = greedy (default)")
     parser.add_argument("--plot-attention", metavar="PNG", help="save a cross-attention heatmap")
     parser.add_argument("--layer", type=int, default=0, help="decoder layer to plot (1-based)")
     parser.add_argument("--walk", action="store_true", help="print the step-by-step decoding")
+    parser.add_argument("--strict", action="store_true", help="refuse input with unknown words")
     args = parser.parse_args(argv)
     try:
         check_flags(args)

@@ -5,13 +5,16 @@ The examples put `examples/` on sys.path and write `from toydata import ...`.
 Data
     load_task(task="translation", direction="zh-en", data_dir=None) -> dict[str, list[Pair]]
         task: "translation" (shipped TSVs in examples/data/zh_en: train, valid, test_iid,
-        test_combo, test_struct, test_long), "reversal" (train, valid, test_iid, test_long) or
-        "dates" (train, valid, test_iid), the last two generated on the fly.
+        test_combo, test_struct, test_long, test_unk), "reversal" (train, valid, test_iid,
+        test_long) or "dates" (train, valid, test_iid), the last two generated on the fly.
         direction "en-zh" swaps source and target and inverts the alignments.
     Pair(src: list[str], tgt: list[str], align: list[list[int]])
         align[j] = source indices that target token j translates ([] for "the", "of", ...).
     segment(text, vocab_words) -> list[str]: greedy longest-match split of typed Chinese;
-        unknown characters come back as single tokens (map them to <unk> and warn).
+        Latin words, digit runs and runs of unknown characters come back whole (熊猫, iPhone,
+        12): map them to <unk> and name them in a warning.
+    toydata.unknown: mask_unknowns(pair, rate, rng) (<unk> on both sides, for training) and
+        the test_unk construction (words the training data never contains).
     detokenize_en(tokens) -> str, detokenize_zh(tokens) -> str: for display.
 
 Batching

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-TRANSLATION_SPLITS = ("train", "valid", "test_iid", "test_combo", "test_struct", "test_long")
+TRANSLATION_SPLITS = (
+    "train",
+    "valid",
+    "test_iid",
+    "test_combo",
+    "test_struct",
+    "test_long",
+    "test_unk",
+)
 HEADER = "source\ttarget\talignment"
 
 

@@ -119,9 +119,9 @@ _CONTAINERS = {
 }
 
 
-def _parse_nouns() -> dict[str, Noun]:
+def _parse_nouns(table: str) -> dict[str, Noun]:
     nouns = {}
-    for line in _NOUNS.strip().splitlines():
+    for line in table.strip().splitlines():
         zh_tokens, sg, pl, measure, classes = line.split()
         zh = zh_tokens.replace("_", "")
         sg_words = _words(sg)
@@ -137,7 +137,7 @@ def _parse_nouns() -> dict[str, Noun]:
     return nouns
 
 
-NOUNS: dict[str, Noun] = _parse_nouns()
+NOUNS: dict[str, Noun] = _parse_nouns(_NOUNS)
 
 
 @dataclass(frozen=True)
@@ -254,4 +254,25 @@ FUNCTION_WORDS_ZH = (
     "，",
     "。",
     "？",
+)
+
+# Words the training data never contains (test_unk, toydata.unknown): Latin and unseen Chinese
+# names, places and nouns (no character of the Chinese ones occurs in training). Their English is
+# the word itself: a translator that does not know a word copies it through.
+UNSEEN_NAMES = ("Anna", "Tom", "Lucy", "Peter", "李雷", "韩梅梅")
+UNSEEN_PLACES: dict[str, Place] = {
+    zh: Place(zh, ("in", zh), (zh,), frozenset({"city", "shop", "visitable"}))
+    for zh in ("Paris", "London", "Tokyo", "广州")
+}
+UNSEEN_NOUNS: dict[str, Noun] = _parse_nouns(
+    """
+企鹅 企鹅 = 只 animal
+玫瑰 玫瑰 = 朵 plant
+日记 日记 = 本 readable,writable
+钥匙 钥匙 = 把 item
+耳环 耳环 = 个 item
+饼干 饼干 = 个 food
+西瓜 西瓜 = 个 food
+葡萄 葡萄 = 个 food
+"""
 )

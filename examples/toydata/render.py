@@ -9,8 +9,22 @@ statement) get an empty alignment.
 from __future__ import annotations
 
 from .grammar import NP, Clause
-from .lexicon import DEMONSTRATIVES, NAMES, NOUNS, NUMBERS, PLACES, PRONOUNS, TIMES
+from .lexicon import (
+    DEMONSTRATIVES,
+    NAMES,
+    NOUNS,
+    NUMBERS,
+    PLACES,
+    PRONOUNS,
+    TIMES,
+    UNSEEN_NOUNS,
+    UNSEEN_PLACES,
+)
 from .verbs import ADJECTIVES, EN_VERBS, VERBS
+
+# The unseen words of test_unk render like the others; names and digits are their own English.
+_NOUNS = {**NOUNS, **UNSEEN_NOUNS}
+_PLACES = {**PLACES, **UNSEEN_PLACES}
 
 Zh = list[tuple[str, str]]  # (token, key)
 En = list[tuple[str, tuple[str, ...]]]  # (token, keys of the source tokens it translates)
@@ -65,12 +79,12 @@ def zh_np(np: NP, p: str) -> Zh:
     if np.det == "poss":
         out += zh_np(np.poss, p + "p.") + [("的", p + "de")]
     elif np.det in ("num", "dem"):
-        out += [(np.num or np.dem, p + "d"), (NOUNS[np.head].measure, p + "m")]
+        out += [(np.num or np.dem, p + "d"), (_NOUNS[np.head].measure, p + "m")]
     if np.adj:
         out.append((np.adj, p + "a"))
         if ADJECTIVES[np.adj].de:
             out.append(("的", p + "ade"))
-    tokens = NOUNS[np.head].tokens
+    tokens = _NOUNS[np.head].tokens
     return out + [(tok, p + "h" + (str(k) if k else "")) for k, tok in enumerate(tokens)]
 
 
@@ -80,11 +94,11 @@ def en_np(np: NP, p: str, case: str) -> En:
     if np.kind == "pron":
         return [(getattr(PRONOUNS[np.head], case), (p + "h",))]
     if np.kind == "name":
-        return [(NAMES[np.head], (p + "h",))]
+        return [(NAMES.get(np.head, np.head), (p + "h",))]
     if np.kind == "place":
-        return _words(PLACES[np.head].np, p + "h")
-    noun = NOUNS[np.head]
-    plural = (np.det == "bare" and not noun.mass) or (np.det == "num" and np.num != "一")
+        return _words(_PLACES[np.head].np, p + "h")
+    noun = _NOUNS[np.head]
+    plural = (np.det == "bare" and not noun.mass) or (np.det == "num" and np.num not in ("一", "1"))
     out: En = []
     if np.det == "the":
         out.append(("the", ()))
@@ -93,7 +107,7 @@ def en_np(np: NP, p: str, case: str) -> En:
     elif np.det == "dem":
         out.append((DEMONSTRATIVES[np.dem], (p + "d",)))
     elif np.det == "num":
-        out.append((NUMBERS[np.num], (p + "d",)))
+        out.append((NUMBERS.get(np.num, np.num), (p + "d",)))  # digits stay digits
     if noun.container and np.det in ("num", "dem"):
         out += [(noun.container[plural], (p + "m",)), ("of", ())]
     if np.adj:
@@ -122,9 +136,9 @@ def en_possessor(np: NP, p: str, de: str) -> En:
 def np_classes(np: NP) -> frozenset[str]:
     """Semantic classes of a noun phrase's head (pronouns and names are people)."""
     if np.kind == "place":
-        return PLACES[np.head].tags | {"place"}
+        return _PLACES[np.head].tags | {"place"}
     if np.kind == "noun":
-        return NOUNS[np.head].classes
+        return _NOUNS[np.head].classes
     return frozenset({"person"})
 
 
@@ -218,7 +232,7 @@ def en_clause(c: Clause, p: str) -> En:
     if c.bene:
         out += [(VERBS[c.verb].bene, (p + "gei",))] + en_np(c.bene, p + "b.", "obj")
     if c.place:
-        prep, *rest = PLACES[c.place].at
+        prep, *rest = _PLACES[c.place].at
         out += [(prep, (p + "zai", p + "prog"))] + _words(tuple(rest), p + "pl")
     if c.time:
         out += _words(TIMES[c.time][0], p + "t")

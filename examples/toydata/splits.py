@@ -7,6 +7,9 @@
 - test_struct: every sentence contains one of HELD_OUT_STRUCTS (two constructions in one clause,
   each seen in training, together never).
 - test_long: sources longer than any training source (MAX_SRC_LEN < len <= LONG_MAX_SRC_LEN).
+- test_unk: names, cities, numbers and objects the training data never contains (Latin names and
+  places, digits, unseen Chinese nouns; see toydata.unknown), from a stream of its own, so adding
+  it left the other files byte for byte as they were.
 Nothing outside test_combo / test_struct contains a held-out combination.
 """
 
@@ -17,6 +20,7 @@ from typing import NamedTuple
 from .grammar import NP, Clause, sample_sentence
 from .prng import SplitMix64, seed_for, stable_hash
 from .render import render
+from .unknown import unknown_split
 
 SEED = 2024
 MAX_SRC_LEN = 14
@@ -29,6 +33,7 @@ SIZES = {
     "test_combo": 1000,
     "test_struct": 1000,
     "test_long": 1000,
+    "test_unk": 1000,
 }
 
 # (relation, Chinese word, Chinese word): never together in train / valid / test_iid.
@@ -184,11 +189,28 @@ def _long_split(seed: int) -> list[Sample]:
 
 
 def build_splits(seed: int = SEED) -> dict[str, list[Sample]]:
-    """All six translation splits as `Sample`s (deterministic for a given seed)."""
+    """All seven translation splits as `Sample`s (deterministic for a given seed)."""
     splits = _iid_splits(seed)
     combo_wants = [(dict(zip(_WANT_KEYS[c[0]], c[1:])), c) for c in HELD_OUT_COMBOS]
     struct_wants = [({s[0]: True, s[1]: True}, s) for s in HELD_OUT_STRUCTS]
     splits["test_combo"] = _forced_split("test_combo", seed, combo_wants)
     splits["test_struct"] = _forced_split("test_struct", seed, struct_wants)
     splits["test_long"] = _long_split(seed)
+    splits["test_unk"] = _unk_split(seed)
     return splits
+
+
+def _unk_split(seed: int) -> list[Sample]:
+    seen: set[str] = set()
+
+    def accept(sentence: list[Clause], rendered: tuple) -> bool:
+        zh, en, _ = rendered
+        key = " ".join(zh)
+        ok = len(zh) <= MAX_SRC_LEN and len(en) <= MAX_TGT_LEN and key not in seen
+        if ok and not any(held_out(sentence)):
+            seen.add(key)
+            return True
+        return False
+
+    pairs = unknown_split(seed, SIZES["test_unk"], accept)
+    return [Sample(zh, en, align, sentence) for sentence, (zh, en, align) in pairs]

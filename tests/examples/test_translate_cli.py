@@ -120,7 +120,7 @@ def test_beam_search_flag(run_dir: Path) -> None:
 def test_unknown_words_become_unk_with_a_warning_naming_them(run_dir: Path) -> None:
     result = translate(run_dir, "我喜欢恐龙。")
     assert result.returncode == 0, result.stderr
-    assert "warning" in result.stderr and "恐 龙" in result.stderr
+    assert "warning: unknown to the model: 恐龙\n" in result.stderr  # the word, not 恐 龙
     assert result.stdout.count("\n") == 1
 
 
@@ -322,3 +322,75 @@ def test_the_vocabulary_kind_of_each_task_is_recognised() -> None:
             vocabs = [Vocab.build([getattr(p, side) for p in train]) for side in ("src", "tgt")]
             expected = task if task == "reversal" else f"{task} {direction}"
             assert rio.vocab_task(*vocabs) == expected
+
+
+# ----- issue 11: unknown words copied through, named, refused with --strict ---------------------
+SIX = {  # the issue's sentences and the whole words each warning must name
+    "他喜欢熊猫。": "熊猫",
+    "我昨天在图书馆看了三本漫画。": "漫画",
+    "我用了他的iPhone。": "iPhone",
+    "玛丽明天会去Beijing。": "Beijing",
+    "李雷昨天在饭馆吃了饺子。": "李雷",
+    "我买了3本书。": "3",
+}
+
+
+def test_the_six_sentences_name_their_unknown_word_and_copy_only_from_the_source(run_dir):
+    result = translate(run_dir, stdin="\n".join(SIX) + "\n")
+    assert result.returncode == 0, result.stderr
+    outputs = result.stdout.splitlines()
+    assert len(outputs) == len(SIX) and not any("<unk>" in line for line in outputs)
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert warnings == [f"warning: unknown to the model: {word}" for word in SIX.values()]
+    for line in result.stderr.splitlines():  # "copied: X": X is an unknown word, in the output
+        if line.startswith("copied: "):
+            for word in line.removeprefix("copied: ").split(", "):
+                assert word in SIX.values() and any(word in out for out in outputs), line
+
+
+def test_strict_refuses_unknown_words_naming_them_on_one_line(run_dir: Path) -> None:
+    result = translate(run_dir, "--strict", "李雷用了他的iPhone。")
+    assert_one_line_error(result, "unknown to the model: 李雷, iPhone")
+    assert result.stdout == ""
+    known = translate(run_dir, "--strict", SENTENCE)
+    assert known.returncode == 0 and known.stderr == ""
+    lines = translate(run_dir, "--strict", stdin="\n".join(SIX) + "\n")  # each line refused
+    errors = lines.stderr.splitlines()
+    assert errors == [f"error: unknown to the model: {w} (--strict)" for w in SIX.values()]
+    assert lines.stdout == ""
+
+
+def test_mostly_unknown_input_is_warned_about(run_dir: Path) -> None:
+    result = translate(run_dir, "Anna和Tom在Paris。")
+    assert result.returncode == 0, result.stderr
+    assert "unknown to the model: Anna, 和, Tom, Paris" in result.stderr
+    assert "warning: 4 of 5 words are unknown" in result.stderr
+    assert "of 2 words" not in translate(run_dir, "他喜欢熊猫。").stderr  # one of three: no
+
+
+def test_default_run_directory_is_found_from_the_repository(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "examples" / "translate.py"), "--help"],
+        capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert str(REPO / "runs" / "zh_en") in result.stdout.replace("\n", "").replace(" ", "")
+
+
+def test_walk_copy_report_names_the_head_the_step_and_the_word() -> None:
+    import translate as tr_cli
+    from _unk_copy import Copy
+
+    report = tr_cli._copy_report([Copy(2, 3, 0.87)], ["我", "买", "了", "3"], None, (1, 2))
+    assert report.splitlines() == [
+        "copy: each <unk> written becomes the unknown word that decoder layer 2 head 3 "
+        "attends to most",
+        "step 3: <unk> -> 3   (attention 0.87)",
+    ]
+
+
+def test_attention_plot_labels_mark_the_copied_words() -> None:
+    import translate as tr_cli
+    from _unk_copy import Copy
+
+    labels = tr_cli._copy_labels(["i", "used", "his", "iPhone", "."], [Copy(3, 5, 0.99)])
+    assert labels == ["i", "used", "his", "iPhone (copied)", "."]
