@@ -44,6 +44,7 @@ from tinygrad_attn.ops.attention_parts import (
     Layout,
     block_ranges,
     exp_,
+    key_matrix,
     pad_keys,
     scores_are_small,
     softmax_,
@@ -95,7 +96,7 @@ class ScaledDotProductAttention(Function):
         qh, kh, vh = layout.heads(q, k, v)
         scale = 1.0 / math.sqrt(qh.shape[-1])
         qs = qh * qh.dtype.type(scale)  # scale q, not the scores: L*D work instead of L*S
-        k_t = transposed(kh)  # (..., D, S) contiguous: BLAS runs faster than on a view
+        k_t = key_matrix(kh, qh.shape[-2])  # (..., D, S)
         extras = Extras(bias, mask, causal_offset, keep, dropout_p, kh.shape[-2])
         extras.shift = not scores_are_small(qs, k_t, extras)
         out, oh = layout.new_output(qh, kh, vh)

@@ -220,11 +220,13 @@ def scores_are_small(qs: np.ndarray, k_t: np.ndarray, extras: Extras) -> bool:
     """True when |s q·k| <= SMALL_SCORE for every pair, by Cauchy–Schwarz: |q·k| <= |q| |k|.
 
     Costs two (T, D) passes; skipping the shift saves the row max and a subtraction, two passes
-    over the (L, S) scores. Only without a bias and with a mask of 0 / -inf entries: a finite
+    over the (L, S) scores, so it is only asked when those are the larger (not for the one query
+    of a decoding step). Only without a bias and with a mask of 0 / -inf entries: a finite
     mask value (-1e9 for "blocked", say) must still be shifted away, as a softmax would.
     """
     limit = SMALL_SCORE.get(qs.dtype)
-    if limit is None or extras.bias is not None or qs.size == 0 or k_t.size == 0:
+    (length, dim), keys = qs.shape[-2:], k_t.shape[-1]
+    if limit is None or extras.bias is not None or 2 * length * keys <= (length + keys) * dim:
         return False
     if extras.mask is not None and not np.all((extras.mask == 0) | np.isneginf(extras.mask)):
         return False
@@ -269,6 +271,14 @@ def with_ones_row(x_t: np.ndarray) -> np.ndarray:
     """[xᵀ; 1], a row of ones below.  Shapes: (..., d, S) -> (..., d + 1, S)."""
     ones = np.ones(x_t.shape[:-2] + (1, x_t.shape[-1]), dtype=x_t.dtype)
     return np.concatenate([x_t, ones], axis=-2)
+
+
+def key_matrix(kh: np.ndarray, num_queries: int) -> np.ndarray:
+    """kᵀ (..., D, S) for the score product: a contiguous copy, on which BLAS runs faster than
+    on a transposed view, unless there are too few queries (a decoding step's one) to repay the
+    copy, which costs as much as the product itself there."""
+    view = np.swapaxes(kh, -1, -2)
+    return view if num_queries < 8 else np.ascontiguousarray(view)
 
 
 def transposed(x: np.ndarray) -> np.ndarray:
