@@ -122,12 +122,11 @@ class ScaledDotProductAttention(Function):
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
         qh, kh, vh, out, saved, bias = ctx.saved_tensors
-        qs = qh * qh.dtype.type(ctx.scale)
-        extras, length = ctx.extras, qs.shape[-2]
+        extras, length = ctx.extras, qh.shape[-2]
         gh, oh = ctx.layout.split_output(grad_out), ctx.layout.split_output(out)
         delta = row_sum(gh * oh, gh.ndim - 1)  # (..., L, 1): rowsum(dP ⊙ P) the cheap way
         one_block = ctx.block_size is None  # else `saved` is the row log-sum-exp
-        grads = Grads(ctx, qs, kh, vh, bias, accumulate_dq=not one_block)
+        grads = Grads(ctx, qh, kh, vh, bias, accumulate_dq=not one_block)
         key_end = extras.key_end(length)
         blocks = [(0, key_end)] if one_block else block_ranges(key_end, ctx.block_size)
         # With blocks, two subtractions ride in the products, saving a pass over each block:
@@ -136,6 +135,7 @@ class ScaledDotProductAttention(Function):
         # copies that make [g | -δ] cost more than the pass they save (measured at T = 32).
         fold_delta = not one_block and extras.keep is None
         if not one_block:
+            qs = qh * qh.dtype.type(ctx.scale)
             q_lse, k_ones = with_column(qs, -saved), with_ones_row(transposed(kh))  # D + 1
         if fold_delta:
             g_delta, v_ones = with_column(gh, -delta), with_ones_row(transposed(vh))
@@ -228,14 +228,14 @@ class AttentionWeights(Function):
             softmax_(scores)
             probs = scores
         ctx.layout, ctx.extras, ctx.scale = layout, extras, scale
-        ctx.save_for_backward(qs, kh, probs, bias)
+        ctx.save_for_backward(qh, kh, probs, bias)
         return probs
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
-        qs, kh, probs, bias = ctx.saved_tensors
+        qh, kh, probs, bias = ctx.saved_tensors
         d_scores = grad_out * probs
         d_scores -= probs * row_sum(d_scores, d_scores.ndim - 1)  # softmax backward
-        grads = Grads(ctx, qs, kh, None, bias, accumulate_dq=False)
+        grads = Grads(ctx, qh, kh, None, bias, accumulate_dq=False)
         grads.store_scores(d_scores, 0, 0, kh.shape[-2])
         return grads.result(kh.shape[-2])

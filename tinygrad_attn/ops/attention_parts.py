@@ -62,18 +62,18 @@ class Layout:
         """The op's output (or its gradient) as (..., L, Dv) head views."""
         return x if self.num_heads == 0 else self._split(x)
 
-    def new_grads(self, qs: np.ndarray, kh: np.ndarray, vh: Any) -> tuple[list, list]:
+    def new_grads(self, qh: np.ndarray, kh: np.ndarray, vh: Any) -> tuple[list, list]:
         """(arrays to return, (..., T, D) views to write dq, dk, dv into; None for no v)."""
-        inputs = (qs, kh, vh)
+        inputs = (qh, kh, vh)
         if self.num_heads == 0:  # the batch dims all three gradients get before unbroadcasting
             batch = np.broadcast_shapes(*(x.shape[:-2] for x in inputs if x is not None))
             arrays = [
-                None if x is None else np.empty(batch + x.shape[-2:], qs.dtype) for x in inputs
+                None if x is None else np.empty(batch + x.shape[-2:], qh.dtype) for x in inputs
             ]
             return arrays, arrays
         if self.packed:
             batch, length, _ = self.q_shape
-            buf = np.empty((batch, length, 3, self.num_heads, qs.shape[-1]), dtype=qs.dtype)
+            buf = np.empty((batch, length, 3, self.num_heads, qh.shape[-1]), dtype=qh.dtype)
             views = [buf[:, :, i].transpose(0, 2, 1, 3) for i in range(3)]  # (B, H, T, D)
             return [buf.reshape(self.q_shape), None, None], views
         arrays, views = [], []
@@ -82,7 +82,7 @@ class Layout:
                 arrays.append(None)
                 views.append(None)
                 continue
-            buf = np.empty(shape[:2] + (self.num_heads, x.shape[-1]), dtype=qs.dtype)
+            buf = np.empty(shape[:2] + (self.num_heads, x.shape[-1]), dtype=qh.dtype)
             arrays.append(buf.reshape(shape))  # (B, T, H*D)
             views.append(buf.transpose(0, 2, 1, 3))  # (B, H, T, D)
         return arrays, views
@@ -154,22 +154,22 @@ class Grads:
     def __init__(
         self,
         ctx: Function,
-        qs: np.ndarray,
+        qh: np.ndarray,
         kh: np.ndarray,
         vh: np.ndarray | None,
         bias: np.ndarray | None,
         accumulate_dq: bool,
     ) -> None:
         self.layout, self.needs, self.scale = ctx.layout, ctx.needs_input_grad, ctx.scale
-        self.qs, self.kh = qs, kh
-        self.arrays, (self.dq, self.dk, self.dv) = self.layout.new_grads(qs, kh, vh)
+        self.qh, self.kh = qh, kh  # unscaled: dQ and dK get the scale s once, at the end
+        self.arrays, (self.dq, self.dk, self.dv) = self.layout.new_grads(qh, kh, vh)
         if self.dv is not None and vh is None:
             self.dv[...] = 0  # AttentionWeights in the packed layout: v's slot gets nothing
         # Key blocks each add to dQ: they sum in a contiguous array, scaled once at the end.
         self.dq_sum = np.zeros(self.dq.shape, self.dq.dtype) if accumulate_dq else None
         self.d_bias = None
         if bias is not None and self.needs[-1]:
-            self.d_bias = np.zeros(bias.shape, dtype=qs.dtype)
+            self.d_bias = np.zeros(bias.shape, dtype=qh.dtype)
 
     def store_values(self, dropped: np.ndarray, g: np.ndarray, j0: int, j1: int) -> None:
         """dV of keys j0..j1 = P̃ᵀ g (the rows of queries that see them)."""
@@ -177,14 +177,14 @@ class Grads:
 
     def store_scores(self, d_scores: np.ndarray, r0: int, j0: int, j1: int) -> None:
         """dK of keys j0..j1, dQ and dbias from dA (query rows r0.., keys j0..j1)."""
-        qs, keys = self.qs[..., r0:, :], self.kh[..., j0:j1, :]
-        np.matmul(np.swapaxes(d_scores, -1, -2), qs, out=self.dk[..., j0:j1, :])  # s dAᵀ Q
+        queries, keys = self.qh[..., r0:, :], self.kh[..., j0:j1, :]
+        np.matmul(np.swapaxes(d_scores, -1, -2), queries, out=self.dk[..., j0:j1, :])  # dAᵀ Q
         if self.dq_sum is None:
             np.matmul(d_scores, keys, out=self.dq)
         else:
             self.dq_sum[..., r0:, :] += d_scores @ keys
         if self.d_bias is not None:
-            region = window(self.d_bias, r0, self.qs.shape[-2], j0, j1)
+            region = window(self.d_bias, r0, self.qh.shape[-2], j0, j1)
             region += unbroadcast(d_scores, region.shape, "ScaledDotProductAttention")
 
     def result(self, key_end: int) -> tuple:
@@ -198,6 +198,7 @@ class Grads:
             self.dq *= scale  # dQ = s dA K
         else:
             np.multiply(self.dq_sum, scale, out=self.dq)
+        self.dk[..., :key_end, :] *= scale  # dK = s dAᵀ Q
         grads = [g if need else None for g, need in zip(self.arrays, self.needs[:-1])]
         if self.layout.packed:  # q carried q, k and v: one gradient for all three
             grads = [self.arrays[0] if self.needs[0] else None] + [None] * (len(grads) - 1)
