@@ -126,6 +126,15 @@ def test_reassigning_a_name_moves_it_between_registries_and_del_unregisters():
     assert list(m.named_parameters()) == [] and not hasattr(m, "a")
 
 
+def test_del_of_a_plain_attribute_removes_it_and_of_a_missing_one_raises():
+    m = nn.Module()
+    m.note = "plain"  # neither a parameter, a buffer nor a submodule
+    del m.note
+    assert not hasattr(m, "note")
+    with pytest.raises(AttributeError):
+        del m.note
+
+
 def test_assigning_before_super_init_names_the_fix():
     class Broken(nn.Module):
         def __init__(self) -> None:

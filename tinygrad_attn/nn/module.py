@@ -99,8 +99,10 @@ class Module:
         return sorted(set(super().__dir__()) | set(registered))
 
     def __delattr__(self, name: str) -> None:
-        if not self._forget(name):
-            object.__delattr__(self, name)
+        if name in self._parameters or name in self._buffers or name in self._modules:
+            self._forget(name)
+        else:
+            object.__delattr__(self, name)  # a plain attribute (AttributeError if absent)
 
     def _forget(self, name: str) -> bool:
         """Drop `name` from every registry and the instance dict; True if it was registered."""
