@@ -41,12 +41,7 @@ class PositionalEncoding(nn.Module):
 
     def forward(self, x: Tensor, offset: int = 0) -> Tensor:
         """Add the encodings of positions offset .. offset+T-1 (offset > 0 when decoding)."""
-        length = x.shape[1]
-        if offset + length > self.max_len:
-            raise ValueError(
-                f"PositionalEncoding: sequence of length {offset + length} exceeds max_len "
-                f"{self.max_len}; build the model with a larger max_len"
-            )
+        length = _check_length(self, offset, x.shape[1])
         pe = _checks.as_array(self.pe)[offset : offset + length]  # (T, E)
         return self.dropout(x + Tensor(pe.astype(x.dtype, copy=False)))
 
@@ -68,12 +63,7 @@ class LearnedPositionalEncoding(nn.Module):
 
     def forward(self, x: Tensor, offset: int = 0) -> Tensor:
         """Add the rows of positions offset .. offset+T-1 (offset > 0 when decoding)."""
-        length = x.shape[1]
-        if offset + length > self.max_len:
-            raise ValueError(
-                f"LearnedPositionalEncoding: sequence of length {offset + length} exceeds "
-                f"max_len {self.max_len}; build the model with a larger max_len"
-            )
+        length = _check_length(self, offset, x.shape[1])
         positions = np.arange(offset, offset + length)  # (T,)
         return self.dropout(x + self.embedding(positions).astype(x.dtype))  # (B, T, E)
 
@@ -221,3 +211,13 @@ class RelativePositions(nn.Module):
         if self.scheme == "rope":
             return {"rotary": self.rotary}
         return {"attn_bias": self.decoder_bias(length, offset + length, query_offset=offset)}
+
+
+def _check_length(module: nn.Module, offset: int, length: int) -> int:
+    """length, or a ValueError naming the module when positions offset.. pass its max_len."""
+    if offset + length > module.max_len:
+        raise ValueError(
+            f"{type(module).__name__}: sequence of length {offset + length} exceeds max_len "
+            f"{module.max_len}; build the model with a larger max_len"
+        )
+    return length

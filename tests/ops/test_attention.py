@@ -21,20 +21,13 @@ from .nn_strategies import attention_case, fused_attention_case
 
 
 def _sdpa_ref(q: np.ndarray, k: np.ndarray, v: np.ndarray, **kw: Any) -> np.ndarray:
-    scores = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
-    allowed = np.ones(scores.shape, dtype=bool)
-    if kw.get("is_causal"):
-        allowed &= np.tril(np.ones(scores.shape[-2:], dtype=bool))  # top-left aligned
+    """F.scaled_dot_product_attention's conventions on top of _fused_ref (bool True = may
+    attend, float added, is_causal top-left aligned)."""
     mask = kw.get("attn_mask")
     if mask is not None and mask.dtype == np.bool_:
-        allowed &= mask
-    elif mask is not None:
-        scores = scores + mask
-    scores = np.where(allowed, scores, -np.inf)
-    top = np.max(scores, axis=-1, keepdims=True)
-    e = np.where(allowed, np.exp(scores - np.where(np.isfinite(top), top, 0.0)), 0.0)
-    total = e.sum(axis=-1, keepdims=True)
-    return (e / np.where(total == 0, 1.0, total)) @ v  # no allowed key: a zero row
+        mask = np.where(mask, 0.0, -np.inf)
+    causal = 0 if kw.get("is_causal") else None
+    return _fused_ref(q, k, v, num_heads=0, packed=False, mask=mask, causal_offset=causal)
 
 
 def _sdpa(q: tg.Tensor, k: tg.Tensor, v: tg.Tensor, **kw: Any) -> tg.Tensor:
