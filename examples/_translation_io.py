@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from toydata import Vocab
+from toydata import Pair, Vocab
 
 import tinygrad_attn as tg
 
@@ -164,6 +164,90 @@ def load_weights(model: tg.nn.Module, path: Path, digest: str) -> dict[str, Any]
             f"{path} does not match {path.parent / CONFIG_FILE} and {VOCAB_FILE}: {err}"
         ) from err
     return ckpt
+
+
+class RunDir:
+    """A run directory as train_translation.py writes it: config.json and vocab.json at the
+    start, model.npz (the best weights so far) and train_state.npz at every evaluation,
+    metrics.json at the end. `best` is the best valid exact match so far, `saved_step` the step
+    train_state.npz holds (None before the first evaluation)."""
+
+    def __init__(self, out: str | Path, config: dict[str, Any]) -> None:
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        remove_orphan_temps(self.out)  # left by a save that was killed (kill -9)
+        self.config = {k: v for k, v in config.items() if k != "resume"}
+        self.best, self.saved_step = -1.0, None
+        self.vocabs: tuple[Vocab, Vocab] | None = None  # set by vocabularies()
+        self.digest = ""
+
+    def vocabularies(self, train: list[Pair], resume: bool) -> tuple[Vocab, Vocab]:
+        """(src_vocab, tgt_vocab): built from the training pairs, or (resume) read back and
+        checked against the task; then written with config.json (use_vocabularies)."""
+        if resume:
+            vocabs = read_vocabs(self.out)
+            check_task(self.out, self.config["task"], self.config["direction"], *vocabs)
+        else:
+            vocabs = Vocab.build([p.src for p in train]), Vocab.build([p.tgt for p in train])
+        self.use_vocabularies(*vocabs)
+        return vocabs
+
+    def use_vocabularies(self, src_vocab: Vocab, tgt_vocab: Vocab) -> None:
+        """Write vocab.json and config.json; the weights saved from now on carry the digest."""
+        self.vocabs, self.digest = (src_vocab, tgt_vocab), vocab_digest(src_vocab, tgt_vocab)
+        write_vocabs(self.out, src_vocab, tgt_vocab)
+        write_json(self.out / CONFIG_FILE, self.config)
+
+    def save(self, model: tg.nn.Module, opt: Any, step: int, score: float) -> None:
+        """model.npz if `score` (valid exact match) is the best so far, and train_state.npz."""
+        weights = model.state_dict()
+        remove_orphan_temps(self.out)
+        if score >= self.best:  # ties go to the later, longer-trained model
+            self.save_best(weights, step, score)
+        state = {"model": weights, "optim": opt.state_dict(), "step": step}
+        rng = json.dumps(tg.random.get_state())
+        extra = {"rng": rng, "best": self.best, "vocab_sha256": self.digest}
+        tg.save({**state, **extra}, self.out / STATE_FILE)
+        self.saved_step = step
+
+    def save_best(self, weights: dict[str, np.ndarray], step: int, score: float) -> None:
+        """model.npz: the weights (a state_dict) with their step and valid exact match."""
+        self.best = score
+        best = {"model": weights, "step": step, "valid_exact": score}
+        tg.save({**best, "vocab_sha256": self.digest}, self.out / MODEL_FILE)
+
+    def resume(self, model: tg.nn.Module, opt: Any) -> int:
+        """Model, optimizer, best score and RNG from train_state.npz; returns its step
+        (RunFileError if the file is bad)."""
+        path = self.out / STATE_FILE
+        state = load_weights(model, path, self.digest)
+        try:
+            opt.load_state_dict(state["optim"])
+            step, self.best = state["step"], float(state["best"])
+            if not isinstance(step, int) or step < 0:
+                raise ValueError(f"step {step!r}")
+            tg.random.set_state(json.loads(state["rng"]))  # dropout continues
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise RunFileError(f"{path}: not a resumable training state ({err!r})") from err
+        self.saved_step = step
+        return step
+
+    def load_best(self, model: tg.nn.Module) -> dict[str, Any]:
+        """Load model.npz into `model`; returns the checkpoint (step, valid_exact, ...)."""
+        return load_weights(model, self.out / MODEL_FILE, self.digest)
+
+    def write_metrics(self, metrics: dict[str, Any]) -> None:
+        write_json(self.out / METRICS_FILE, metrics)
+
+    def interrupted_text(self, step: int, eval_every: int) -> str:
+        """Where an interrupted run stopped and how to resume it."""
+        if self.saved_step is None:
+            return f"\ninterrupted at step {step}, before the first checkpoint (step {eval_every})"
+        return (
+            f"\ninterrupted at step {step}; {self.out / STATE_FILE} holds step "
+            f"{self.saved_step}. Continue with\n"
+            f"  python examples/train_translation.py --out {self.out} --resume"
+        )
 
 
 _TEMP = re.compile(r"\.(.+?)\.([0-9a-f]+\.)?tmp")  # tg.save's and write_json's temporary files

@@ -43,16 +43,13 @@ import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from types import SimpleNamespace
 
-import _translation_eval as ev
 import _translation_io as rio
 import numpy as np
 import train_translation as tt
 from _train_utils import flag_parser
 from toydata import PAD, batches, load_task
 
-import tinygrad_attn as tg
 from tinygrad_attn import interop
 
 try:
@@ -200,32 +197,13 @@ def scale_out(cfg: Config) -> dict:
         f"in {figures['train_seconds']:.0f} s; imported back: max |logits difference| "
         f"{figures['import_difference']:.1e}"
     )
-    save_run(imported, out, tcfg, data, (src_vocab, tgt_vocab), best["step"] + cfg.steps)
-    report = SimpleNamespace(
-        cfg=replace(tcfg, out=str(out)),
-        model=imported,
-        data=data,
-        out=out,
-        digest=digest,
-        src_vocab=src_vocab,
-        tgt_vocab=tgt_vocab,
-    )  # what train_translation.final_report reads of a Run
-    figures["metrics"] = tt.final_report(report, t_start)
+    imported_cfg = replace(tcfg, out=str(out))
+    target = rio.RunDir(out, asdict(imported_cfg))  # written as train_translation writes a run
+    target.use_vocabularies(src_vocab, tgt_vocab)
+    score = tt.valid_exact_match(imported, data["valid"][: tcfg.eval_size], src_vocab, tgt_vocab)
+    target.save_best(imported.state_dict(), best["step"] + cfg.steps, score)
+    figures["metrics"] = tt.final_report(imported_cfg, imported, data, target, t_start)
     return figures
-
-
-def save_run(model, out: Path, tcfg: tt.Config, data: dict, vocabs: tuple, step: int) -> None:
-    """Write `out` as train_translation.py writes a run: model.npz, vocab.json, config.json."""
-    src_vocab, tgt_vocab = vocabs
-    valid = data["valid"][: tcfg.eval_size]
-    hyps = ev.greedy_translate(model, [src_vocab.encode(p.src) for p in valid])
-    exact = 100.0 * float(np.mean([tgt_vocab.decode(h) == p.tgt for h, p in zip(hyps, valid)]))
-    rio.write_vocabs(out, src_vocab, tgt_vocab)
-    config = {k: v for k, v in asdict(replace(tcfg, out=str(out))).items() if k != "resume"}
-    rio.write_json(out / rio.CONFIG_FILE, config)
-    digest = rio.vocab_digest(src_vocab, tgt_vocab)
-    checkpoint = {"model": model.state_dict(), "step": step, "valid_exact": exact}
-    tg.save({**checkpoint, "vocab_sha256": digest}, out / rio.MODEL_FILE)
 
 
 def free_port() -> int:

@@ -33,7 +33,6 @@ train_state.npz (to resume) and metrics.json (split -> metric -> value, wall tim
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
@@ -83,6 +82,7 @@ class Config:
     lr: float = 2e-3  # peak learning rate of Adam, reached after `warmup` updates
     warmup: int = 200  # linear warmup updates, then a cosine decay to lr * min_lr_ratio
     min_lr_ratio: float = 0.02  # the cosine ends at this fraction of the peak lr
+    random_positions: int = 0  # > 0: train on sorted random positions < this (Ruoss et al. 2023)
     label_smoothing: float = 0.1  # 10% of each target's mass spread: the loss bottoms out ~0.9
     unk_rate: float = 0.1  # a name/city/number/noun slot -> <unk> on both sides (copied at test)
     clip: float = 1.0  # max global gradient norm
@@ -148,10 +148,25 @@ def epoch_batches(pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab, cfg: Co
     return [all_batches[i] for i in rng.permutation(len(all_batches))]
 
 
-def train_step(model: Transformer, opt: optim.Optimizer, batch: tuple, cfg: Config) -> float:
+def random_positions(cfg: Config, step: int, length: int, side: int) -> np.ndarray | None:
+    """A sorted random subset of 0 .. cfg.random_positions - 1 for `length` rows (None when
+    off), a function of (seed, step, side) so a resumed run draws the same.  -> (length,)."""
+    if not cfg.random_positions:
+        return None
+    rng = np.random.default_rng([cfg.seed, step, side, 2])
+    return np.sort(rng.choice(cfg.random_positions, size=length, replace=False))
+
+
+def train_step(
+    model: Transformer, opt: optim.Optimizer, batch: tuple, cfg: Config, step: int = 0
+) -> float:
     """Forward, label-smoothed cross-entropy over non-pad targets, backward, clip, update."""
     src, tgt_in, tgt_out = batch
-    logits = model(src, tgt_in)  # (B, T, V)
+    positions = {
+        "src_positions": random_positions(cfg, step, src.shape[1], side=0),
+        "tgt_positions": random_positions(cfg, step, tgt_in.shape[1], side=1),
+    }
+    logits = model(src, tgt_in, **positions)  # (B, T, V)
     loss = F.cross_entropy(logits, tgt_out, ignore_index=PAD, label_smoothing=cfg.label_smoothing)
     opt.zero_grad()
     loss.backward()
@@ -160,69 +175,10 @@ def train_step(model: Transformer, opt: optim.Optimizer, batch: tuple, cfg: Conf
     return loss.item()
 
 
-class Run:
-    """Everything a training run holds: data, vocabularies, model, optimizer, progress so far."""
-
-    def __init__(self, cfg: Config) -> None:
-        self.cfg, self.out = cfg, Path(cfg.out)
-        self.out.mkdir(parents=True, exist_ok=True)
-        rio.remove_orphan_temps(self.out)  # left by a save that was killed (kill -9)
-        self.data = load_task(cfg.task, cfg.direction)
-        tg.manual_seed(cfg.seed)
-        if cfg.resume:
-            self.src_vocab, self.tgt_vocab = rio.read_vocabs(self.out)
-            rio.check_task(self.out, cfg.task, cfg.direction, self.src_vocab, self.tgt_vocab)
-        else:
-            self.src_vocab = Vocab.build([p.src for p in self.data["train"]])
-            self.tgt_vocab = Vocab.build([p.tgt for p in self.data["train"]])
-            rio.write_vocabs(self.out, self.src_vocab, self.tgt_vocab)
-        config = {k: v for k, v in asdict(cfg).items() if k != "resume"}
-        rio.write_json(self.out / rio.CONFIG_FILE, config)
-        self.digest = rio.vocab_digest(self.src_vocab, self.tgt_vocab)
-        self.model = build_model(cfg, len(self.src_vocab), len(self.tgt_vocab))
-        self.opt = optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-9)
-        self.step, self.best, self.saved_step = 0, -1.0, None
-        if cfg.resume:
-            self._resume()
-        # Built after the optimizer state is loaded: the lr is a closed form of the step.
-        t_max = max(cfg.steps, cfg.warmup + 1)
-        self.sched = optim.lr_scheduler.CosineWithWarmupLR(
-            self.opt, cfg.warmup, t_max, cfg.lr * cfg.min_lr_ratio, last_epoch=self.step - 1
-        )
-
-    def _resume(self) -> None:
-        """Model, optimizer, step, best score and RNG from train_state.npz (RunFileError if bad)."""
-        path = self.out / rio.STATE_FILE
-        state = rio.load_weights(self.model, path, self.digest)
-        try:
-            self.opt.load_state_dict(state["optim"])
-            self.step, self.best = state["step"], float(state["best"])
-            if not isinstance(self.step, int) or self.step < 0:
-                raise ValueError(f"step {self.step!r}")
-            tg.random.set_state(json.loads(state["rng"]))  # dropout continues
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
-            raise rio.RunFileError(f"{path}: not a resumable training state ({err!r})") from err
-        self.saved_step = self.step
-
-    def evaluate_and_save(self) -> float:
-        """Valid exact match (%) of greedy decodes; save model.npz if best, train_state.npz."""
-        valid = self.data["valid"][: self.cfg.eval_size]
-        hyps = ev.greedy_translate(self.model, [self.src_vocab.encode(p.src) for p in valid])
-        score = 100.0 * float(
-            np.mean([self.tgt_vocab.decode(h) == p.tgt for h, p in zip(hyps, valid)])
-        )
-        weights = self.model.state_dict()
-        rio.remove_orphan_temps(self.out)
-        if score >= self.best:  # ties go to the later, longer-trained model
-            self.best = score
-            best = {"model": weights, "step": self.step, "valid_exact": score}
-            tg.save({**best, "vocab_sha256": self.digest}, self.out / rio.MODEL_FILE)
-        state = {"model": weights, "optim": self.opt.state_dict(), "step": self.step}
-        rng = json.dumps(tg.random.get_state())
-        extra = {"rng": rng, "best": self.best, "vocab_sha256": self.digest}
-        tg.save({**state, **extra}, self.out / rio.STATE_FILE)
-        self.saved_step = self.step
-        return score
+def valid_exact_match(model: Transformer, pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab):
+    """Exact match (%) of greedy translations of `pairs`: the score that picks the best model."""
+    hyps = ev.greedy_translate(model, [src_vocab.encode(p.src) for p in pairs])
+    return 100.0 * float(np.mean([tgt_vocab.decode(h) == p.tgt for h, p in zip(hyps, pairs)]))
 
 
 def train(cfg: Config) -> dict:
@@ -230,64 +186,66 @@ def train(cfg: Config) -> dict:
 
     Returns the metrics written to metrics.json, or {"interrupted": step} after Ctrl-C.
     """
-    with thread_limit(cfg.threads):
-        return _train(cfg)
-
-
-def _train(cfg: Config) -> dict:
     t_start = time.perf_counter()
-    run = Run(cfg)
-    train_pairs = run.data["train"]
-    print(
-        f"{cfg.task} {cfg.direction}: {len(train_pairs)} training pairs, vocab "
-        f"{len(run.src_vocab)} -> {len(run.tgt_vocab)}, {run.model.num_parameters():,} parameters"
-        + (f", resuming at step {run.step}" if cfg.resume else "")
-    )
-    progress = Progress(cfg.steps, run.step, cfg.log_every)
-    per_epoch = math.ceil(len(train_pairs) / cfg.batch_size)
-    epoch, epoch_data = -1, []
-    try:
-        while run.step < cfg.steps:
-            if run.step // per_epoch != epoch:
-                epoch = run.step // per_epoch
-                epoch_data = epoch_batches(train_pairs, run.src_vocab, run.tgt_vocab, cfg, epoch)
-            batch = epoch_data[run.step % per_epoch]
-            lr = run.sched.get_last_lr()[0]
-            loss = train_step(run.model, run.opt, batch, cfg)
-            run.sched.step()
-            run.step += 1
-            progress.update(loss, lr, int((batch[0] != PAD).sum() + (batch[2] != PAD).sum()))
-            if run.step % cfg.eval_every == 0 or run.step == cfg.steps:
-                score = run.evaluate_and_save()
-                progress.write(
-                    f"step {run.step}: valid exact match {score:.2f}% (best {run.best:.2f}%)"
-                )
-        progress.close()
-        return final_report(run, t_start)
-    except KeyboardInterrupt:
-        return _report_interrupt(run, progress)
+    with thread_limit(cfg.threads):
+        # The data, and vocabularies built from the training split (read back on --resume).
+        data = load_task(cfg.task, cfg.direction)
+        run = rio.RunDir(cfg.out, asdict(cfg))
+        src_vocab, tgt_vocab = run.vocabularies(data["train"], cfg.resume)
 
-
-def _report_interrupt(run: Run, progress: Progress) -> dict:
-    """Say where the run stopped and how to resume it."""
-    progress.close()
-    if run.saved_step is None:
-        first = run.cfg.eval_every
-        print(f"\ninterrupted at step {run.step}, before the first checkpoint (step {first})")
-    else:
-        print(
-            f"\ninterrupted at step {run.step}; {run.out / rio.STATE_FILE} holds step "
-            f"{run.saved_step}. Continue with\n"
-            f"  python examples/train_translation.py --out {run.out} --resume"
+        # The model and its optimizer: Adam with a warmup then a cosine decay of the lr.
+        tg.manual_seed(cfg.seed)
+        model = build_model(cfg, len(src_vocab), len(tgt_vocab))
+        opt = optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-9)
+        step = run.resume(model, opt) if cfg.resume else 0
+        sched = optim.lr_scheduler.CosineWithWarmupLR(
+            opt, cfg.warmup, max(cfg.steps, cfg.warmup + 1), cfg.lr * cfg.min_lr_ratio, step - 1
         )
-    return {"interrupted": run.step}
+        print(
+            f"{cfg.task} {cfg.direction}: {len(data['train'])} training pairs, vocab "
+            f"{len(src_vocab)} -> {len(tgt_vocab)}, {model.num_parameters():,} parameters"
+            + (f", resuming at step {step}" if cfg.resume else "")
+        )
+
+        # The training loop: one update per batch, a valid evaluation every eval_every steps.
+        progress = Progress(cfg.steps, step, cfg.log_every)
+        per_epoch = math.ceil(len(data["train"]) / cfg.batch_size)
+        epoch, epoch_data = -1, []
+        try:
+            while step < cfg.steps:
+                if step // per_epoch != epoch:
+                    epoch = step // per_epoch
+                    epoch_data = epoch_batches(data["train"], src_vocab, tgt_vocab, cfg, epoch)
+                batch = epoch_data[step % per_epoch]
+                lr = sched.get_last_lr()[0]
+                loss = train_step(model, opt, batch, cfg, step)
+                sched.step()
+                step += 1
+                progress.update(loss, lr, int((batch[0] != PAD).sum() + (batch[2] != PAD).sum()))
+                if step % cfg.eval_every == 0 or step == cfg.steps:
+                    valid = data["valid"][: cfg.eval_size]
+                    score = valid_exact_match(model, valid, src_vocab, tgt_vocab)
+                    run.save(model, opt, step, score)  # model.npz if best, train_state.npz
+                    progress.write(
+                        f"step {step}: valid exact match {score:.2f}% (best {run.best:.2f}%)"
+                    )
+        except KeyboardInterrupt:
+            progress.close()
+            print(run.interrupted_text(step, cfg.eval_every))
+            return {"interrupted": step}
+        progress.close()
+
+        # The report: the best weights on every test split.
+        return final_report(cfg, model, data, run, t_start)
 
 
-def final_report(run: Run, t_start: float) -> dict:
-    """Reload the best weights, evaluate every test split, print the tables, write metrics.json."""
-    cfg, model, data = run.cfg, run.model, run.data
-    src_vocab, tgt_vocab = run.src_vocab, run.tgt_vocab
-    best = rio.load_weights(model, run.out / rio.MODEL_FILE, run.digest)
+def final_report(cfg: Config, model: Transformer, data: dict, run: rio.RunDir, t_start: float):
+    """Reload the best weights, evaluate every test split, print the tables, write metrics.json.
+
+    Returns the metrics (split -> metric -> value, plus best_step, copy_head, wall_seconds,
+    peak_memory_mb)."""
+    src_vocab, tgt_vocab = run.vocabs
+    best = run.load_best(model)
     print(f"\nbest model: step {best['step']}, valid exact match {best['valid_exact']:.2f}%")
     splits = [name for name in data if name.startswith("test")]
     results = {"test_iid": ev.evaluate_split(model, data["test_iid"], src_vocab, tgt_vocab)}
@@ -315,7 +273,7 @@ def final_report(run: Run, t_start: float) -> dict:
     metrics["copy_head"] = copy_head
     metrics["wall_seconds"] = round(time.perf_counter() - t_start, 1)
     metrics["peak_memory_mb"] = round(peak_memory_mb(), 1)
-    rio.write_json(run.out / rio.METRICS_FILE, metrics)
+    run.write_metrics(metrics)
     print(
         f"\nwall time {metrics['wall_seconds']:.0f} s, peak memory "
         f"{metrics['peak_memory_mb']:.0f} MB; written to {run.out / rio.METRICS_FILE}"

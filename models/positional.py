@@ -11,9 +11,12 @@ nn.MultiheadAttention's `rotary=` and `attn_bias=` keywords.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
+import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from tinygrad_attn import Tensor, _checks, nn
 
 
@@ -39,10 +42,11 @@ class PositionalEncoding(nn.Module):
         self.register_buffer("pe", sinusoidal_table(max_len, d_model))
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, offset: int = 0) -> Tensor:
-        """Add the encodings of positions offset .. offset+T-1 (offset > 0 when decoding)."""
-        length = _check_length(self, offset, x.shape[1])
-        pe = _checks.as_array(self.pe)[offset : offset + length]  # (T, E)
+    def forward(self, x: Tensor, offset: int = 0, positions: np.ndarray | None = None) -> Tensor:
+        """Add the encodings of positions offset .. offset+T-1 (offset > 0 when decoding), or of
+        offset + positions[t] for row t when `positions` (T,) is given."""
+        rows = _positions(self, offset, x.shape[1], positions)  # (T,)
+        pe = _checks.as_array(self.pe)[rows]  # (T, E)
         return self.dropout(x + Tensor(pe.astype(x.dtype, copy=False)))
 
 
@@ -61,21 +65,36 @@ class LearnedPositionalEncoding(nn.Module):
         nn.init.normal_(self.embedding.weight, std=math.sqrt(0.5))
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, offset: int = 0) -> Tensor:
-        """Add the rows of positions offset .. offset+T-1 (offset > 0 when decoding)."""
-        length = _check_length(self, offset, x.shape[1])
-        positions = np.arange(offset, offset + length)  # (T,)
-        return self.dropout(x + self.embedding(positions).astype(x.dtype))  # (B, T, E)
+    def forward(self, x: Tensor, offset: int = 0, positions: np.ndarray | None = None) -> Tensor:
+        """Add the rows of positions offset .. offset+T-1 (offset > 0 when decoding), or of
+        offset + positions[t] for row t when `positions` (T,) is given."""
+        rows = _positions(self, offset, x.shape[1], positions)  # (T,)
+        return self.dropout(x + self.embedding(rows).astype(x.dtype))  # (B, T, E)
 
 
 def relative_positions(
-    query_len: int, key_len: int, query_offset: int = 0, key_offset: int = 0
+    query_len: int,
+    key_len: int,
+    query_offset: int = 0,
+    key_offset: int = 0,
+    positions: np.ndarray | None = None,
 ) -> np.ndarray:
     """j - i for query positions i = query_offset + 0.. and key positions j = key_offset + 0..
 
-    Shapes: -> (query_len, key_len) int64. A cached decoder step has query_offset = the
-    positions cached, key_offset = 0.
+    A cached decoder step has query_offset = the positions cached, key_offset = 0. Self-attention
+    without a cache may instead give every row's position, `positions` (L,) for queries and keys
+    alike (a sorted random subset in training, Ruoss et al. 2023).
+    Shapes: -> (query_len, key_len) int64.
     """
+    if positions is not None:
+        rows = F.check_positions(positions, query_len, "relative_positions")
+        if key_len != query_len or query_offset or key_offset:
+            raise ValueError(
+                "relative_positions: positions are for self-attention without a cache "
+                f"(query_len == key_len, no offsets); got {query_len}, {key_len}, offsets "
+                f"{query_offset}, {key_offset}"
+            )
+        return rows[None, :] - rows[:, None]  # (L, L)
     queries = np.arange(query_offset, query_offset + query_len)[:, None]  # (L, 1)
     keys = np.arange(key_offset, key_offset + key_len)[None, :]  # (1, S)
     return keys - queries  # (L, S)
@@ -103,10 +122,16 @@ class ALiBi(nn.Module):
         self.slopes = alibi_slopes(num_heads)  # (H,)
 
     def forward(
-        self, query_len: int, key_len: int, query_offset: int = 0, key_offset: int = 0
+        self,
+        query_len: int,
+        key_len: int,
+        query_offset: int = 0,
+        key_offset: int = 0,
+        positions: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The bias of queries query_offset.. against keys key_offset..  -> (H, L, S)."""
-        distance = relative_positions(query_len, key_len, query_offset, key_offset)  # (L, S)
+        """The bias of queries query_offset.. against keys key_offset.. (or of rows at
+        `positions`, see relative_positions)  -> (H, L, S)."""
+        distance = relative_positions(query_len, key_len, query_offset, key_offset, positions)
         distance = np.abs(distance) if self.bidirectional else np.maximum(-distance, 0)
         return (-self.slopes[:, None, None] * distance).astype(np.float32)  # (H, L, S)
 
@@ -159,10 +184,16 @@ class T5RelativeBias(nn.Module):
         nn.init.normal_(self.relative_attention_bias.weight, std=0.5)
 
     def forward(
-        self, query_len: int, key_len: int, query_offset: int = 0, key_offset: int = 0
+        self,
+        query_len: int,
+        key_len: int,
+        query_offset: int = 0,
+        key_offset: int = 0,
+        positions: np.ndarray | None = None,
     ) -> Tensor:
-        """The bias of queries query_offset.. against keys key_offset..  -> (H, L, S)."""
-        relative = relative_positions(query_len, key_len, query_offset, key_offset)  # (L, S)
+        """The bias of queries query_offset.. against keys key_offset.. (or of rows at
+        `positions`, see relative_positions)  -> (H, L, S)."""
+        relative = relative_positions(query_len, key_len, query_offset, key_offset, positions)
         buckets = t5_buckets(relative, self.bidirectional, self.num_buckets, self.max_distance)
         return self.relative_attention_bias(buckets).permute(2, 0, 1)  # (H, L, S)
 
@@ -199,25 +230,45 @@ class RelativePositions(nn.Module):
             self.encoder_bias = T5RelativeBias(nhead, bidirectional=True)
             self.decoder_bias = T5RelativeBias(nhead, bidirectional=False)
 
-    def encoder(self, length: int) -> dict:
-        """Keywords for encoder self-attention over `length` positions (bias (H, S, S))."""
+    def encoder(self, length: int, positions: np.ndarray | None = None) -> dict:
+        """Keywords for encoder self-attention over `length` positions (bias (H, S, S)),
+        0 .. length - 1 or the given `positions` (S,)."""
         if self.scheme == "rope":
-            return {"rotary": self.rotary}
-        return {"attn_bias": self.encoder_bias(length, length)}
+            return {"rotary": self._rotary(positions)}
+        return {"attn_bias": self.encoder_bias(length, length, positions=positions)}
 
-    def decoder(self, length: int, offset: int = 0) -> dict:
+    def decoder(self, length: int, offset: int = 0, positions: np.ndarray | None = None) -> dict:
         """Keywords for decoder self-attention of `length` new positions after `offset` cached
-        ones (bias (H, T, offset + T): queries offset.., keys 0..)."""
+        ones (bias (H, T, offset + T): queries offset.., keys 0..), or of rows at `positions`
+        (T,) without a cache."""
         if self.scheme == "rope":
-            return {"rotary": self.rotary}
-        return {"attn_bias": self.decoder_bias(length, offset + length, query_offset=offset)}
+            return {"rotary": self._rotary(positions)}
+        bias = self.decoder_bias
+        return {
+            "attn_bias": bias(length, offset + length, query_offset=offset, positions=positions)
+        }
+
+    def _rotary(self, positions: np.ndarray | None) -> Callable[..., Tensor]:
+        """The rotary embedding, bound to `positions` when given (MultiheadAttention calls it
+        as rotary(x, offset=..., width=...))."""
+        return self.rotary if positions is None else partial(self.rotary, positions=positions)
 
 
-def _check_length(module: nn.Module, offset: int, length: int) -> int:
-    """length, or a ValueError naming the module when positions offset.. pass its max_len."""
-    if offset + length > module.max_len:
+def _positions(
+    module: nn.Module, offset: int, length: int, positions: np.ndarray | None
+) -> np.ndarray:
+    """The table rows of `length` positions: offset .. offset + length - 1, or offset +
+    positions; a ValueError naming the module when one passes its max_len.  -> (length,)."""
+    name = type(module).__name__
+    if positions is None:
+        rows = np.arange(offset, offset + length)
+    else:
+        rows = offset + F.check_positions(positions, length, name)
+    if length and rows.max() >= module.max_len:
+        what = f"sequence of length {offset + length}" if positions is None else "position"
+        what += "" if positions is None else f" {rows.max()}"
         raise ValueError(
-            f"{type(module).__name__}: sequence of length {offset + length} exceeds max_len "
-            f"{module.max_len}; build the model with a larger max_len"
+            f"{name}: {what} exceeds max_len {module.max_len}; build the model with a larger "
+            "max_len"
         )
-    return length
+    return rows

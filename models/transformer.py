@@ -286,19 +286,30 @@ class Transformer(nn.Module):
             init.normal_(embedding.weight, std=self.d_model**-0.5)
             embedding.weight.data[self.pad_id] = 0.0
 
-    def forward(self, src: np.ndarray | Tensor, tgt_in: np.ndarray | Tensor) -> Tensor:
-        """Teacher-forced logits.  Shapes: src (B, S), tgt_in (B, T) -> (B, T, V)."""
-        _same_batch(self._tokens(src, "src"), "src", self._tokens(tgt_in, "tgt_in"), "tgt_in")
-        memory = self.encode(src)  # (B, S, E)
-        return self.decode(tgt_in, memory, src)
+    def forward(
+        self,
+        src: np.ndarray | Tensor,
+        tgt_in: np.ndarray | Tensor,
+        *,
+        src_positions: np.ndarray | None = None,
+        tgt_positions: np.ndarray | None = None,
+    ) -> Tensor:
+        """Teacher-forced logits.  Shapes: src (B, S), tgt_in (B, T) -> (B, T, V).
 
-    def encode(self, src: np.ndarray | Tensor) -> Tensor:
-        """Source tokens -> memory.  Shapes: (B, S) -> (B, S, E)."""
+        `src_positions` (S,) and `tgt_positions` (T,) replace the positions 0, 1, .. of the
+        source and target rows (every scheme; e.g. sorted random subsets of 0 .. max_len - 1
+        in training, Ruoss et al. 2023, so that longer inputs' positions were seen)."""
+        _same_batch(self._tokens(src, "src"), "src", self._tokens(tgt_in, "tgt_in"), "tgt_in")
+        memory = self.encode(src, positions=src_positions)  # (B, S, E)
+        return self.decode(tgt_in, memory, src, positions=tgt_positions)
+
+    def encode(self, src: np.ndarray | Tensor, positions: np.ndarray | None = None) -> Tensor:
+        """Source tokens -> memory.  Shapes: (B, S), positions (S,) -> (B, S, E)."""
         src = self._tokens(src, "src")
         padding = src == self.pad_id  # (B, S), True at PAD
         padding = padding if padding.any() else None  # no mask to add when nothing is padded
-        x = self._embed(self.src_embed, src, 0)  # (B, S, E)
-        position = {} if self.rel_pos is None else self.rel_pos.encoder(src.shape[1])
+        x = self._embed(self.src_embed, src, 0, positions)  # (B, S, E)
+        position = {} if self.rel_pos is None else self.rel_pos.encoder(src.shape[1], positions)
         for layer in self.encoder:
             x = layer(x, src_key_padding_mask=padding, **position)
         return self.encoder_norm(x) if self.norm_first else x
@@ -309,6 +320,7 @@ class Transformer(nn.Module):
         memory: Tensor,
         src: np.ndarray | Tensor | None = None,
         cache: list[DecoderLayerCache] | None = None,
+        positions: np.ndarray | None = None,
     ) -> Tensor:
         """Target prefix + memory -> logits.  Shapes: (B, T), (B, S, E) -> (B, T, V).
 
@@ -325,10 +337,14 @@ class Transformer(nn.Module):
             _same_batch(src, "src", memory, "memory")
             memory_padding = src == self.pad_id if (src == self.pad_id).any() else None
         tgt_padding = tgt_in == self.pad_id  # (B, T): keys to ignore, cached ones included
+        if cache is not None and positions is not None:
+            raise ValueError("Transformer.decode: positions= cannot be combined with a cache")
         start = 0 if cache is None else cache[0].self_attn.length
         new = tgt_in[:, start:]  # (B, T - start): the positions to run
-        x = self._embed(self.tgt_embed, new, start)  # (B, T', E)
-        position = {} if self.rel_pos is None else self.rel_pos.decoder(new.shape[1], start)
+        x = self._embed(self.tgt_embed, new, start, positions)  # (B, T', E)
+        position = {}
+        if self.rel_pos is not None:
+            position = self.rel_pos.decoder(new.shape[1], start, positions)
         padding = tgt_padding if tgt_padding.any() else None
         for i, layer in enumerate(self.decoder):
             layer_cache = None if cache is None else cache[i]
@@ -345,13 +361,19 @@ class Transformer(nn.Module):
             x = self.decoder_norm(x)
         return self.project(x)  # (B, T', V)
 
-    def _embed(self, embedding: nn.Embedding, tokens: np.ndarray, offset: int) -> Tensor:
-        """Scaled token embeddings, plus absolute positions offset.. if the scheme adds them,
-        then dropout.  Shapes: (B, T) -> (B, T, E)."""
+    def _embed(
+        self,
+        embedding: nn.Embedding,
+        tokens: np.ndarray,
+        offset: int,
+        positions: np.ndarray | None = None,
+    ) -> Tensor:
+        """Scaled token embeddings, plus absolute positions offset.. (or `positions`) if the
+        scheme adds them, then dropout.  Shapes: (B, T) -> (B, T, E)."""
         x = embedding(tokens) * math.sqrt(self.d_model)  # (B, T, E)
         if self.pos is None:  # relative schemes: positions enter in the self-attention
             return self.embed_dropout(x)
-        return self.pos(x, offset=offset)
+        return self.pos(x, offset=offset, positions=positions)
 
     def project(self, x: Tensor) -> Tensor:
         """Decoder states to vocabulary logits.  Shapes: (B, T, E) -> (B, T, V)."""

@@ -284,15 +284,21 @@ def attention(
 
 
 def rotary_embedding(
-    x: Tensor, head_dim: int, offset: int = 0, width: int | None = None, base: float = 10000.0
+    x: Tensor,
+    head_dim: int,
+    offset: int = 0,
+    width: int | None = None,
+    base: float = 10000.0,
+    positions: np.ndarray | None = None,
 ) -> Tensor:
     """Rotary position embedding (RoPE, Su et al. 2021), one node (ops/position.py).
 
     The feature pairs (2i, 2i+1) of each `head_dim`-wide head among the first `width` features
-    (all by default) of position t are rotated by the angle (offset + t) θ_i, θ_i =
-    base^(-2i/head_dim); the rest is copied. Rotated queries and keys give scores that depend
-    on i - j only. Shapes: x (B, T, W) -> (B, T, W); a packed (B, T, 3E) [q | k | v] projection
-    with width = 2E rotates q and k and leaves v.
+    (all by default) of the t-th row are rotated by the angle (offset + p_t) θ_i, θ_i =
+    base^(-2i/head_dim), with p_t = t unless `positions` (T,) gives the rows' positions (e.g. a
+    sorted random subset in training, Ruoss et al. 2023); the rest is copied. Rotated queries
+    and keys give scores that depend on p_i - p_j only. Shapes: x (B, T, W) -> (B, T, W); a
+    packed (B, T, 3E) [q | k | v] projection with width = 2E rotates q and k and leaves v.
     """
     _checks.floating(x, "rotary_embedding")
     width = x.shape[-1] if width is None else width
@@ -303,20 +309,43 @@ def rotary_embedding(
         )
     if offset < 0:
         raise ValueError(f"rotary_embedding: offset must be >= 0, got {offset}")
-    cos, sin = rotary_angles(x.shape[1], head_dim, offset, base)
+    if positions is not None:
+        positions = check_positions(positions, x.shape[1], "rotary_embedding")
+    cos, sin = rotary_angles(x.shape[1], head_dim, offset, base, positions)
     return pos_ops.Rotary.apply(x, cos=cos, sin=sin, width=width)
 
 
 def rotary_angles(
-    length: int, head_dim: int, offset: int = 0, base: float = 10000.0
+    length: int,
+    head_dim: int,
+    offset: int = 0,
+    base: float = 10000.0,
+    positions: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(cos, sin) of the angles t θ_i for t = offset .. offset + length - 1, in float64.
-
-    Shapes: -> (length, head_dim / 2) each.
+    """(cos, sin) of the angles (offset + p_t) θ_i of rows t = 0 .. length - 1, in float64,
+    p_t = t unless `positions` (length,) gives them.  Shapes: -> (length, head_dim / 2) each.
     """
     theta = base ** (-np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)  # (D/2,)
-    angles = np.arange(offset, offset + length, dtype=np.float64)[:, None] * theta  # (T, D/2)
+    rows = np.arange(length) if positions is None else positions
+    angles = (offset + np.asarray(rows, dtype=np.float64))[:, None] * theta  # (T, D/2)
     return np.cos(angles), np.sin(angles)
+
+
+def check_positions(positions: Any, length: int, op: str) -> np.ndarray:
+    """`positions` as an int64 array of `length` non-negative integers, or a ValueError naming
+    `op`.  Shapes: -> (length,)."""
+    array = np.asarray(positions)
+    if (
+        array.shape != (length,)
+        or not np.issubdtype(array.dtype, np.integer)
+        or (length and array.min() < 0)
+    ):
+        raise ValueError(
+            f"{op}: positions must be {length} non-negative integers (one per row), got "
+            f"{array.dtype} array of shape {array.shape}"
+            + (f" with minimum {array.min()}" if array.size and array.dtype.kind in "iu" else "")
+        )
+    return array.astype(np.int64, copy=False)
 
 
 # When to run the attention op in blocks of query rows (see ops/attention.py), measured with

@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 import tinygrad_attn as tg
-from models import ALiBi, LearnedPositionalEncoding, T5RelativeBias, Transformer, sinusoidal_table
+from models import (
+    ALiBi,
+    LearnedPositionalEncoding,
+    T5RelativeBias,
+    Transformer,
+    sinusoidal_table,
+)
+from models.cache import DecoderLayerCache
 from models.positional import POSITION_SCHEMES, alibi_slopes, relative_positions, t5_buckets
 from tinygrad_attn import nn
 from tinygrad_attn.nn.utils import functional_call
@@ -129,6 +136,40 @@ def test_word_order_reaches_the_output(pos: str) -> None:
     src, tgt = np.array([[3, 4, 5, 6, 7]]), np.array([[BOS, 5, 6]])
     swapped = src[:, [1, 0, 2, 3, 4]]
     assert np.abs(model(src, tgt).data - model(swapped, tgt).data).max() > 1e-4
+
+
+@pytest.mark.parametrize("pos", POSITION_SCHEMES)
+def test_given_positions_replace_zero_one_two(pos: str) -> None:
+    """src_positions / tgt_positions (randomized positions in training): arange is the default;
+    one shift of every position changes only the absolute schemes; gaps change every scheme."""
+    model = _tiny(pos, seed=5).double().eval()
+    rng = np.random.default_rng(6)
+    src, tgt = rng.integers(3, 11, (2, 5)), rng.integers(3, 13, (2, 4))
+    default = model(src, tgt).data
+    same = model(src, tgt, src_positions=np.arange(5), tgt_positions=np.arange(4)).data
+    assert np.array_equal(same, default)
+    shifted = model(src, tgt, src_positions=np.arange(5) + 4, tgt_positions=np.arange(4) + 7)
+    change = np.abs(shifted.data - default).max()
+    if pos in ("sinusoidal", "learned"):
+        assert change > 1e-3
+    else:
+        assert change < 1e-12, f"{pos}: a shift of every position changed the logits"
+    gaps = model(src, tgt, src_positions=np.array([0, 2, 3, 7, 9]), tgt_positions=np.arange(4))
+    assert np.abs(gaps.data - default).max() > 1e-4, "the gaps between positions are ignored"
+
+
+def test_bad_positions_are_named() -> None:
+    model = _tiny("sinusoidal").eval()
+    src, tgt = np.array([[3, 4, 5]]), np.array([[BOS, 5]])
+    with pytest.raises(ValueError, match="PositionalEncoding: position 16 exceeds max_len 16"):
+        model(src, tgt, src_positions=np.array([0, 1, 16]))
+    with pytest.raises(ValueError, match="positions must be 2 non-negative integers"):
+        model(src, tgt, tgt_positions=np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="relative_positions: positions must be 3"):
+        _tiny("t5").eval()(src, tgt, src_positions=np.array([0.0, 1.0, 2.0]))
+    cache = [DecoderLayerCache(4) for _ in model.decoder]
+    with pytest.raises(ValueError, match="positions= cannot be combined with a cache"):
+        model.decode(tgt, model.encode(src), src, cache=cache, positions=np.arange(2))
 
 
 def test_alibi_encoder_cannot_tell_a_source_from_its_mirror_image() -> None:

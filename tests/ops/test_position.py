@@ -23,15 +23,22 @@ def _rotary(x: tg.Tensor, **params: Any) -> tg.Tensor:
 
 
 def _rotary_ref(
-    x: np.ndarray, *, head_dim: int, offset: int, width: int, base: float
+    x: np.ndarray,
+    *,
+    head_dim: int,
+    offset: int,
+    width: int,
+    base: float,
+    positions: np.ndarray | None = None,
 ) -> np.ndarray:
     """Each pair (2i, 2i+1) of each head times the 2x2 matrix [[cos, -sin], [sin, cos]] of the
-    angle (offset + t) / base^(2i / head_dim), one pair at a time."""
+    angle (offset + p_t) / base^(2i / head_dim), p_t = t or positions[t], one pair at a time."""
     out = x.copy()
     for t in range(x.shape[1]):
+        p_t = t if positions is None else int(positions[t])
         for start in range(0, width, head_dim):
             for i in range(head_dim // 2):
-                angle = (offset + t) / base ** (2 * i / head_dim)
+                angle = (offset + p_t) / base ** (2 * i / head_dim)
                 rotation = np.array(
                     [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]
                 )
@@ -51,6 +58,10 @@ def rotary_case(draw: Any) -> Case:
         "width": draw(st.integers(1, slots)) * heads * head_dim,
         "base": draw(st.sampled_from([10000.0, 10.0])),
     }
+    if draw(st.booleans()):  # rows at given positions (any non-negative ints, sorted or not)
+        params["positions"] = np.array(
+            draw(st.lists(st.integers(0, 40), min_size=shape[1], max_size=shape[1]))
+        )
     return Case((draw(tensors(shape)),), params)
 
 
@@ -91,3 +102,14 @@ def test_bad_widths_and_offsets_are_named() -> None:
         F.rotary_embedding(x, 2, offset=-1)
     with pytest.raises(TypeError, match="rotary_embedding"):
         F.rotary_embedding(tg.Tensor(np.zeros((1, 2, 6), dtype=np.int64)), 2)
+    for bad in (np.arange(3), np.array([0.0, 1.0]), np.array([-1, 0])):
+        with pytest.raises(ValueError, match="rotary_embedding: positions must be 2 non-negative"):
+            F.rotary_embedding(x, 2, positions=bad)
+
+
+def test_positions_arange_is_the_default_and_a_shift_is_an_offset() -> None:
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((2, 5, 8)))
+    default = F.rotary_embedding(x, 4).data
+    assert np.array_equal(F.rotary_embedding(x, 4, positions=np.arange(5)).data, default)
+    shifted = F.rotary_embedding(x, 4, positions=np.arange(5) + 3).data
+    assert np.array_equal(shifted, F.rotary_embedding(x, 4, offset=3).data)

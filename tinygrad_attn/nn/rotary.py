@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from tinygrad_attn.nn.module import Module
 from tinygrad_attn.tensor import Tensor
@@ -23,9 +25,16 @@ class RotaryEmbedding(Module):
             raise ValueError(f"RotaryEmbedding: head_dim must be even and >= 2, got {head_dim}")
         self.head_dim, self.base = head_dim, base
 
-    def forward(self, x: Tensor, offset: int = 0, width: int | None = None) -> Tensor:
-        """x with positions offset.. rotated.  Shapes: (B, T, W) -> (B, T, W)."""
-        return F.rotary_embedding(x, self.head_dim, offset, width, self.base)
+    def forward(
+        self,
+        x: Tensor,
+        offset: int = 0,
+        width: int | None = None,
+        positions: np.ndarray | None = None,
+    ) -> Tensor:
+        """x with rows at positions offset.. (offset + positions[t] if given) rotated.
+        Shapes: (B, T, W), positions (T,) -> (B, T, W)."""
+        return F.rotary_embedding(x, self.head_dim, offset, width, self.base, positions)
 
     def extra_repr(self) -> str:
         return f"head_dim={self.head_dim}, base={self.base}"
