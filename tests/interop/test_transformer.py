@@ -11,6 +11,7 @@ import pytest
 
 import models
 import tinygrad_attn as tg
+from models.positional import POSITION_SCHEMES
 from tinygrad_attn import nn
 
 torch = pytest.importorskip("torch")
@@ -26,7 +27,7 @@ from .helpers import (  # noqa: E402
 )
 
 PAD, BOS, EOS = 0, 1, 2
-SCHEMES = ["sinusoidal"]  # every scheme interop maps (models.Transformer's position schemes)
+SCHEMES = list(POSITION_SCHEMES)  # models.Transformer's position schemes: interop maps them all
 ARCHITECTURES = [
     pytest.param(dict(norm_first=False, tie_embeddings=False), id="post-norm"),
     pytest.param(dict(norm_first=True, tie_embeddings=False), id="pre-norm"),

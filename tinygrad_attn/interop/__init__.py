@@ -47,6 +47,7 @@ is copied from the top module; dropout masks come from different random generato
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 from typing import Any
 
@@ -91,11 +92,20 @@ def from_torch(torch_module: Any) -> nn.Module:
     return _convert.from_torch(torch_module)
 
 
-def __getattr__(name: str) -> Any:
-    """`interop.TorchTransformer` and `interop.TorchPositionalEncoding`, loading torch first."""
-    if name in ("TorchTransformer", "TorchPositionalEncoding"):
-        require_torch()
-        from tinygrad_attn.interop import _torch_transformer
+_TORCH_CLASSES = {  # name -> the module defining it (imported with torch, on first use)
+    "TorchTransformer": "_torch_transformer",
+    "TorchPositionalEncoding": "_torch_positions",
+    "TorchLearnedPositionalEncoding": "_torch_positions",
+    "TorchRelativeBias": "_torch_positions",
+    "RotarySelfAttention": "_torch_rotary",
+}
 
-        return getattr(_torch_transformer, name)
+
+def __getattr__(name: str) -> Any:
+    """The PyTorch classes of _TORCH_CLASSES (`interop.TorchTransformer`, ...), loading torch
+    first."""
+    if name in _TORCH_CLASSES:
+        require_torch()
+        module = importlib.import_module(f"tinygrad_attn.interop.{_TORCH_CLASSES[name]}")
+        return getattr(module, name)
     raise AttributeError(f"module 'tinygrad_attn.interop' has no attribute {name!r}")
