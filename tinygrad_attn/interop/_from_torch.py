@@ -68,7 +68,11 @@ def _from_layer(t: Any, path: str, in_transformer: bool = False) -> nn.Module:
         rotary = in_transformer and type(child) is RotarySelfAttention
         if name.endswith("attn") and not rotary:
             mha = type(child) is tnn.MultiheadAttention
-            _require(f"{path}{name}.", {f"type {type(child).__name__}": mha})
+            setting = (
+                f"type {type(child).__name__} (MultiheadAttention, or a RotarySelfAttention "
+                "inside a TorchTransformer with pos='rope')"
+            )
+            _require(f"{path}{name}.", {setting: mha})
             _from_mha(child, f"{path}{name}.")
     decoder = type(t) is tnn.TransformerDecoderLayer
     layer = models.TransformerDecoderLayer if decoder else models.TransformerEncoderLayer
