@@ -61,7 +61,7 @@ class TorchLearnedPositionalEncoding(nn.Module):
         """Add the rows of positions offset .. offset+T-1."""
         length = x.shape[1]
         _check_length(self, offset, length)
-        positions = torch.arange(offset, offset + length)  # (T,)
+        positions = torch.arange(offset, offset + length, device=x.device)  # (T,)
         return self.dropout(x + self.embedding(positions))  # (B, T, E)
 
 
@@ -104,7 +104,8 @@ class TorchT5RelativeBias(nn.Module):
         """The bias of queries query_offset.. against keys key_offset..  -> (H, L, S)."""
         relative = relative_positions(query_len, key_len, query_offset, key_offset)  # (L, S)
         buckets = t5_buckets(relative, self.bidirectional, self.num_buckets, self.max_distance)
-        return self.relative_attention_bias(torch.from_numpy(buckets)).permute(2, 0, 1)
+        buckets = torch.from_numpy(buckets).to(self.relative_attention_bias.weight.device)
+        return self.relative_attention_bias(buckets).permute(2, 0, 1)  # (H, L, S)
 
     def extra_repr(self) -> str:
         return (

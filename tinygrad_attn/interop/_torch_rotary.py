@@ -31,7 +31,7 @@ def _additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """nn.MultiheadAttention's mask convention as numbers: bool True (blocked) -> -inf, else 0;
     a float mask as it is."""
     if mask.dtype == torch.bool:
-        return torch.zeros(mask.shape, dtype=dtype).masked_fill(mask, float("-inf"))
+        return torch.zeros_like(mask, dtype=dtype).masked_fill(mask, float("-inf"))
     return mask.to(dtype)
 
 
@@ -86,7 +86,7 @@ class RotarySelfAttention(nn.Module):
         qkv = F.linear(query, self.in_proj_weight, self.in_proj_bias)  # (B, T, 3E)
         heads = qkv.view(batch, length, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         cos, sin = (
-            torch.from_numpy(a).to(query.dtype)  # float64 angles rounded once, as ours
+            torch.from_numpy(a).to(query.device, query.dtype)  # float64 angles, rounded once
             for a in rotary_angles(length, self.head_dim, 0, self.base)
         )  # (T, D/2) each
         q, k = rotate_pairs(heads[0], cos, sin), rotate_pairs(heads[1], cos, sin)  # (B, H, T, D)

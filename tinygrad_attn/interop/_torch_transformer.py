@@ -40,7 +40,9 @@ from tinygrad_attn.interop._torch_positions import (
 )
 from tinygrad_attn.interop._torch_rotary import RotarySelfAttention
 
-SCHEMES = ("sinusoidal", "learned", "rope", "alibi", "t5")  # every models.Transformer scheme
+# Every models.Transformer scheme, listed here rather than imported: a scheme added to models is
+# refused by to_torch (a ValueError naming the layer) until it is built here.
+SCHEMES = ("sinusoidal", "learned", "rope", "alibi", "t5")
 
 
 def _ordinary_path(layer: nn.Module, args: Any) -> None:
@@ -187,14 +189,17 @@ class TorchTransformer(nn.Module):
         """
         padding = tokens == self.pad_id  # (B, L), True at PAD
         batch, length = tokens.shape
-        blocked = torch.from_numpy(causal_mask(length)) if causal else None  # (L, L)
+        blocked = None
+        if causal:
+            blocked = torch.from_numpy(causal_mask(length)).to(tokens.device)  # (L, L)
         if self.rel_pos is None:
             return blocked, padding
-        bias = self.rel_pos(length, causal).to(self.src_embed.weight.dtype)  # (H, L, L)
+        weight = self.src_embed.weight
+        bias = self.rel_pos(length, causal).to(weight.device, weight.dtype)  # (H, L, L)
         if blocked is not None:
-            bias = bias.masked_fill(blocked, float("-inf"))
+            bias = bias.masked_fill(blocked, -math.inf)
         mask = bias.expand(batch, -1, -1, -1).reshape(-1, length, length)  # (B*H, L, L)
-        return mask, torch.zeros(padding.shape, dtype=bias.dtype).masked_fill(padding, -math.inf)
+        return mask, torch.zeros_like(padding, dtype=bias.dtype).masked_fill(padding, -math.inf)
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         """Decoder states to vocabulary logits.  Shapes: (B, T, E) -> (B, T, V)."""
