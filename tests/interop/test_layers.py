@@ -134,6 +134,11 @@ CASES = {
         _x(B, L, E),
         torch_class="TorchPositionalEncoding",
     ),
+    "LearnedPositionalEncoding": Case(
+        lambda: models.LearnedPositionalEncoding(E, 12, dropout=0.1),
+        _x(B, L, E),
+        torch_class="TorchLearnedPositionalEncoding",
+    ),
 }
 DTYPES = [np.float32, np.float64]
 

@@ -1,16 +1,21 @@
 """models.Transformer <-> TorchTransformer (PyTorch's encoder and decoder layers): post-norm and
-pre-norm, tied and untied output projection, each mapped position scheme; same logits (1e-5 in
-float32, 1e-10 in float64) on padded batches, same gradient for every parameter, the same
-greedy tokens, and from_torch(to_torch(m)) equal to m bit for bit. Unmapped schemes and
-modified layers are errors naming the layer."""
+pre-norm, tied and untied output projection, every position scheme (sinusoidal, learned, rope,
+alibi, t5); same logits (1e-5 in float32, 1e-10 in float64) on padded batches, in training
+mode and in eval mode without autograd (PyTorch's fast path), same gradient for every
+parameter (position and bias tables included), the same greedy tokens, and
+from_torch(to_torch(m)) equal to m bit for bit. Replaced or modified layers (position layers
+included) are errors naming the layer."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 import models
 import tinygrad_attn as tg
+from models.positional import POSITION_SCHEMES
 from tinygrad_attn import nn
 
 torch = pytest.importorskip("torch")
@@ -26,7 +31,7 @@ from .helpers import (  # noqa: E402
 )
 
 PAD, BOS, EOS = 0, 1, 2
-SCHEMES = ["sinusoidal"]  # every scheme interop maps (models.Transformer's position schemes)
+SCHEMES = list(POSITION_SCHEMES)  # models.Transformer's position schemes: interop maps them all
 ARCHITECTURES = [
     pytest.param(dict(norm_first=False, tie_embeddings=False), id="post-norm"),
     pytest.param(dict(norm_first=True, tie_embeddings=False), id="pre-norm"),
@@ -39,7 +44,6 @@ DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="f
 def _model(arch: dict, dtype: type, scheme: str = "sinusoidal") -> models.Transformer:
     """A small Transformer with random weights everywhere (PAD rows kept zero), in eval mode."""
     tg.manual_seed(0)
-    kwargs = {} if scheme == "sinusoidal" else {"pos": scheme}
     model = models.Transformer(
         13,
         17,
@@ -51,8 +55,8 @@ def _model(arch: dict, dtype: type, scheme: str = "sinusoidal") -> models.Transf
         dropout=0.1,
         max_len=24,
         pad_id=PAD,
+        pos=scheme,
         **arch,
-        **kwargs,
     )
     model = randomised(model, dtype)
     for embedding in (model.src_embed, model.tgt_embed):
@@ -81,21 +85,28 @@ def test_logits_and_every_gradient_match_pytorch(arch: dict, dtype: type, scheme
     logits = ours(src, tgt)  # (B, T, V)
     their_logits = theirs(torch_tensor(src), torch_tensor(tgt))
     assert_close(logits.data, their_logits.detach().numpy(), dtype, "logits")
+    with torch.no_grad():  # eval without autograd: where PyTorch's encoder layer has a fast path
+        inference = theirs(torch_tensor(src), torch_tensor(tgt))
+    assert_close(logits.data, inference.numpy(), dtype, "logits under no_grad")
     cotangent = np.random.default_rng(1).standard_normal(logits.shape).astype(dtype)
     (logits * tg.Tensor(cotangent)).sum().backward()
     (their_logits * torch_tensor(cotangent)).sum().backward()
     assert_grads_close(ours, theirs, dtype)
 
 
+@pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("arch", ARCHITECTURES)
-def test_from_torch_of_to_torch_is_the_same_model_bit_for_bit(arch: dict, dtype: type) -> None:
-    ours = _model(arch, dtype).train()
+def test_from_torch_of_to_torch_is_the_same_model_bit_for_bit(
+    arch: dict, dtype: type, scheme: str
+) -> None:
+    ours = _model(arch, dtype, scheme).train()
     theirs = interop.to_torch(ours)
     assert theirs.training
     back = interop.from_torch(theirs)
     assert_same_state(back, ours)
     assert (back.tie_embeddings, back.norm_first) == (ours.tie_embeddings, ours.norm_first)
+    assert back.pos_scheme == theirs.args["pos"] == scheme
 
 
 def _torch_greedy(model, src: np.ndarray, max_len: int) -> np.ndarray:
@@ -124,45 +135,61 @@ def _reversal_batch(rng: np.random.Generator, n: int = 32) -> tuple[np.ndarray, 
     return src, tgt
 
 
-@pytest.fixture(scope="module")
-def reversers() -> dict:
-    """One 1+1-layer model per architecture, trained 40 PyTorch Adam steps to reverse (about
-    0.5 s each): random weights decode one token over and over, and would hide a mix-up."""
-    trained = {}
-    for param in ARCHITECTURES:
-        tg.manual_seed(0)
-        ours = models.Transformer(
-            13,
-            17,
-            d_model=16,
-            nhead=4,
-            num_encoder_layers=1,
-            num_decoder_layers=1,
-            dim_feedforward=32,
-            dropout=0.0,
-            max_len=24,
-            **param.values[0],
+def _train_reverser(arch: dict, scheme: str) -> torch.nn.Module:
+    """A 1+1-layer model trained 40 PyTorch Adam steps to reverse (about 0.5 s): random weights
+    decode one token over and over, and would hide a mix-up."""
+    tg.manual_seed(0)
+    ours = models.Transformer(
+        13,
+        17,
+        d_model=16,
+        nhead=4,
+        num_encoder_layers=1,
+        num_decoder_layers=1,
+        dim_feedforward=32,
+        dropout=0.0,
+        max_len=24,
+        pos=scheme,
+        **arch,
+    )
+    theirs = interop.to_torch(ours)
+    opt = torch.optim.Adam(theirs.parameters(), lr=2e-2)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        src, tgt = (torch_tensor(a) for a in _reversal_batch(rng))
+        logits = theirs(src, tgt[:, :-1])
+        loss = torch.nn.functional.cross_entropy(
+            logits.flatten(0, 1), tgt[:, 1:].flatten(), ignore_index=PAD
         )
-        theirs = interop.to_torch(ours)
-        opt = torch.optim.Adam(theirs.parameters(), lr=2e-2)
-        rng = np.random.default_rng(0)
-        for _ in range(40):
-            src, tgt = (torch_tensor(a) for a in _reversal_batch(rng))
-            logits = theirs(src, tgt[:, :-1])
-            loss = torch.nn.functional.cross_entropy(
-                logits.flatten(0, 1), tgt[:, 1:].flatten(), ignore_index=PAD
-            )
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        trained[param.id] = theirs.eval()
-    return trained
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return theirs.eval()
 
 
+@pytest.fixture(scope="module")
+def reversers() -> Callable[[dict, str], torch.nn.Module]:
+    """reversers(arch, scheme): the trained model, trained once for both dtypes' tests."""
+    trained = {}
+
+    def reverser(arch: dict, scheme: str) -> torch.nn.Module:
+        key = (repr(sorted(arch.items())), scheme)
+        if key not in trained:
+            trained[key] = _train_reverser(arch, scheme)
+        return trained[key]
+
+    return reverser
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("arch", ARCHITECTURES)
-def test_greedy_decoding_gives_the_same_tokens(arch: dict, dtype: type, reversers, request) -> None:
-    theirs = reversers[request.node.callspec.id.split("-float")[0]]
+def test_greedy_decoding_gives_the_same_tokens(
+    arch: dict, dtype: type, scheme: str, reversers
+) -> None:
+    """Ours decodes with its KV cache (rope's position offsets, the biases of later queries);
+    PyTorch's side reruns the whole prefix at each step."""
+    theirs = reversers(arch, scheme)
     ours = interop.from_torch(theirs)
     if dtype == np.float64:
         ours = ours.double()
@@ -173,9 +200,10 @@ def test_greedy_decoding_gives_the_same_tokens(arch: dict, dtype: type, reverser
     np.testing.assert_array_equal(tokens, _torch_greedy(theirs, src, 10))
 
 
-def test_a_model_trained_in_pytorch_comes_back_with_its_weights() -> None:
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_model_trained_in_pytorch_comes_back_with_its_weights(scheme: str) -> None:
     """A few PyTorch Adam steps, then from_torch: our logits are PyTorch's, not the old ones."""
-    ours = _model(ARCHITECTURES[0].values[0], np.float32).train()
+    ours = _model(ARCHITECTURES[0].values[0], np.float32, scheme).train()
     theirs = interop.to_torch(ours)
     opt = torch.optim.Adam(theirs.parameters(), lr=1e-2)
     src, tgt = _batch()
@@ -210,13 +238,45 @@ def test_an_unmapped_position_layer_is_an_error_naming_it() -> None:
         interop.to_torch(model)
 
 
-def test_an_unmapped_position_scheme_is_an_error_naming_it() -> None:
-    model = _model(ARCHITECTURES[0].values[0], np.float32)
-    model.pos_scheme = "rope"  # what models.Transformer(pos="rope") records
-    with pytest.raises(
-        ValueError, match="'pos'.*scheme 'rope'.*mapped schemes: \\['sinusoidal'\\]"
-    ):
+@pytest.mark.parametrize(
+    "scheme, layer, replacement, named",
+    [
+        ("rope", "rotary", lambda: nn.RotaryEmbedding(4, base=500.0), "'rel_pos.rotary'.*500"),
+        (
+            "alibi",
+            "decoder_bias",
+            lambda: models.ALiBi(4, bidirectional=True),
+            "'rel_pos.decoder_bias'.*True",
+        ),
+        (
+            "t5",
+            "encoder_bias",
+            lambda: models.T5RelativeBias(4, True, num_buckets=16),
+            "'rel_pos.encoder_bias'.*num_buckets=16",
+        ),
+        ("t5", None, lambda: nn.Module(), "layer 'rel_pos' \\(Module, position scheme 't5'"),
+    ],
+)
+def test_a_modified_relative_position_layer_is_an_error_naming_it(
+    scheme: str, layer: str | None, replacement: Callable, named: str
+) -> None:
+    """Settings models.Transformer does not take (a rotary base, T5's bucket count, ...):
+    TorchTransformer could only approximate them."""
+    model = _model(ARCHITECTURES[0].values[0], np.float32, scheme)
+    if layer is None:
+        model.rel_pos = replacement()
+    else:
+        setattr(model.rel_pos, layer, replacement())
+    with pytest.raises(ValueError, match=named):
         interop.to_torch(model)
+
+
+def test_rotary_attention_alone_is_an_error_naming_it() -> None:
+    """Our layers take the rotation as a call argument: a PyTorch layer with a
+    RotarySelfAttention maps only inside a TorchTransformer (pos="rope")."""
+    theirs = interop.to_torch(_model(ARCHITECTURES[0].values[0], np.float32, "rope"))
+    with pytest.raises(ValueError, match="layer '0.self_attn' has type RotarySelfAttention"):
+        interop.from_torch(torch.nn.Sequential(theirs.encoder[0]))
 
 
 def test_a_modified_layer_is_an_error_naming_it() -> None:

@@ -18,12 +18,26 @@ What maps (each to PyTorch's own class unless said otherwise):
 | models.TransformerEncoderLayer | torch.nn.TransformerEncoderLayer(batch_first=True) |
 | models.TransformerDecoderLayer | torch.nn.TransformerDecoderLayer(batch_first=True) |
 | models.PositionalEncoding (sinusoidal) | TorchPositionalEncoding (this package) |
-| models.Transformer (position scheme "sinusoidal") | TorchTransformer (this package) |
+| models.LearnedPositionalEncoding | TorchLearnedPositionalEncoding (this package) |
+| models.Transformer, every position scheme | TorchTransformer (this package) |
 
-Anything else, and any setting the other side cannot express (a replaced layer, an unmapped
-position scheme, PyTorch's batch_first=False, add_bias_kv, kdim != embed_dim, a tanh-GELU
-inside a transformer layer, ...), is a ValueError naming the layer: never an approximation.
-`interop.TorchTransformer` and `interop.TorchPositionalEncoding` give the PyTorch classes.
+TorchTransformer builds each of models.Transformer's position schemes exactly: "sinusoidal" and
+"learned" add their table to the sqrt(E)-scaled embeddings; "alibi" and "t5" put each stack's
+bias (ALiBi's constants, T5's learned bucket table, one per stack) into its self-attention's
+float attn_mask (B*H, L, L), with the causal -inf in the decoder and the padding as a float
+key_padding_mask, summed as our fused attention op sums them; "rope" swaps each layer's
+self_attn for a RotarySelfAttention (nn.MultiheadAttention's parameters and call, q and k
+rotated as our nn.RotaryEmbedding does, then F.scaled_dot_product_attention). The encoder
+layers of the relative schemes are kept off PyTorch's inference fast path, which would skip
+the rotation (and gives NaN with a float attn_mask in torch 2.13).
+
+Anything else, and any setting the other side cannot express (a replaced or modified layer,
+position layers included: a rotary base or T5 bucket count models.Transformer does not take;
+PyTorch's batch_first=False, add_bias_kv, kdim != embed_dim, a tanh-GELU inside a transformer
+layer, a RotarySelfAttention outside a TorchTransformer, ...), is a ValueError naming the
+layer: never an approximation. `interop.TorchTransformer`, `TorchPositionalEncoding`,
+`TorchLearnedPositionalEncoding`, `TorchRelativeBias` and `RotarySelfAttention` give the
+PyTorch classes.
 
 The state-dict keys, ours -> PyTorch (read right to left for from_torch). Every key not
 listed keeps its name; `X` is any prefix; in_proj stacks q, k, v along its rows, in that order.
@@ -36,17 +50,22 @@ listed keeps its name; `X` is any prefix; in_proj stacks q, k, v along its rows,
 | encoder.i.ff.linear1.* / ff.linear2.* | encoder.i.linear1.* / linear2.* |
 | decoder.i.ff.linear1.* / ff.linear2.* | decoder.i.linear1.* / linear2.* |
 | decoder.i.cross_attn.* | decoder.i.multihead_attn.* (with the in_proj packing) |
-| src_embed.weight, tgt_embed.weight, pos.pe, out_proj.* | the same |
+| encoder.i / decoder.i.self_attn.* (pos="rope") | the same, packed (in a RotarySelfAttention) |
+| src_embed.weight, tgt_embed.weight, out_proj.* | the same |
+| pos.pe (sinusoidal, a buffer), pos.embedding.weight (learned, (max_len, E)) | the same |
+| rel_pos.encoder_bias / decoder_bias.relative_attention_bias.weight (t5, (32, H)) | the same |
 | encoder.i.norm1.*, ..., decoder.i.norm3.*, encoder_norm.*, decoder_norm.* | the same |
 
-`key_mapping(module)` lists the pairs for any mappable module. Numerics: outputs agree to
-float32 rounding (float64: ~1e-15); one difference: a query that may see no key at all (a
-source made only of PAD) gets zero attention output here and NaN in PyTorch. Train/eval mode
-is copied from the top module; dropout masks come from different random generators.
+(ALiBi and rotary embeddings have no state.) `key_mapping(module)` lists the pairs for any
+mappable module. Numerics: outputs and gradients agree to float32 rounding (float64: ~1e-14);
+one difference: a query that may see no key at all (a source made only of PAD) gets zero
+attention output here and NaN in PyTorch. Train/eval mode is copied from the top module;
+dropout masks come from different random generators.
 """
 
 from __future__ import annotations
 
+import importlib
 from types import ModuleType
 from typing import Any
 
@@ -91,11 +110,20 @@ def from_torch(torch_module: Any) -> nn.Module:
     return _convert.from_torch(torch_module)
 
 
-def __getattr__(name: str) -> Any:
-    """`interop.TorchTransformer` and `interop.TorchPositionalEncoding`, loading torch first."""
-    if name in ("TorchTransformer", "TorchPositionalEncoding"):
-        require_torch()
-        from tinygrad_attn.interop import _torch_transformer
+_TORCH_CLASSES = {  # name -> the module defining it (imported with torch, on first use)
+    "TorchTransformer": "_torch_transformer",
+    "TorchPositionalEncoding": "_torch_positions",
+    "TorchLearnedPositionalEncoding": "_torch_positions",
+    "TorchRelativeBias": "_torch_positions",
+    "RotarySelfAttention": "_torch_rotary",
+}
 
-        return getattr(_torch_transformer, name)
+
+def __getattr__(name: str) -> Any:
+    """The PyTorch classes of _TORCH_CLASSES (`interop.TorchTransformer`, ...), loading torch
+    first."""
+    if name in _TORCH_CLASSES:
+        require_torch()
+        module = importlib.import_module(f"tinygrad_attn.interop.{_TORCH_CLASSES[name]}")
+        return getattr(module, name)
     raise AttributeError(f"module 'tinygrad_attn.interop' has no attribute {name!r}")

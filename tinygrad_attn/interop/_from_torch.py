@@ -13,7 +13,12 @@ from torch import nn as tnn
 import models
 from tinygrad_attn import nn
 from tinygrad_attn.interop._to_torch import one_value, same_structure, signature, where
-from tinygrad_attn.interop._torch_transformer import TorchPositionalEncoding, TorchTransformer
+from tinygrad_attn.interop._torch_positions import (
+    TorchLearnedPositionalEncoding,
+    TorchPositionalEncoding,
+)
+from tinygrad_attn.interop._torch_rotary import RotarySelfAttention
+from tinygrad_attn.interop._torch_transformer import TorchTransformer
 
 
 def _require(path: str, checks: dict[str, bool]) -> None:
@@ -51,14 +56,23 @@ def _torch_activation(t: Any, path: str) -> str:
     raise ValueError(f"from_torch: {where(path)} has activation {t.activation}; cannot be mapped")
 
 
-def _from_layer(t: Any, path: str) -> nn.Module:
+def _from_layer(t: Any, path: str, in_transformer: bool = False) -> nn.Module:
+    """Our encoder or decoder layer. A RotarySelfAttention (pos="rope") maps only inside a
+    TorchTransformer, whose Transformer passes the rotation to our layers at each call."""
     dropouts = {name: m.p for name, m in t.named_children() if isinstance(m, tnn.Dropout)}
     dropouts.update({name: m.dropout for name, m in t.named_children() if name.endswith("attn")})
     norms = {name: m.eps for name, m in t.named_children() if name.startswith("norm")}
     _require(path, {"batch_first=False (ours is batch first)": t.self_attn.batch_first})
     _require(path, {"bias=False": t.linear1.bias is not None})
     for name, child in t.named_children():
-        if name.endswith("attn"):
+        rotary = in_transformer and type(child) is RotarySelfAttention
+        if name.endswith("attn") and not rotary:
+            mha = type(child) is tnn.MultiheadAttention
+            setting = (
+                f"type {type(child).__name__} (MultiheadAttention, or a RotarySelfAttention "
+                "inside a TorchTransformer with pos='rope')"
+            )
+            _require(f"{path}{name}.", {setting: mha})
             _from_mha(child, f"{path}{name}.")
     decoder = type(t) is tnn.TransformerDecoderLayer
     layer = models.TransformerDecoderLayer if decoder else models.TransformerEncoderLayer
@@ -79,7 +93,7 @@ def _from_transformer(t: TorchTransformer, path: str) -> nn.Module:
     same_structure(signature(rebuilt), signature(t), "from_torch", built)
     for name, layer in t.named_modules():  # checks the settings a repr does not show
         if isinstance(layer, (tnn.TransformerEncoderLayer, tnn.TransformerDecoderLayer)):
-            _from_layer(layer, f"{path}{name}.")
+            _from_layer(layer, f"{path}{name}.", in_transformer=True)
     return models.Transformer(**t.args)
 
 
@@ -98,6 +112,9 @@ FROM_TORCH: dict[type, Callable[[Any, str], nn.Module]] = {
     tnn.MultiheadAttention: _from_mha,
     TorchPositionalEncoding: lambda t, _: models.PositionalEncoding(
         t.pe.shape[1], t.max_len, t.dropout.p
+    ),
+    TorchLearnedPositionalEncoding: lambda t, _: models.LearnedPositionalEncoding(
+        t.embedding.embedding_dim, t.max_len, t.dropout.p
     ),
     tnn.TransformerEncoderLayer: _from_layer,
     tnn.TransformerDecoderLayer: _from_layer,

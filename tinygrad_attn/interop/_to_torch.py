@@ -13,9 +13,13 @@ from torch import nn as tnn
 
 import models
 from tinygrad_attn import nn
-from tinygrad_attn.interop._torch_transformer import TorchPositionalEncoding, TorchTransformer
+from tinygrad_attn.interop._torch_positions import (
+    TorchLearnedPositionalEncoding,
+    TorchPositionalEncoding,
+)
+from tinygrad_attn.interop._torch_transformer import SCHEMES, TorchTransformer
 
-MAPPED_POSITIONS = {"sinusoidal": models.PositionalEncoding}  # scheme -> our layer class
+ABSOLUTE = {"sinusoidal": models.PositionalEncoding, "learned": models.LearnedPositionalEncoding}
 DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
 
@@ -74,20 +78,20 @@ def _decoder_layer(m: models.TransformerDecoderLayer, path: str) -> tnn.Module:
 
 
 def _position_scheme(m: models.Transformer) -> str:
-    """The model's position scheme if mapped, else a ValueError naming the layer and scheme.
-
-    Looked up from the model's positional module, so a scheme added to models.Transformer
-    is refused here until it is mapped (MAPPED_POSITIONS), never approximated.
-    """
+    """The model's position scheme, checked against its position layers: `pos` (absolute
+    schemes, ABSOLUTE) or `rel_pos` (relative ones, in the self-attention). A scheme
+    TorchTransformer does not build (SCHEMES), or a replaced position layer, is a ValueError
+    naming the layer, never approximated; a modified one is caught by transformer_args."""
     scheme = getattr(m, "pos_scheme", "sinusoidal")
-    layer = getattr(m, "pos", None)
-    relative = getattr(m, "rel_pos", None)  # relative schemes live in the attention layers
-    expected = MAPPED_POSITIONS.get(scheme)
-    if expected is None or type(layer) is not expected or relative is not None:
-        found = type(relative if layer is None else layer).__name__
+    absolute = ABSOLUTE.get(scheme)
+    expected = (absolute, type(None)) if absolute else (type(None), models.RelativePositions)
+    found = (type(m.pos), type(getattr(m, "rel_pos", None)))
+    if scheme not in SCHEMES or found != expected:
+        name = "pos" if absolute or m.pos is not None else "rel_pos"
+        layer = found[0] if name == "pos" else found[1]
         raise ValueError(
-            f"to_torch: layer 'pos' ({found}, position scheme {scheme!r}) cannot be mapped to "
-            f"PyTorch; mapped schemes: {sorted(MAPPED_POSITIONS)}"
+            f"to_torch: layer {name!r} ({layer.__name__}, position scheme {scheme!r}) cannot be "
+            f"mapped to PyTorch; mapped schemes: {list(SCHEMES)}"
         )
     return scheme
 
@@ -95,7 +99,8 @@ def _position_scheme(m: models.Transformer) -> str:
 def transformer_args(m: models.Transformer) -> dict:
     """The models.Transformer arguments that build `m` (checked: a replaced or modified layer
     is a ValueError naming it, since TorchTransformer could only approximate it)."""
-    _position_scheme(m)
+    scheme = _position_scheme(m)
+    embed_dropout = m.pos.dropout if m.pos is not None else m.embed_dropout
     first = (list(m.encoder) + list(m.decoder))[0]
     args = dict(
         src_vocab=m.src_embed.num_embeddings,
@@ -105,12 +110,13 @@ def transformer_args(m: models.Transformer) -> dict:
         num_encoder_layers=len(m.encoder),
         num_decoder_layers=len(m.decoder),
         dim_feedforward=first.ff.linear1.out_features,
-        dropout=m.pos.dropout.p,
+        dropout=embed_dropout.p,
         max_len=m.max_len,
         norm_first=m.norm_first,
         pad_id=m.pad_id,
         activation=_activation(first.ff.activation, "ff.activation"),
         tie_embeddings=m.tie_embeddings,
+        pos=scheme,
     )
     rebuilt = models.Transformer(**args)
     same_structure(signature(rebuilt), signature(m), "to_torch", f"Transformer(**{args})")
@@ -161,6 +167,9 @@ TO_TORCH: dict[type, Callable[[Any, str], tnn.Module]] = {
     nn.MultiheadAttention: _mha,
     models.PositionalEncoding: lambda m, _: TorchPositionalEncoding(
         m.pe.shape[1], m.max_len, m.dropout.p
+    ),
+    models.LearnedPositionalEncoding: lambda m, _: TorchLearnedPositionalEncoding(
+        m.embedding.embedding_dim, m.max_len, m.dropout.p
     ),
     models.TransformerEncoderLayer: _encoder_layer,
     models.TransformerDecoderLayer: _decoder_layer,

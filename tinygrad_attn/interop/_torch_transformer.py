@@ -1,10 +1,24 @@
 """models.Transformer written with torch.nn: what `interop.to_torch(model)` returns.
 
-Same arguments, same submodule names wherever PyTorch lets us (src_embed, tgt_embed, pos.pe,
-encoder.<i>, decoder.<i>, encoder_norm, decoder_norm, out_proj), same semantics: embeddings
-scaled by sqrt(E) with a zero PAD row, the sinusoidal table added (then dropout), PAD positions
-masked as keys everywhere, a causal decoder, a tied output projection when asked. The layers
-are PyTorch's own nn.TransformerEncoderLayer / nn.TransformerDecoderLayer (batch first).
+Same arguments, same submodule names wherever PyTorch lets us (src_embed, tgt_embed, pos,
+rel_pos, encoder.<i>, decoder.<i>, encoder_norm, decoder_norm, out_proj), same semantics:
+embeddings scaled by sqrt(E) with a zero PAD row, PAD positions masked as keys everywhere, a
+causal decoder, a tied output projection when asked. The layers are PyTorch's own
+nn.TransformerEncoderLayer / nn.TransformerDecoderLayer (batch first). Each position scheme:
+  - "sinusoidal", "learned": the table is added to the scaled embeddings, then dropout
+    (_torch_positions.py);
+  - "alibi", "t5": each stack's bias (H, L, L) goes into its self-attention's float attn_mask,
+    repeated per batch row as (B*H, L, L) with the causal -inf in the decoder, and the padding
+    as a float key_padding_mask; nn.MultiheadAttention adds them to the scores as our fused
+    op adds bias, padding and causal mask;
+  - "rope": each layer's self_attn is a RotarySelfAttention (_torch_rotary.py).
+Relative schemes add nothing to the embeddings (dropout only, `embed_dropout`).
+
+PyTorch's encoder layer has an inference fast path (eval mode without autograd) that runs a
+fused kernel on self_attn's weights without calling self_attn, so it would skip the rotation,
+and in torch 2.13 it returns NaN for any float attn_mask. PyTorch takes it only for layers
+without hooks; the relative schemes' encoder layers get a no-op forward pre-hook to stay on
+the ordinary path.
 
 One difference: a query that may see no key at all (a source made only of PAD) gets zeros in
 tinygrad_attn and NaN in PyTorch. Real inputs always hold at least one token.
@@ -13,37 +27,33 @@ tinygrad_attn and NaN in PyTorch. Real inputs always hold at least one token.
 from __future__ import annotations
 
 import math
+from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from models.positional import sinusoidal_table
+from models.transformer import causal_mask
+from tinygrad_attn.interop._torch_positions import (
+    TorchLearnedPositionalEncoding,
+    TorchPositionalEncoding,
+    TorchRelativeBias,
+)
+from tinygrad_attn.interop._torch_rotary import RotarySelfAttention
+
+# Every models.Transformer scheme, listed here rather than imported: a scheme added to models is
+# refused by to_torch (a ValueError naming the layer) until it is built here.
+SCHEMES = ("sinusoidal", "learned", "rope", "alibi", "t5")
 
 
-class TorchPositionalEncoding(nn.Module):
-    """x + PE[offset : offset + T], then dropout; PE is the buffer `pe` (max_len, E), the same
-    table as models.PositionalEncoding.  Shapes: (B, T, E) -> same."""
-
-    def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0) -> None:
-        super().__init__()
-        self.max_len = max_len
-        self.register_buffer("pe", torch.from_numpy(sinusoidal_table(max_len, d_model)))
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
-        """Add the encodings of positions offset .. offset+T-1."""
-        length = x.shape[1]
-        if offset + length > self.max_len:
-            raise ValueError(
-                f"TorchPositionalEncoding: sequence of length {offset + length} exceeds "
-                f"max_len {self.max_len}"
-            )
-        return self.dropout(x + self.pe[offset : offset + length])  # (B, T, E)
+def _ordinary_path(layer: nn.Module, args: Any) -> None:
+    """A forward pre-hook that does nothing: its presence keeps PyTorch's encoder layer off its
+    fast path, which would bypass the rotation or the bias (see the module docstring)."""
+    return None
 
 
 class TorchTransformer(nn.Module):
-    """models.Transformer in PyTorch, same arguments (kept in `self.args`).
+    """models.Transformer in PyTorch, same arguments (kept in `self.args`), `pos` included:
+    every position scheme of models.Transformer (SCHEMES), built as the module docstring says.
 
     Shapes: src (B, S) ints, tgt_in (B, T) ints -> logits (B, T, tgt_vocab).
     """
@@ -63,8 +73,11 @@ class TorchTransformer(nn.Module):
         pad_id: int = 0,
         activation: str = "relu",
         tie_embeddings: bool = False,
+        pos: str = "sinusoidal",
     ) -> None:
         super().__init__()
+        if pos not in SCHEMES:
+            raise ValueError(f"TorchTransformer: pos must be one of {SCHEMES}, got {pos!r}")
         self.args = dict(
             src_vocab=src_vocab,
             tgt_vocab=tgt_vocab,
@@ -79,12 +92,21 @@ class TorchTransformer(nn.Module):
             pad_id=pad_id,
             activation=activation,
             tie_embeddings=tie_embeddings,
+            pos=pos,
         )
         self.d_model, self.pad_id, self.max_len = d_model, pad_id, max_len
         self.norm_first, self.tie_embeddings = norm_first, tie_embeddings
         self.src_embed = nn.Embedding(src_vocab, d_model, padding_idx=pad_id)
         self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=pad_id)
-        self.pos = TorchPositionalEncoding(d_model, max_len, dropout)
+        self.pos, self.rel_pos = None, None  # as ours: absolute positions, relative biases
+        if pos == "sinusoidal":
+            self.pos = TorchPositionalEncoding(d_model, max_len, dropout)
+        elif pos == "learned":
+            self.pos = TorchLearnedPositionalEncoding(d_model, max_len, dropout)
+        else:
+            self.embed_dropout = nn.Dropout(dropout)
+        if pos in ("alibi", "t5"):
+            self.rel_pos = TorchRelativeBias(pos, nhead)
         layer = dict(
             d_model=d_model,
             nhead=nhead,
@@ -100,6 +122,12 @@ class TorchTransformer(nn.Module):
         self.decoder = nn.ModuleList(
             [nn.TransformerDecoderLayer(**layer) for _ in range(num_decoder_layers)]
         )
+        if pos == "rope":
+            for block in (*self.encoder, *self.decoder):
+                block.self_attn = RotarySelfAttention(d_model, nhead, dropout)
+        if pos not in ("sinusoidal", "learned"):
+            for block in self.encoder:
+                block.register_forward_pre_hook(_ordinary_path)
         if norm_first:
             self.encoder_norm = nn.LayerNorm(d_model)
             self.decoder_norm = nn.LayerNorm(d_model)
@@ -116,10 +144,10 @@ class TorchTransformer(nn.Module):
 
     def encode(self, src: torch.Tensor) -> torch.Tensor:
         """Source tokens -> memory.  Shapes: (B, S) -> (B, S, E)."""
-        padding = src == self.pad_id  # (B, S), True at PAD (nn.MultiheadAttention's convention)
-        x = self.pos(self.src_embed(src) * math.sqrt(self.d_model))  # (B, S, E)
+        mask, padding = self._self_attention_masks(src, causal=False)
+        x = self._embed(self.src_embed, src)  # (B, S, E)
         for layer in self.encoder:
-            x = layer(x, src_key_padding_mask=padding)
+            x = layer(x, src_mask=mask, src_key_padding_mask=padding)
         return self.encoder_norm(x) if self.norm_first else x
 
     def decode(
@@ -129,21 +157,49 @@ class TorchTransformer(nn.Module):
 
         Shapes: (B, T), (B, S, E), (B, S) -> (B, T, V).
         """
-        length = tgt_in.shape[1]
-        causal = torch.from_numpy(np.triu(np.ones((length, length), dtype=bool), k=1))  # (T, T)
+        mask, padding = self._self_attention_masks(tgt_in, causal=True)
         memory_padding = None if src is None else src == self.pad_id  # (B, S)
-        x = self.pos(self.tgt_embed(tgt_in) * math.sqrt(self.d_model))  # (B, T, E)
+        x = self._embed(self.tgt_embed, tgt_in)  # (B, T, E)
         for layer in self.decoder:
             x = layer(
                 x,
                 memory,
-                tgt_mask=causal,
-                tgt_key_padding_mask=tgt_in == self.pad_id,
+                tgt_mask=mask,
+                tgt_key_padding_mask=padding,
                 memory_key_padding_mask=memory_padding,
             )
         if self.norm_first:
             x = self.decoder_norm(x)
         return self.project(x)  # (B, T, V)
+
+    def _embed(self, embedding: nn.Embedding, tokens: torch.Tensor) -> torch.Tensor:
+        """Scaled token embeddings, plus absolute positions if the scheme adds them, then
+        dropout.  Shapes: (B, T) -> (B, T, E)."""
+        x = embedding(tokens) * math.sqrt(self.d_model)  # (B, T, E)
+        return self.embed_dropout(x) if self.pos is None else self.pos(x)
+
+    def _self_attention_masks(
+        self, tokens: torch.Tensor, causal: bool
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """(attn_mask, key_padding_mask) of a stack's self-attention over `tokens` (B, L).
+
+        PyTorch's bool masks (True = blocked): the causal (L, L) one in the decoder, PAD keys
+        (B, L). With a relative bias, float ones: attn_mask (B*H, L, L) = the bias with -inf
+        above the diagonal in the decoder, and -inf at PAD keys.
+        """
+        padding = tokens == self.pad_id  # (B, L), True at PAD
+        batch, length = tokens.shape
+        blocked = None
+        if causal:
+            blocked = torch.from_numpy(causal_mask(length)).to(tokens.device)  # (L, L)
+        if self.rel_pos is None:
+            return blocked, padding
+        weight = self.src_embed.weight
+        bias = self.rel_pos(length, causal).to(weight.device, weight.dtype)  # (H, L, L)
+        if blocked is not None:
+            bias = bias.masked_fill(blocked, -math.inf)
+        mask = bias.expand(batch, -1, -1, -1).reshape(-1, length, length)  # (B*H, L, L)
+        return mask, torch.zeros_like(padding, dtype=bias.dtype).masked_fill(padding, -math.inf)
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         """Decoder states to vocabulary logits.  Shapes: (B, T, E) -> (B, T, V)."""
