@@ -83,6 +83,7 @@ class Config:
     warmup: int = 200  # linear warmup updates, then a cosine decay to lr * min_lr_ratio
     min_lr_ratio: float = 0.02  # the cosine ends at this fraction of the peak lr
     random_positions: int = 0  # > 0: train on sorted random positions < this (Ruoss et al. 2023)
+    compound_pairs: int = 5000  # extra training pairs "A ， B 。" from train_compound.tsv (<= 5000)
     label_smoothing: float = 0.1  # 10% of each target's mass spread: the loss bottoms out ~0.9
     unk_rate: float = 0.1  # a name/city/number/noun slot -> <unk> on both sides (copied at test)
     clip: float = 1.0  # max global gradient norm
@@ -192,6 +193,7 @@ def train(cfg: Config) -> dict:
         data = load_task(cfg.task, cfg.direction)
         run = rio.RunDir(cfg.out, asdict(cfg))
         src_vocab, tgt_vocab = run.vocabularies(data["train"], cfg.resume)
+        train_pairs = data["train"] + data.get("train_compound", [])[: cfg.compound_pairs]
 
         # The model and its optimizer: Adam with a warmup then a cosine decay of the lr.
         tg.manual_seed(cfg.seed)
@@ -202,20 +204,20 @@ def train(cfg: Config) -> dict:
             opt, cfg.warmup, max(cfg.steps, cfg.warmup + 1), cfg.lr * cfg.min_lr_ratio, step - 1
         )
         print(
-            f"{cfg.task} {cfg.direction}: {len(data['train'])} training pairs, vocab "
+            f"{cfg.task} {cfg.direction}: {len(train_pairs)} training pairs, vocab "
             f"{len(src_vocab)} -> {len(tgt_vocab)}, {model.num_parameters():,} parameters"
             + (f", resuming at step {step}" if cfg.resume else "")
         )
 
         # The training loop: one update per batch, a valid evaluation every eval_every steps.
         progress = Progress(cfg.steps, step, cfg.log_every)
-        per_epoch = math.ceil(len(data["train"]) / cfg.batch_size)
+        per_epoch = math.ceil(len(train_pairs) / cfg.batch_size)
         epoch, epoch_data = -1, []
         try:
             while step < cfg.steps:
                 if step // per_epoch != epoch:
                     epoch = step // per_epoch
-                    epoch_data = epoch_batches(data["train"], src_vocab, tgt_vocab, cfg, epoch)
+                    epoch_data = epoch_batches(train_pairs, src_vocab, tgt_vocab, cfg, epoch)
                 batch = epoch_data[step % per_epoch]
                 lr = sched.get_last_lr()[0]
                 loss = train_step(model, opt, batch, cfg, step)
@@ -285,7 +287,10 @@ def check_config(cfg: Config) -> None:
     """ConfigError naming the first field that a run cannot use (wrong type or value)."""
     check_types(cfg)
     rules = [(name, getattr(cfg, name) >= 1, ">= 1") for name in POSITIVE]
-    rules += [(name, getattr(cfg, name) >= 0, ">= 0") for name in ("warmup", "samples", "seed")]
+    rules += [
+        (name, getattr(cfg, name) >= 0, ">= 0")
+        for name in ("warmup", "samples", "seed", "random_positions", "compound_pairs")
+    ]
     rules += [
         (name, getattr(cfg, name) in choices, f"one of {choices}")
         for name, choices in CHOICES.items()

@@ -22,6 +22,7 @@ TRANSLATION_SPLITS = (
     "test_struct",
     "test_long",
     "test_unk",
+    "train_compound",
 )
 HEADER = "source\ttarget\talignment"
 

@@ -10,6 +10,11 @@
 - test_unk: names, cities, numbers and objects the training data never contains (Latin names and
   places, digits, unseen Chinese nouns; see toydata.unknown), from a stream of its own, so adding
   it left the other files byte for byte as they were.
+- train_compound: extra training pairs, two coordinated statements ("A ， B 。" -> "A , and B .")
+  within the training length limits, from a stream of their own (the other files unchanged).
+  train holds only ~4% such sentences, while every test_long sentence is one; these teach the
+  construction (not the length: they are no longer than train's longest). Each source hashes
+  into train's bucket and is in no other split.
 Nothing outside test_combo / test_struct contains a held-out combination.
 """
 
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .grammar import NP, Clause, sample_sentence
+from .grammar import NP, Clause, sample_clause, sample_sentence
 from .prng import SplitMix64, seed_for, stable_hash
 from .render import render
 from .unknown import unknown_split
@@ -34,6 +39,7 @@ SIZES = {
     "test_struct": 1000,
     "test_long": 1000,
     "test_unk": 1000,
+    "train_compound": 5000,
 }
 
 # (relation, Chinese word, Chinese word): never together in train / valid / test_iid.
@@ -197,7 +203,30 @@ def build_splits(seed: int = SEED) -> dict[str, list[Sample]]:
     splits["test_struct"] = _forced_split("test_struct", seed, struct_wants)
     splits["test_long"] = _long_split(seed)
     splits["test_unk"] = _unk_split(seed)
+    splits["train_compound"] = _compound_split(seed, splits)
     return splits
+
+
+def _compound_split(seed: int, splits: dict[str, list[Sample]]) -> list[Sample]:
+    """Two coordinated statements within MAX_SRC_LEN / MAX_TGT_LEN, no held-out combination or
+    construction, each source new and hashing into train's bucket (see _iid_splits)."""
+    rng = SplitMix64(seed_for("train_compound", seed))
+    seen = {" ".join(s.src) for samples in splits.values() for s in samples}
+    out: list[Sample] = []
+    while len(out) < SIZES["train_compound"]:
+        sentence = [sample_clause(rng, {}, statement=True) for _ in range(2)]
+        zh, en, align = render(sentence)
+        key = " ".join(zh)
+        if (
+            len(zh) <= MAX_SRC_LEN
+            and len(en) <= MAX_TGT_LEN
+            and key not in seen
+            and stable_hash(key) % 100 >= 10
+            and not any(held_out(sentence))
+        ):
+            seen.add(key)
+            out.append(Sample(zh, en, align, sentence))
+    return out
 
 
 def _unk_split(seed: int) -> list[Sample]:

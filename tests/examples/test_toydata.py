@@ -13,7 +13,7 @@ from toydata.data import DATA_DIR, TRANSLATION_SPLITS, swap
 from toydata.generate import generate_texts
 from toydata.grammar import sample_sentence
 from toydata.lexicon import NOUNS
-from toydata.prng import SplitMix64
+from toydata.prng import SplitMix64, stable_hash
 from toydata.render import render
 from toydata.splits import (
     HELD_OUT_COMBOS,
@@ -61,7 +61,7 @@ def test_prng_matches_reference_splitmix64():
 
 def test_split_sizes_and_lengths(data):
     assert {k: len(v) for k, v in data.items()} == SIZES
-    for name in ("train", "valid", "test_iid", "test_combo", "test_struct"):
+    for name in ("train", "train_compound", "valid", "test_iid", "test_combo", "test_struct"):
         assert max(len(p.src) for p in data[name]) <= MAX_SRC_LEN
         assert max(len(p.tgt) for p in data[name]) <= MAX_TGT_LEN
     assert max(len(p.src) for p in data["test_long"]) <= 24
@@ -87,7 +87,7 @@ def test_splits_are_disjoint(data):
 
 
 def test_held_out_combos_only_in_test_combo(splits):
-    for name in ("train", "valid", "test_iid", "test_struct", "test_long"):
+    for name in ("train", "train_compound", "valid", "test_iid", "test_struct", "test_long"):
         assert not any(held_out(s.sentence)[0] for s in splits[name]), name
     found = set()
     for sample in splits["test_combo"]:
@@ -120,7 +120,7 @@ def test_held_out_watch_a_movie_is_learnable(data):
 
 
 def test_held_out_structures_never_in_train(splits):
-    for name in ("train", "valid", "test_iid", "test_combo", "test_long"):
+    for name in ("train", "train_compound", "valid", "test_iid", "test_combo", "test_long"):
         assert not any(held_out(s.sentence)[1] for s in splits[name]), name
     train_feats = set().union(*(features(c) for s in splits["train"] for c in s.sentence))
     found = set()
@@ -133,7 +133,7 @@ def test_held_out_structures_never_in_train(splits):
 
 
 def test_test_long_is_longer_than_all_training(data):
-    longest_train = max(len(p.src) for p in data["train"])
+    longest_train = max(len(p.src) for p in data["train"] + data["train_compound"])
     assert longest_train == MAX_SRC_LEN
     assert min(len(p.src) for p in data["test_long"]) > longest_train
 
@@ -253,3 +253,32 @@ def test_batches_shapes_padding_and_shuffle(data):
 def test_shipped_files_exist():
     for name in TRANSLATION_SPLITS:
         assert Path(ZH_EN / f"{name}.tsv").is_file()
+
+
+def test_train_compound_is_coordinated_statements_in_trains_hash_bucket(splits):
+    """The extra training pairs are all "A ， B 。" -> "A , and B .", each source one that the
+    iid hash would have put in train (never valid / test_iid), and their words are train's."""
+    train_words = {w for s in splits["train"] for w in s.src}
+    for sample in splits["train_compound"]:
+        assert len(sample.sentence) == 2 and not any(c.question for c in sample.sentence)
+        assert "，" in sample.src and ", and" in " ".join(sample.tgt)
+        assert stable_hash(" ".join(sample.src)) % 100 >= 10
+        assert set(sample.src) <= train_words
+
+
+# The SHA-256 of train and of each evaluated split since they were last generated: figures
+# stay comparable across releases only while these files keep their bytes (test_unk and
+# train_compound were added beside them, each from a stream of its own, and changed none).
+PUBLISHED = {
+    "train.tsv": "2483dcad07c7d7ddacd5317359f26aa57b9b795de6fe3a81fc1b02b3f0de68c5",
+    "valid.tsv": "ddab4c5bf27ced9d0365de8f26f038e31e38215772b39ed1cac98a5cad9bd640",
+    "test_iid.tsv": "749781b8c23aa57493d1afb72900e0422a2db4b132475ad4432ad1f178de186b",
+    "test_combo.tsv": "bcfe14d88fd91b40991550a034e922d251df2669d8b84634b4e3435f0fe35b80",
+    "test_struct.tsv": "db4243c73eadca1716307b87b4195abfddea527d76d287f0c3debef46fb86d0b",
+    "test_long.tsv": "621de5bab1c16655e119a99b0ef56981b9ce56bb7d8278fa0eadc21f6f73ef88",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_evaluated_splits_keep_their_published_bytes(name):
+    assert hashlib.sha256((ZH_EN / name).read_bytes()).hexdigest() == PUBLISHED[name]
