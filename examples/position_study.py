@@ -32,7 +32,6 @@ from toydata import load_task
 from translate import Translator
 
 SPLITS = ("test_iid", "test_combo", "test_struct", "test_long", "test_unk")
-STUDY_FLAGS = ("pos", "seed", "out", "resume")  # set per run by the study, not by a flag
 
 
 def run_dir(out: Path, scheme: str, seed: int) -> Path:
@@ -107,7 +106,7 @@ def by_structure_text(table: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
-def draw_extremes(table: dict[str, list[dict]], out: Path, seed: int) -> list[Path]:
+def draw_extremes(table: dict[str, list[dict]], base: tt.Config, seed: int) -> list[Path]:
     """Cross-attention heatmaps of the longest test_long sentence, for the schemes with the
     best and the worst mean test_long (their seed-`seed` runs); [] without matplotlib."""
     try:
@@ -115,18 +114,19 @@ def draw_extremes(table: dict[str, list[dict]], out: Path, seed: int) -> list[Pa
     except ImportError:
         print("(heatmaps skipped: pip install matplotlib)")
         return []
+    out = Path(base.out)
     ranked = sorted(table, key=lambda s: np.mean([m["test_long"]["exact_match"] for m in table[s]]))
-    sentence = max(load_task()["test_long"], key=lambda p: len(p.src))
+    sentence = max(load_task(base.task, base.direction)["test_long"], key=lambda p: len(p.src))
     paths = []
     for label, scheme in (("best", ranked[-1]), ("worst", ranked[0])):
         tr = Translator(run_dir(out, scheme, seed))
-        tokens, src = tr.encode("".join(sentence.src))
+        src = np.array([tr.src_vocab.encode(sentence.src)])  # (1, S)
         output = tr.translate(src, beam=1)
         layer = len(tr.model.decoder) - 1
         weights = tr.cross_attention(src, output, layer)  # (T, S)
         path = out / f"attention_{label}_{scheme}.png"
         title = f"{scheme}: cross-attention, decoder layer {layer + 1} (mean of heads)"
-        plot_attention(weights, tokens, output + ["</s>"], path, title)
+        plot_attention(weights, sentence.src, output + ["</s>"], path, title)
         paths.append(path)
     return paths
 
@@ -140,14 +140,14 @@ def parse_args(argv: list[str] | None) -> tuple[tt.Config, argparse.Namespace]:
     parser.set_defaults(out="runs/position_study")
     args = parser.parse_args(argv)
     given = {k: v for k, v in vars(args).items() if k in tt.Config.__dataclass_fields__}
-    for name in STUDY_FLAGS[:2] + STUDY_FLAGS[3:]:
+    for name in ("pos", "seed", "resume"):  # --out is the study's folder
         if name in given:
             parser.error(f"--{name} is set by the study for each run")
     unknown = sorted(set(args.schemes) - set(tt.POSITION_SCHEMES))
     if unknown or args.jobs < 1:
         parser.error(f"--schemes from {tt.POSITION_SCHEMES}, --jobs >= 1; got {unknown}")
-    threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    base = replace(tt.Config(), **given, threads=given.get("threads", threads))
+    given.setdefault("threads", max(1, (os.cpu_count() or 1) // args.jobs))
+    base = replace(tt.Config(), **given)
     try:
         tt.check_config(base)
     except ConfigError as err:
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + summary_text(table, args.seeds))
     if base.task == "translation" and base.direction == "zh-en":
         print("\n" + by_structure_text(table))
-    for path in draw_extremes(table, out, args.seeds[0]) if base.task == "translation" else []:
+    for path in draw_extremes(table, base, args.seeds[0]):
         print(f"heatmap written to {path}")
     return 0
 
