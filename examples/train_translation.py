@@ -129,6 +129,11 @@ def languages(cfg: Config) -> tuple[str, str]:
     return ("zh", "en") if cfg.direction == "zh-en" else ("en", "zh")
 
 
+def training_pairs(data: dict[str, list[Pair]], cfg: Config) -> list[Pair]:
+    """The train split plus the first cfg.compound_pairs of train_compound (translation only)."""
+    return data["train"] + data.get("train_compound", [])[: cfg.compound_pairs]
+
+
 def epoch_batches(pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab, cfg: Config, epoch: int):
     """The batches of one epoch, a function of (seed, epoch) only, so a resumed run sees the same.
 
@@ -154,6 +159,11 @@ def random_positions(cfg: Config, step: int, length: int, side: int) -> np.ndarr
     off), a function of (seed, step, side) so a resumed run draws the same.  -> (length,)."""
     if not cfg.random_positions:
         return None
+    if length > cfg.random_positions:
+        raise ConfigError(
+            "random_positions",
+            f"must be >= the longest training sequence ({length}), got {cfg.random_positions}",
+        )
     rng = np.random.default_rng([cfg.seed, step, side, 2])
     return np.sort(rng.choice(cfg.random_positions, size=length, replace=False))
 
@@ -193,7 +203,7 @@ def train(cfg: Config) -> dict:
         data = load_task(cfg.task, cfg.direction)
         run = rio.RunDir(cfg.out, asdict(cfg))
         src_vocab, tgt_vocab = run.vocabularies(data["train"], cfg.resume)
-        train_pairs = data["train"] + data.get("train_compound", [])[: cfg.compound_pairs]
+        train_pairs = training_pairs(data, cfg)
 
         # The model and its optimizer: Adam with a warmup then a cosine decay of the lr.
         tg.manual_seed(cfg.seed)
@@ -304,6 +314,7 @@ def check_config(cfg: Config) -> None:
         ("lr", cfg.lr > 0, "> 0"),
         ("clip", cfg.clip > 0, "> 0"),
         ("nhead", cfg.d_model % cfg.nhead == 0, f"a divisor of d_model {cfg.d_model}"),
+        ("random_positions", cfg.random_positions <= cfg.max_len, f"<= max_len {cfg.max_len}"),
     ]
     for name, ok, rule in rules:
         if not ok:
@@ -346,7 +357,7 @@ def parse_config(argv: list[str] | None = None) -> Config:
 def main(argv: list[str] | None = None) -> int:
     try:
         result = train(parse_config(argv))
-    except rio.RunFileError as err:
+    except (rio.RunFileError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 130 if "interrupted" in result else 0

@@ -20,6 +20,7 @@ import _translation_io as rio
 import numpy as np
 import pytest
 import train_translation as tt
+from _train_utils import ConfigError
 from toydata import Pair, Vocab, load_task
 
 import tinygrad_attn as tg
@@ -158,6 +159,29 @@ def test_pos_flag_chooses_the_position_scheme_and_old_configs_stay_sinusoidal(tm
     old = {k: v for k, v in vars(replace(TINY, out=str(tmp_path))).items() if k != "pos"}
     rio.write_json(tmp_path / rio.CONFIG_FILE, old)  # a run saved before the flag existed
     assert tt.load_config(tmp_path / rio.CONFIG_FILE).pos == "sinusoidal"
+
+
+def test_random_positions_are_sorted_distinct_in_range_and_a_function_of_seed_and_step():
+    cfg = replace(TINY, random_positions=32)
+    draws = [tt.random_positions(cfg, step, 12, side=0) for step in range(50)]
+    for positions in draws:
+        assert positions.shape == (12,) and positions.min() >= 0 and positions.max() < 32
+        assert (np.diff(positions) > 0).all()
+    assert np.array_equal(draws[7], tt.random_positions(cfg, 7, 12, side=0))
+    assert not np.array_equal(draws[7], tt.random_positions(cfg, 7, 12, side=1))
+    assert len({tuple(p) for p in draws}) == 50
+    assert tt.random_positions(TINY, 0, 12, side=0) is None  # off by default
+    with pytest.raises(ConfigError, match="random_positions must be >= the longest training"):
+        tt.random_positions(replace(TINY, random_positions=8), 0, 12, side=0)
+    with pytest.raises(SystemExit):
+        tt.parse_config(["--random-positions", "65"])  # past max_len 64
+
+
+def test_compound_pairs_extend_the_training_set_of_translation_only():
+    data = {"train": ["a", "b"], "train_compound": ["c", "d", "e"]}
+    assert tt.training_pairs(data, replace(TINY, compound_pairs=2)) == ["a", "b", "c", "d"]
+    assert tt.training_pairs(data, replace(TINY, compound_pairs=0)) == ["a", "b"]
+    assert tt.training_pairs({"train": ["a"]}, TINY) == ["a"]
 
 
 def test_resume_keeps_the_saved_architecture_but_may_extend_steps(tmp_path, capsys) -> None:
