@@ -22,7 +22,7 @@ from toydata import BOS, EOS, PAD, Pair, Vocab, batches
 
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from models import Transformer
-from tinygrad_attn import GradientFlow, explain_backward, no_grad
+from tinygrad_attn import GradientFlow, detect_anomaly, explain_backward, no_grad
 from tinygrad_attn.viz_html import Translation, attention_html, backprop_html
 
 EXPLORER_FILE = "explorer.html"
@@ -98,10 +98,15 @@ def backward_tape(model: Transformer, pair: Pair, src_vocab: Vocab, tgt_vocab: V
     """The backward tape of one training step on one sentence pair (explain_backward's records;
     the text table it prints is discarded). The model's gradients are zeroed afterwards."""
     src, tgt_in, tgt_out = next(batches([pair], src_vocab, tgt_vocab, 1))
-    with model.evaluating():  # no dropout: the same graph on every call
-        logits = model(src, tgt_in)  # (1, T, V)
-        loss = F.cross_entropy(logits, tgt_out, ignore_index=PAD)
+    was_training = model.training
+    model.eval()  # no dropout: the tape shows the plain graph
+    try:
+        with detect_anomaly():  # each op remembers the line that created it: the tape shows it
+            logits = model(src, tgt_in)  # (1, T, V)
+            loss = F.cross_entropy(logits, tgt_out, ignore_index=PAD)
         tape = explain_backward(loss, file=io.StringIO())
+    finally:
+        model.train(was_training)
     model.zero_grad()
     return tape
 
@@ -121,7 +126,10 @@ def write_run_pages(
         explore(model, p.src, h, src_vocab, tgt_vocab, reference=p.tgt, name=" ".join(p.src))
         for p, h in zip(pairs, hyps)
     ]
-    attention_html(samples, out / EXPLORER_FILE, title=f"attention explorer: {out.name}")
+    if samples:
+        attention_html(samples, out / EXPLORER_FILE, title=f"attention explorer: {out.name}")
     tape = backward_tape(model, pairs[0], src_vocab, tgt_vocab) if pairs else []
     norms = flow if flow is not None and flow.steps else None
     backprop_html(tape, norms, out / BACKPROP_FILE, title=f"backprop: {out.name}")
+    written = [out / name for name in (EXPLORER_FILE, BACKPROP_FILE) if (out / name).exists()]
+    print(f"\nopen in a browser: {', '.join(str(p) for p in written)}")

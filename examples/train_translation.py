@@ -40,6 +40,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import _explorer
 import _translation_eval as ev
 import _translation_io as rio
 import numpy as np
@@ -244,6 +245,7 @@ def _train(cfg: Config) -> dict:
         + (f", resuming at step {run.step}" if cfg.resume else "")
     )
     progress = Progress(cfg.steps, run.step, cfg.log_every)
+    run.flow = tg.GradientFlow(run.model, group_by="layer")  # the gradients the updates used
     per_epoch = math.ceil(len(train_pairs) / cfg.batch_size)
     epoch, epoch_data = -1, []
     try:
@@ -256,6 +258,8 @@ def _train(cfg: Config) -> dict:
             loss = train_step(run.model, run.opt, batch, cfg)
             run.sched.step()
             run.step += 1
+            if run.step % cfg.log_every == 0:
+                run.flow.record(run.step)
             progress.update(loss, lr, int((batch[0] != PAD).sum() + (batch[2] != PAD).sum()))
             if run.step % cfg.eval_every == 0 or run.step == cfg.steps:
                 score = run.evaluate_and_save()
@@ -313,6 +317,10 @@ def final_report(run: Run, t_start: float) -> dict:
     metrics = {split: {k: v for k, v in r.items() if k != "hyps"} for split, r in results.items()}
     metrics["best_step"] = best["step"]
     metrics["copy_head"] = copy_head
+    flow = getattr(run, "flow", None)  # per-layer gradient norms, every log_every steps
+    metrics["grad_norms"] = {"steps": flow.steps, "norms": flow.history} if flow else None
+    samples = (data["test_iid"][: cfg.samples], results["test_iid"]["hyps"])
+    _explorer.write_run_pages(run.out, model, *samples, src_vocab, tgt_vocab, flow)
     metrics["wall_seconds"] = round(time.perf_counter() - t_start, 1)
     metrics["peak_memory_mb"] = round(peak_memory_mb(), 1)
     rio.write_json(run.out / rio.METRICS_FILE, metrics)
