@@ -31,10 +31,11 @@ from tinygrad_attn.fonts import (
     label_fonts,
     safe_labels,
 )
-from tinygrad_attn.viz_html import attention_html, backprop_html
+from tinygrad_attn.viz_html import Translation, attention_html, backprop_html
 
 __all__ = [
     "CJK_FONTS",
+    "Translation",
     "attention_html",
     "backprop_html",
     "find_cjk_font",
