@@ -43,7 +43,8 @@ def page(tmp_path_factory: pytest.TempPathFactory):
     model = Transformer(len(src_vocab), len(tgt_vocab), d_model=16, nhead=HEADS,
                         num_encoder_layers=LAYERS, num_decoder_layers=LAYERS,
                         dim_feedforward=32, dropout=0.0)  # fmt: skip
-    translation = explore(model, SRC, OUT, src_vocab, tgt_vocab, copied={6: 3})
+    written = [*OUT[:6], "<unk>", *OUT[7:]]  # "library" copied: the model wrote <unk>
+    translation = explore(model, SRC, OUT, src_vocab, tgt_vocab, {6: 3}, written=written)
     path = tmp_path_factory.mktemp("explorer") / "explorer.html"
     viz.attention_html(translation, path, title="explorer: 我昨天在图书馆看了三本书。")
     return path, translation
@@ -140,7 +141,8 @@ def test_the_walk_lists_each_step_with_the_chosen_tokens_probability(loaded) -> 
     assert [c[1].text for c in cells[:3]] == ["<s>", "i", "read"]
     probs = [float(c[3].text) for c in cells]
     np.testing.assert_allclose(probs, translation.probs, atol=0.0051)  # shown to 2 decimals
-    assert "copied" in cells[6][2].text  # "library" marked as a copied word
+    assert cells[6][2].text == "<unk> → library (copied)"
+    assert cells[7][1].text == "<unk>"  # what the decoder read next
     assert "copied from 图书馆" in tokens(driver, "queries")[6].text
 
 

@@ -37,11 +37,13 @@ function normChart(steps, norms) {
   const all = names.flatMap((n) => norms[n]).filter((x) => x > 0);
   const lo = Math.floor(Math.log10(Math.min(...all))), hi = Math.ceil(Math.log10(Math.max(...all)));
   const W = 720, H = 300, left = 60, bottom = 30, right = 10, top = 10;
-  const x = (s) => left + ((s - steps[0]) / Math.max(1, steps[steps.length - 1] - steps[0])) * (W - left - right);
+  const first = steps[0], span = Math.max(1, steps[steps.length - 1] - steps[0]);
+  const x = (s) => left + ((s - first) / span) * (W - left - right);
   const y = (v) => top + ((hi - log10(v, lo)) / Math.max(1, hi - lo)) * (H - top - bottom);
   const svg = svgEl("svg", { width: W, height: H, id: "norm-chart" });
   for (let e = lo; e <= hi; e++) { // one grid line per decade
-    svg.append(svgEl("line", { x1: left, x2: W - right, y1: y(10 ** e), y2: y(10 ** e), stroke: "#eee" }));
+    const at = y(10 ** e);
+    svg.append(svgEl("line", { x1: left, x2: W - right, y1: at, y2: at, stroke: "#eee" }));
     const label = svgEl("text", { x: 4, y: y(10 ** e) + 4 });
     label.textContent = `1e${e}`;
     svg.append(label);
@@ -76,7 +78,8 @@ function normTable(steps, norms) {
   const all = Object.values(norms).flat().filter((v) => v > 0);
   const lo = Math.log10(Math.min(...all)), hi = Math.log10(Math.max(...all));
   const table = el("table", { class: "heat", id: "norm-table" });
-  table.append(el("tr", {}, el("th", {}, "layer \\ step"), ...picks.map((k) => el("th", {}, String(steps[k])))));
+  const header = picks.map((k) => el("th", {}, String(steps[k])));
+  table.append(el("tr", {}, el("th", {}, "layer \\ step"), ...header));
   for (const [name, values] of Object.entries(norms)) {
     const row = el("tr", {}, el("th", {}, name));
     picks.forEach((k) => {
@@ -96,8 +99,8 @@ function normTable(steps, norms) {
 function tapeTable(tape) {
   const maxLog = Math.max(...tape.map((r) => log10(r.grad_out, -12)));
   const table = el("table", { class: "tape", id: "tape" },
-    el("tr", {}, ...["#", "op (source)", "created at", "output", "|grad_out|", "inputs: shape |grad_in|"]
-      .map((h) => el("th", {}, h))));
+    el("tr", {}, ...["#", "op (source)", "created at", "output", "|grad_out|",
+      "inputs: shape |grad_in|"].map((h) => el("th", {}, h))));
   for (const r of tape) {
     const op = r.link ? el("a", { href: r.link, title: r.source }, r.op) : el("span", {}, r.op);
     const where = el("span", { class: "muted" }, r.source ? ` ${r.source}` : "");

@@ -56,7 +56,8 @@ function headScores(m, kind) {
     if (kind !== "cross" && i > 0) prev += row[i - 1];
   });
   const n = m.length;
-  return { peak: peak / n, end: end / n, prev: kind === "cross" ? null : prev / Math.max(1, n - 1) };
+  prev = kind === "cross" ? null : prev / Math.max(1, n - 1);
+  return { peak: peak / n, end: end / n, prev };
 }
 
 // ---- small DOM helpers ------------------------------------------------------------------------
@@ -89,7 +90,8 @@ function render() {
   const app = document.getElementById("app");
   app.replaceChildren();
   app.dataset.highlight = HIGHLIGHT;
-  app.append(el("h1", {}, DATA.title), controls(), el("p", { class: "help" }, KINDS[state.kind].help));
+  const help = el("p", { class: "help" }, KINDS[state.kind].help);
+  app.append(el("h1", {}, DATA.title), controls(), help);
   app.append(stage(), el("h2", {}, headTitle()), heatTable());
   app.append(el("h2", {}, `every layer and head of the ${KINDS[state.kind].label}`), headGrid());
   if (sentence().probs) app.append(el("h2", {}, "the decoding walk, step by step"), walkTable());
@@ -117,7 +119,8 @@ function controls() {
     render();
   };
   return el("div", { class: "controls" },
-    el("label", {}, "sentence "), select("sentence", names, state.sentence, change("sentence", Number)),
+    el("label", {}, "sentence "),
+    select("sentence", names, state.sentence, change("sentence", Number)),
     el("label", {}, "attention "), select("kind", kinds, state.kind, change("kind", String)),
     el("label", {}, "layer "), select("layer", layers, state.layer, change("layer", Number)),
     el("label", {}, "head "),
@@ -132,11 +135,15 @@ function stage() {
   const keys = KINDS[state.kind].keys(s), queries = KINDS[state.kind].queries(s);
   const keyWeights = state.key === null ? m[state.query] : null;
   const queryWeights = state.key === null ? null : m.map((row) => row[state.key]);
-  const keyRow = el("div", { class: "row", id: "keys" }, el("span", { class: "row-label" }, "keys"));
+  const keyRow = el("div", { class: "row", id: "keys" },
+    el("span", { class: "row-label" }, "keys"));
   keys.forEach((tok, j) => keyRow.append(chip(tok, j, "key", keyWeights, state.key === j)));
   const queryRow = el("div", { class: "row", id: "queries" },
     el("span", { class: "row-label" }, state.kind === "cross" ? "output" : "queries"));
-  queries.forEach((tok, i) => queryRow.append(chip(tok, i, "query", queryWeights, state.query === i && state.key === null)));
+  queries.forEach((tok, i) => {
+    const selected = state.query === i && state.key === null;
+    queryRow.append(chip(tok, i, "query", queryWeights, selected));
+  });
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   svg.id = "lines";
   return el("div", { id: "stage" }, svg, keyRow, el("div", { id: "gap" }), queryRow);
@@ -202,11 +209,13 @@ function heatTable() {
   const keys = KINDS[state.kind].keys(s), queries = KINDS[state.kind].queries(s);
   const table = el("table", { class: "heat", id: "heat" });
   const header = el("tr", {}, el("th", {}, "query \\ key"));
-  keys.forEach((k, j) => header.append(el("th", { onclick: () => { state.key = j; render(); } }, k)));
+  const pickKey = (j) => () => { state.key = j; render(); };
+  const pickQuery = (i) => () => { state.query = i; state.key = null; render(); };
+  keys.forEach((k, j) => header.append(el("th", { onclick: pickKey(j) }, k)));
   table.append(header);
   m.forEach((row, i) => {
     const tr = el("tr", state.key === null && state.query === i ? { class: "selected" } : {});
-    tr.append(el("th", { onclick: () => { state.query = i; state.key = null; render(); } }, queries[i]));
+    tr.append(el("th", { onclick: pickQuery(i) }, queries[i]));
     row.forEach((w) => {
       const td = el("td", { title: w.toFixed(4) }, w.toFixed(2));
       td.style.background = blue(w * 0.85);
@@ -270,13 +279,15 @@ function walkTable() {
       el("th", {}, "p"), el("th", {}, "next most likely")));
   s.tgt_tokens.forEach((tok, i) => {
     const p = s.probs[i];
-    const copied = s.copied[String(i)];
-    const out = copied === undefined ? tok : `${tok} (copied from <unk>)`;
-    const alts = (s.alternatives[i] || []).filter(([t]) => t !== tok)
+    // What the model wrote at this step: the next input (a copied word was written as <unk>).
+    const written = i + 1 < s.fed_tokens.length ? s.fed_tokens[i + 1] : tok;
+    const out = written === tok ? tok : `${written} → ${tok} (copied)`;
+    const alts = (s.alternatives[i] || []).filter(([t]) => t !== written)
       .map(([t, q]) => `${t} ${q.toFixed(2)}`).join(", ");
     const bar = el("span", { class: "bar" });
     bar.style.width = `${Math.round(60 * p)}px`;
-    table.append(el("tr", { onclick: () => { state.kind = "cross"; state.query = i; state.key = null; render(); } },
+    const pick = () => { state.kind = "cross"; state.query = i; state.key = null; render(); };
+    table.append(el("tr", { onclick: pick },
       el("td", {}, String(i + 1)), el("td", {}, s.fed_tokens[i]), el("td", {}, out),
       el("td", {}, bar, ` ${p.toFixed(2)}`), el("td", { class: "muted" }, alts)));
   });
