@@ -118,6 +118,17 @@ def test_clicking_a_source_token_shows_what_attends_to_it(loaded) -> None:
     assert_shows_row(driver, np.asarray(translation.cross)[0, 0, :, 3], "queries")
 
 
+def test_hovering_a_token_shows_its_weights_until_the_mouse_leaves(loaded) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    driver, translation = loaded
+    cross = np.asarray(translation.cross)[0].mean(0)  # layer 1, mean of the heads: (T, S)
+    ActionChains(driver).move_to_element(tokens(driver, "queries")[2]).perform()
+    assert_shows_row(driver, cross[2], "keys")
+    ActionChains(driver).move_to_element(driver.find_element("tag name", "h1")).perform()
+    assert_shows_row(driver, cross[0], "keys")  # back to the selected (first) output token
+
+
 @pytest.mark.parametrize("kind", ["enc_self", "dec_self"])
 def test_self_attention_tables_show_each_heads_weights(loaded, kind: str) -> None:
     driver, translation = loaded

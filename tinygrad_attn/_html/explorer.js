@@ -29,7 +29,10 @@ const KINDS = {
   },
 };
 
-const state = { sentence: 0, kind: "cross", layer: 0, head: "mean", query: 0, key: null };
+// What is shown: a query (row) or a key (column) is selected; hover looks at another meanwhile.
+const state = {
+  sentence: 0, kind: "cross", layer: 0, head: "mean", query: 0, key: null, hover: null,
+};
 
 // ---- the numbers ----------------------------------------------------------------------------
 
@@ -95,7 +98,7 @@ function render() {
   app.append(stage(), el("h2", {}, headTitle()), heatTable());
   app.append(el("h2", {}, `every layer and head of the ${KINDS[state.kind].label}`), headGrid());
   if (sentence().probs) app.append(el("h2", {}, "the decoding walk, step by step"), walkTable());
-  drawLines();
+  paint();
 }
 
 function headTitle() {
@@ -127,52 +130,70 @@ function controls() {
     select("head", heads, state.head, change("head", (v) => (v === "mean" ? v : Number(v)))));
 }
 
-// Two rows of tokens. With a query selected, each key shows the weight the query gives it; with a
-// key selected (click a token in the upper row), each query shows the weight it gives that key.
+// Two rows of tokens: keys above, queries below. `paint` then shades them for the token in focus.
 function stage() {
   const s = sentence();
-  const m = matrix(state.kind, state.layer, state.head);
   const keys = KINDS[state.kind].keys(s), queries = KINDS[state.kind].queries(s);
-  const keyWeights = state.key === null ? m[state.query] : null;
-  const queryWeights = state.key === null ? null : m.map((row) => row[state.key]);
   const keyRow = el("div", { class: "row", id: "keys" },
     el("span", { class: "row-label" }, "keys"));
-  keys.forEach((tok, j) => keyRow.append(chip(tok, j, "key", keyWeights, state.key === j)));
+  keys.forEach((tok, j) => keyRow.append(chip(tok, j, "key")));
   const queryRow = el("div", { class: "row", id: "queries" },
     el("span", { class: "row-label" }, state.kind === "cross" ? "output" : "queries"));
-  queries.forEach((tok, i) => {
-    const selected = state.query === i && state.key === null;
-    queryRow.append(chip(tok, i, "query", queryWeights, selected));
-  });
+  queries.forEach((tok, i) => queryRow.append(chip(tok, i, "query")));
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
   svg.id = "lines";
   return el("div", { id: "stage" }, svg, keyRow, el("div", { id: "gap" }), queryRow);
 }
 
-function chip(token, index, role, weights, selected) {
+// A token: click to select it, hover to look at it until the mouse leaves.
+function chip(token, index, role) {
   const node = el("span", { class: "token", "data-index": index, "data-role": role }, token);
   const copied = sentence().copied[String(index)];
   if (state.kind === "cross" && role === "query" && copied !== undefined) {
     node.classList.add("copied");
     node.prepend(el("span", { class: "badge" }, `copied from ${sentence().src_tokens[copied]}`));
   }
-  if (selected) node.classList.add("selected");
-  if (weights) {
+  node.addEventListener("click", () => {
+    if (role === "query") { state.query = index; state.key = null; } else { state.key = index; }
+    state.hover = null;
+    render();
+  });
+  node.addEventListener("mouseenter", () => { state.hover = { role, index }; paint(); });
+  node.addEventListener("mouseleave", () => { state.hover = null; paint(); });
+  return node;
+}
+
+// The token in focus (hovered, else selected) and the weights of the other row: with a query in
+// focus, the weight it gives each key (a row of the matrix); with a key, the weight each query
+// gives it (a column).
+function paint() {
+  const m = matrix(state.kind, state.layer, state.head);
+  let focus = state.hover;
+  if (!focus && state.key === null) focus = { role: "query", index: state.query };
+  if (!focus) focus = { role: "key", index: state.key };
+  const weights = focus.role === "query" ? m[focus.index] : m.map((row) => row[focus.index]);
+  const top = Math.max(...weights);
+  document.querySelectorAll("#stage .token").forEach((node) => {
+    node.classList.remove("selected", "highlight", "top");
+    node.querySelector(".w")?.remove();
+    node.removeAttribute("data-weight");
+    node.style.background = "";
+    node.style.color = "";
+    const index = Number(node.dataset.index);
+    if (node.dataset.role === focus.role) {
+      if (index === focus.index) node.classList.add("selected");
+      return;
+    }
     const w = weights[index];
     node.dataset.weight = w;
     node.style.background = blue(w * 0.8);
     node.style.color = w > 0.5 ? "#fff" : "#222";
     node.append(el("span", { class: "w" }, w.toFixed(2)));
+    node.title = `weight ${w.toFixed(4)}`;
     if (w >= HIGHLIGHT) node.classList.add("highlight");
-    if (w === Math.max(...weights)) node.classList.add("top");
-  }
-  const pick = () => {
-    if (role === "query") { state.query = index; state.key = null; } else { state.key = index; }
-    render();
-  };
-  node.addEventListener("click", pick);
-  node.title = weights ? `${token}: weight ${weights[index].toFixed(4)}` : token;
-  return node;
+    if (w === top) node.classList.add("top");
+  });
+  drawLines();
 }
 
 // Lines from the selected token to the tokens of the other row, as thick and dark as the weight.
@@ -182,6 +203,7 @@ function drawLines() {
   const origin = stageBox.getBoundingClientRect();
   svg.setAttribute("width", origin.width);
   svg.setAttribute("height", origin.height);
+  svg.replaceChildren();
   const centre = (node, top) => {
     const r = node.getBoundingClientRect();
     return [r.left + r.width / 2 - origin.left, (top ? r.top : r.bottom) - origin.top];
