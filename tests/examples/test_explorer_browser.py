@@ -18,6 +18,7 @@ from toydata import Vocab
 import tinygrad_attn as tg
 from models import Transformer
 from tests.examples.test_translate_cli import run_script, translate
+from tests.test_viz_html import page_data
 from tinygrad_attn import viz
 
 SRC = ["我", "昨天", "在", "图书馆", "看", "了", "三", "本", "书", "。"]
@@ -186,7 +187,7 @@ def test_the_page_written_by_translate_py_is_explored_the_same_way(browser, tmp_
     """translate.py --html on a tiny trained run (5 updates): the page loads without errors."""
     run = tmp_path / "run"
     flags = "--d-model 16 --nhead 2 --num-encoder-layers 1 --num-decoder-layers 1 "
-    flags += "--dim-feedforward 32 --steps 5 --eval-every 5 --eval-size 20 --samples 1"
+    flags += "--dim-feedforward 32 --steps 5 --eval-every 5 --eval-size 20 --samples 2"
     assert run_script("train_translation.py", *flags.split(), "--out", str(run)).returncode == 0
     assert (run / "explorer.html").is_file() and (run / "backprop.html").is_file()
     result = translate(run, "--html", str(tmp_path / "t.html"), "我昨天在图书馆看了三本书。")
@@ -195,6 +196,10 @@ def test_the_page_written_by_translate_py_is_explored_the_same_way(browser, tmp_
         browser.get_log("browser")
         browser.get(Path(page).resolve().as_uri())
         assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    second = page_data((run / "explorer.html").read_text(encoding="utf-8"))["sentences"][1]
+    browser.get((run / "explorer.html").resolve().as_uri())
+    choose(browser, "sentence", "1")  # the run's page holds its two sample translations
+    assert [t.text.split("\n")[0] for t in tokens(browser, "keys")] == second["src_tokens"]
     browser.get((tmp_path / "t.html").resolve().as_uri())
     assert [t.text.split("\n")[0] for t in tokens(browser, "keys")][3] == "图书馆"
     tokens(browser, "queries")[0].click()
