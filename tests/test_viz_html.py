@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +105,12 @@ def test_backprop_page_links_each_op_of_the_tape_to_its_source_file() -> None:
 def test_backprop_page_names_a_norm_history_of_the_wrong_length() -> None:
     with pytest.raises(ValueError, match="layer has 1 norms for 2 steps"):
         viz.backprop_html(grad_norms={"steps": [1, 2], "norms": {"layer": [0.1]}})
+
+
+def test_without_fonttools_the_page_still_works_and_leaves_chinese_to_the_browser(
+    monkeypatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "fontTools", None)  # makes `from fontTools import` fail
+    html = viz.attention_html(_translation())
+    assert "@font-face" not in html
+    assert page_data(html)["sentences"][0]["src_tokens"][0] == "我"
