@@ -57,6 +57,9 @@ def start_browser(width: int = 1280, height: int = 900) -> Any:
     for flag in FLAGS:
         options.add_argument(flag)
     options.add_argument(f"--window-size={width},{height}")
-    options.add_argument(f"--user-data-dir={tempfile.mkdtemp(prefix='tg-chromium-')}")
+    profile = tempfile.TemporaryDirectory(prefix="tg-chromium-")
+    options.add_argument(f"--user-data-dir={profile.name}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    chrome.profile_dir = profile  # removed with the driver object, or at exit
+    return chrome
