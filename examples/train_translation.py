@@ -39,6 +39,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import _explorer
 import _translation_eval as ev
 import _translation_io as rio
 import numpy as np
@@ -221,6 +222,7 @@ def train(cfg: Config) -> dict:
 
         # The training loop: one update per batch, a valid evaluation every eval_every steps.
         progress = Progress(cfg.steps, step, cfg.log_every)
+        flow = tg.GradientFlow(model, group_by="layer")  # per-layer gradient norms, for the page
         per_epoch = math.ceil(len(train_pairs) / cfg.batch_size)
         epoch, epoch_data = -1, []
         try:
@@ -233,6 +235,8 @@ def train(cfg: Config) -> dict:
                 loss = train_step(model, opt, batch, cfg, step)
                 sched.step()
                 step += 1
+                if step % cfg.log_every == 0:
+                    flow.record(step)  # the gradients this update used (after clipping)
                 progress.update(loss, lr, int((batch[0] != PAD).sum() + (batch[2] != PAD).sum()))
                 if step % cfg.eval_every == 0 or step == cfg.steps:
                     valid = data["valid"][: cfg.eval_size]
@@ -248,14 +252,22 @@ def train(cfg: Config) -> dict:
         progress.close()
 
         # The report: the best weights on every test split.
-        return final_report(cfg, model, data, run, t_start)
+        return final_report(cfg, model, data, run, t_start, flow)
 
 
-def final_report(cfg: Config, model: Transformer, data: dict, run: rio.RunDir, t_start: float):
-    """Reload the best weights, evaluate every test split, print the tables, write metrics.json.
+def final_report(
+    cfg: Config,
+    model: Transformer,
+    data: dict,
+    run: rio.RunDir,
+    t_start: float,
+    flow: tg.GradientFlow | None = None,
+) -> dict:
+    """Reload the best weights, evaluate every test split, print the tables, write metrics.json
+    and the explorer pages (explorer.html, backprop.html with `flow`'s gradient norms).
 
-    Returns the metrics (split -> metric -> value, plus best_step, copy_head, wall_seconds,
-    peak_memory_mb)."""
+    Returns the metrics (split -> metric -> value, plus best_step, copy_head, grad_norms,
+    wall_seconds, peak_memory_mb)."""
     src_vocab, tgt_vocab = run.vocabs
     best = run.load_best(model)
     print(f"\nbest model: step {best['step']}, valid exact match {best['valid_exact']:.2f}%")
@@ -283,6 +295,9 @@ def final_report(cfg: Config, model: Transformer, data: dict, run: rio.RunDir, t
     metrics = {split: {k: v for k, v in r.items() if k != "hyps"} for split, r in results.items()}
     metrics["best_step"] = best["step"]
     metrics["copy_head"] = copy_head
+    metrics["grad_norms"] = {"steps": flow.steps, "norms": flow.history} if flow else None
+    samples = (data["test_iid"][: cfg.samples], results["test_iid"]["hyps"])
+    _explorer.write_run_pages(run.out, model, *samples, src_vocab, tgt_vocab, flow)
     metrics["wall_seconds"] = round(time.perf_counter() - t_start, 1)
     metrics["peak_memory_mb"] = round(peak_memory_mb(), 1)
     run.write_metrics(metrics)

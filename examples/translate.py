@@ -5,6 +5,7 @@
     python examples/translate.py --beam 4 "他们喜欢机器学习吗？"
     python examples/translate.py --plot-attention attn.png "我学习机器学习。"
     python examples/translate.py --walk "机器学习"   # BOS -> machine -> learning -> EOS
+    python examples/translate.py --html explorer.html "我昨天在图书馆看了三本书。"  # a web page
     python examples/translate.py                      # interactive: one sentence a line until EOF
 
 Chinese is typed as usual, without spaces: it is split into the vocabulary's words by longest
@@ -14,8 +15,9 @@ head attends to (copied through: "我用了他的iPhone。" -> "I used his iPhon
 unknown and the copied words, and warns when more than half the words are unknown. `--strict`
 refuses input with unknown words instead (exit 2). `--ckpt DIR` picks the run directory (default
 runs/zh_en in this repository, where train_translation.py writes). Exit code 2 with a one-line
-message on stderr for empty or too long input, a bad flag value (--beam 0, --plot-attention into a
-missing directory), and a missing, corrupt, diverged (NaN) or mismatched checkpoint or config.
+message on stderr for empty or too long input, a bad flag value (--beam 0, --plot-attention or
+--html into a missing directory), and a missing, corrupt, diverged (NaN) or mismatched
+checkpoint or config.
 """
 
 from __future__ import annotations
@@ -29,12 +31,13 @@ from pathlib import Path
 import _translation_eval as ev
 import _translation_io as rio
 import numpy as np
+from _explorer import explore
 from _unk_copy import Copy, head_attention, parse_head, replace_unks
 from toydata import BOS, EOS, UNK, Vocab, segment
 from train_translation import Config, build_model, languages, load_config
 
 from models import Transformer
-from tinygrad_attn.viz import plot_attention
+from tinygrad_attn.viz import attention_html, plot_attention
 
 REPO = Path(__file__).resolve().parent.parent  # the default run directory is found from here
 
@@ -158,8 +161,8 @@ def _copy_labels(output: list[str], copies: list[Copy]) -> list[str]:
 
 def run_one(tr: Translator, text: str, args: argparse.Namespace) -> None:
     tokens, src = tr.encode(text, args.strict)
-    output = tr.translate(src, args.beam)
-    output, copies = tr.copy_unknowns(src, tokens, output)
+    written = tr.translate(src, args.beam)
+    output, copies = tr.copy_unknowns(src, tokens, written)
     if args.walk:
         layer = len(tr.model.decoder) - 1
         print(ev.decoding_walk(tr.model, tokens, tr.src_vocab, tr.tgt_vocab, layer))
@@ -179,6 +182,20 @@ def run_one(tr: Translator, text: str, args: argparse.Namespace) -> None:
         except (OSError, ValueError) as err:  # unwritable path, unknown image format
             raise InputError(f"--plot-attention {args.plot_attention}: {err}") from None
         print(f"attention plot written to {args.plot_attention}", file=sys.stderr)
+    if args.html:
+        write_html(tr, tokens, output, written, copies, text, args.html)
+
+
+def write_html(tr: Translator, tokens, output, written, copies, text: str, path: str) -> None:
+    """The attention explorer of this translation (every layer, head and attention) at `path`."""
+    copied = {c.target: c.source for c in copies}
+    page = explore(tr.model, tokens, output, tr.src_vocab, tr.tgt_vocab, copied, written=written)
+    page.name = text
+    try:
+        attention_html(page, path, title=f"attention explorer: {text}")
+    except OSError as err:  # unwritable path, a directory
+        raise InputError(f"--html {path}: {err}") from None
+    print(f"attention explorer written to {path}", file=sys.stderr)
 
 
 def interactive(tr: Translator, args: argparse.Namespace) -> None:
@@ -201,10 +218,10 @@ def check_flags(args: argparse.Namespace) -> None:
     """InputError for flag values that cannot work, before the model is loaded."""
     if args.beam < 1:
         raise InputError(f"--beam must be >= 1 (1 = greedy), got {args.beam}")
-    if args.plot_attention:
-        folder = Path(args.plot_attention).parent
-        if not folder.is_dir():
-            raise InputError(f"--plot-attention {args.plot_attention}: no directory {folder}")
+    for flag, path in (("--plot-attention", args.plot_attention), ("--html", args.html)):
+        folder = Path(path).parent if path else None
+        if folder is not None and not folder.is_dir():
+            raise InputError(f"{flag} {path}: no directory {folder}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ckpt", default=str(default_ckpt), help=f"run directory ({default_ckpt})")
     parser.add_argument("--beam", type=int, default=1, help="beam size; 1 = greedy (default)")
     parser.add_argument("--plot-attention", metavar="PNG", help="save a cross-attention heatmap")
+    parser.add_argument("--html", metavar="HTML", help="save the interactive attention explorer")
     parser.add_argument("--layer", type=int, default=0, help="decoder layer to plot (1-based)")
     parser.add_argument("--walk", action="store_true", help="print the step-by-step decoding")
     parser.add_argument("--strict", action="store_true", help="refuse input with unknown words")

@@ -126,6 +126,21 @@ def test_gradient_flow_records_zero_without_a_gradient_and_keeps_histories_align
     assert "0.weight" in flow.table() and "extra.bias" in flow.table(last=2)
 
 
+def test_gradient_flow_by_layer_groups_a_transformers_parameters_up_to_the_layer_index() -> None:
+    from models import Transformer
+
+    tg.manual_seed(0)
+    model = Transformer(7, 7, d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=2,
+                        dim_feedforward=16, dropout=0.0)  # fmt: skip
+    model(np.array([[3, 4, 5]]), np.array([[1, 6]])).sum().backward()
+    norms = tg.GradientFlow(model, group_by="layer").record()
+    assert list(norms) == [
+        "src_embed", "tgt_embed", "encoder.0", "decoder.0", "decoder.1", "out_proj",
+    ]  # fmt: skip
+    squares = [np.sum(p.grad.data**2) for n, p in model.named_parameters() if n[:9] == "decoder.1"]
+    assert norms["decoder.1"] == pytest.approx(np.sqrt(np.sum(squares)), rel=1e-12)
+
+
 def test_gradient_flow_rejects_an_unknown_grouping() -> None:
-    with pytest.raises(ValueError, match="group_by must be 'parameter' or 'module'"):
-        tg.GradientFlow(_mlp(), group_by="layer")
+    with pytest.raises(ValueError, match="group_by must be 'parameter', 'module' or 'layer'"):
+        tg.GradientFlow(_mlp(), group_by="block")

@@ -17,6 +17,8 @@ per-input gradients. So every op's backward runs twice, and must not change its 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -33,7 +35,7 @@ Shape = tuple[int, ...]
 class TapeRecord:
     """One op of the backward tape.  Shapes: input_shapes has one entry per op input (None for
     an absent optional input such as a missing bias); grad_in_norms likewise, None where no
-    gradient flows (a constant input)."""
+    gradient flows (a constant input). `source` is "file:line" of the op's Function class."""
 
     step: int
     op: str
@@ -42,6 +44,16 @@ class TapeRecord:
     output_shape: Shape
     grad_out_norm: float
     grad_in_norms: list[float | None]
+    source: str | None = None
+
+
+@functools.cache
+def _source(op: type) -> str | None:
+    """ "path/to/file.py:line" where the op's class is defined, or None if unknown."""
+    try:
+        return f"{inspect.getsourcefile(op)}:{inspect.getsourcelines(op)[1]}"
+    except (OSError, TypeError):
+        return None
 
 
 def _norm(array: np.ndarray) -> float:
@@ -88,6 +100,7 @@ def _record_hook(tensor: Tensor, records: list[TapeRecord]) -> Any:
                 output_shape=tensor.shape,
                 grad_out_norm=_norm(grad.data),
                 grad_in_norms=[None if g is None else _norm(g) for g in grads],
+                source=_source(type(node)),
             )
         )
 

@@ -1,6 +1,6 @@
 """Record per-layer gradient norms over training steps: the "gradient flow" learners plot.
 
-flow = GradientFlow(model)            # or GradientFlow(model, group_by="module")
+flow = GradientFlow(model)            # or group_by="module" / "layer" ("encoder.0", "out_proj")
 for step in ...:
     loss.backward()
     flow.record(step)                 # after backward, before optimizer.zero_grad()
@@ -16,19 +16,25 @@ import numpy as np
 
 class GradientFlow:
     """Collects the L2 norm of each parameter's gradient (or of each module's, summed in
-    quadrature) every time `record` is called. `history[name]` is a list of floats aligned with
-    `steps`; a parameter without a gradient at that step records 0.0."""
+    quadrature; or of each layer: the name up to its first index, "encoder.0.ff.linear1.weight"
+    -> "encoder.0", "out_proj.weight" -> "out_proj") every time `record` is called.
+    `history[name]` is a list of floats aligned with `steps`; a parameter without a gradient at
+    that step records 0.0."""
 
     def __init__(self, model: Any, group_by: str = "parameter") -> None:
-        if group_by not in ("parameter", "module"):
+        if group_by not in ("parameter", "module", "layer"):
             raise ValueError(
-                f"GradientFlow: group_by must be 'parameter' or 'module', got {group_by!r}"
+                f"GradientFlow: group_by must be 'parameter', 'module' or 'layer', got {group_by!r}"
             )
         self.model, self.group_by = model, group_by
         self.steps: list[int] = []
         self.history: dict[str, list[float]] = {}
 
     def _group(self, name: str) -> str:
+        if self.group_by == "layer":
+            parts = name.split(".")
+            index = next((i for i, part in enumerate(parts) if part.isdigit()), None)
+            return ".".join(parts[: index + 1]) if index is not None else parts[0]
         return name.rsplit(".", 1)[0] if self.group_by == "module" and "." in name else name
 
     def record(self, step: int | None = None) -> dict[str, float]:

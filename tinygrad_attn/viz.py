@@ -4,13 +4,14 @@ extra, `pip install "tinygrad_attn[viz]"`).
     from tinygrad_attn import viz
     viz.plot_attention(weights, src_tokens, tgt_tokens, path="attn.png")   # (T, S), (H, T, S), ...
     viz.plot_gradient_flow(flow, path="flow.png")                          # a GradientFlow
+    viz.attention_html(translation, path="explorer.html")    # interactive page (viz_html.py)
 
 matplotlib is imported inside the functions, so `import tinygrad_attn` works without it. The
 figures are drawn on matplotlib's Agg canvas directly (no pyplot, no display, no global state).
-Token labels in Chinese or Japanese need a CJK font: the first installed font of `CJK_FONTS` is
-used (Debian/Ubuntu: `apt-get install fonts-noto-cjk`); without one, each label that holds a
-character no installed font can draw is shown as its index plus `?` for those characters
-(`3:??`), with one warning, instead of empty boxes.
+Token labels in Chinese or Japanese need a CJK font, found by `tinygrad_attn.fonts`: the Noto
+Sans CJK SC that the `viz` extra installs, else a system font of `CJK_FONTS`; without one, each
+label that holds a character no font can draw is shown as its index plus `?` for those
+characters (`3:??`), with one warning, instead of empty boxes.
 """
 
 from __future__ import annotations
@@ -23,26 +24,24 @@ from typing import Any
 
 import numpy as np
 
-CJK_FONTS = (
-    "Noto Sans CJK SC",
-    "Noto Sans CJK JP",
-    "Noto Sans CJK TC",
-    "Noto Serif CJK SC",
-    "Source Han Sans SC",
-    "Source Han Sans",
-    "WenQuanYi Zen Hei",
-    "WenQuanYi Micro Hei",
-    "SimHei",
-    "Microsoft YaHei",
-    "PingFang SC",
-    "Hiragino Sans GB",
-    "Heiti SC",
-    "Arial Unicode MS",
-    "AR PL UMing CN",
-    "AR PL UMing",
-    "Droid Sans Fallback",
+from tinygrad_attn.fonts import (
+    CJK_FONTS,
+    MISSING_FONT_HINT,
+    find_cjk_font,
+    label_fonts,
+    safe_labels,
 )
-BASE_FONT = "DejaVu Sans"  # matplotlib's bundled font: always present
+from tinygrad_attn.viz_html import Translation, attention_html, backprop_html
+
+__all__ = [
+    "CJK_FONTS",
+    "Translation",
+    "attention_html",
+    "backprop_html",
+    "find_cjk_font",
+    "plot_attention",
+    "plot_gradient_flow",
+]
 
 
 def _figure_class() -> Any:
@@ -56,88 +55,12 @@ def _figure_class() -> Any:
     return Figure
 
 
-def _font_paths() -> dict[str, str]:
-    """Installed font family name -> file (the first file matplotlib lists for it)."""
-    from matplotlib import font_manager
-
-    paths: dict[str, str] = {}
-    for entry in font_manager.fontManager.ttflist:
-        paths.setdefault(entry.name, entry.fname)
-    return paths
-
-
-@functools.lru_cache(maxsize=8)
-def _charmap(path: str) -> frozenset[int]:
-    """Code points the font file at `path` has glyphs for."""
-    from matplotlib.ft2font import FT2Font
-
-    return frozenset(FT2Font(path).get_charmap())
-
-
-def find_cjk_font(candidates: Sequence[str] = CJK_FONTS) -> str | None:
-    """The first of `candidates` that is installed (a family name), or None. Fonts installed
-    after matplotlib cached its font list (e.g. `apt-get install fonts-noto-cjk` later) are
-    found too: they are added to matplotlib's font list for this process."""
-    name = next((n for n in candidates if n in _font_paths()), None)
-    if name is None and _add_new_system_fonts():
-        name = next((n for n in candidates if n in _font_paths()), None)
-    return name
-
-
-@functools.lru_cache(maxsize=1)
-def _add_new_system_fonts() -> bool:
-    """Add the system fonts missing from matplotlib's cached font list (once per process)."""
-    from matplotlib import font_manager
-
-    known = {entry.fname for entry in font_manager.fontManager.ttflist}
-    added = False
-    for path in font_manager.findSystemFonts():
-        if path in known:
-            continue
-        try:
-            font_manager.fontManager.addfont(path)
-            added = True
-        except (OSError, RuntimeError, ValueError):
-            continue  # an unreadable font file: skip it
-    return added
-
-
-def _label_fonts(
-    texts: Sequence[str], candidates: Sequence[str]
-) -> tuple[list[str], frozenset[int]]:
-    """Families to draw `texts` with (the base font, then a CJK font if one is needed and
-    installed) and the code points they can draw together."""
-    paths = _font_paths()
-    covered = _charmap(paths[BASE_FONT])
-    if all(ord(c) in covered or c.isspace() for text in texts for c in text):
-        return [BASE_FONT], covered
-    cjk = find_cjk_font(candidates)
-    if cjk is None:
-        return [BASE_FONT], covered
-    return [BASE_FONT, cjk], covered | _charmap(_font_paths()[cjk])
-
-
-def _safe_labels(tokens: Sequence[Any], covered: frozenset[int]) -> tuple[list[str], bool]:
-    """Tokens as strings; characters no font can draw become '?' and the label gets its index
-    (`3:??`). Returns the labels and whether any was changed."""
-    labels, changed = [], False
-    for i, token in enumerate(tokens):
-        text = str(token)
-        if all(ord(c) in covered or c.isspace() for c in text):
-            labels.append(text)
-            continue
-        changed = True
-        labels.append(f"{i}:" + "".join(c if ord(c) in covered else "?" for c in text))
-    return labels, changed
-
-
 @functools.lru_cache(maxsize=1)
 def _warn_missing_font() -> None:
     """Warn once per process (the cache remembers that it has), not once per plot."""
     warnings.warn(
-        "plot_attention: no installed font can draw some token labels (for Chinese or "
-        "Japanese install a CJK font, e.g. `apt-get install fonts-noto-cjk`); they are "
-        "shown as index:?? instead",
+        "plot_attention: no font found that draws some token labels; they are shown as "
+        f"index:?? instead. For Chinese or Japanese: {MISSING_FONT_HINT}",
         UserWarning,
         stacklevel=3,
     )
@@ -186,9 +109,9 @@ def plot_attention(
             f"and {tgt_len} tgt_tokens, got {len(src_tokens)} and {len(tgt_tokens)}"
         )
     texts = [str(t) for t in (*src_tokens, *tgt_tokens)] + [title or ""]
-    families, covered = _label_fonts(texts, cjk_fonts)
-    x_labels, x_changed = _safe_labels(src_tokens, covered)
-    y_labels, y_changed = _safe_labels(tgt_tokens, covered)
+    families, covered = label_fonts(texts, cjk_fonts)
+    x_labels, x_changed = safe_labels(src_tokens, covered)
+    y_labels, y_changed = safe_labels(tgt_tokens, covered)
     title_changed = False
     if title is not None:
         safe = "".join(c if ord(c) in covered or c.isspace() else "?" for c in title)

@@ -109,6 +109,21 @@ def test_run_prints_the_table_samples_and_decoding_walk(tmp_path, capsys) -> Non
     assert "wall time" in text and "peak memory" in text
 
 
+def test_run_records_gradient_norms_per_layer_and_writes_the_explorer_pages(tmp_path) -> None:
+    cfg = replace(TINY, steps=30, eval_every=30, log_every=10, out=str(tmp_path))
+    metrics = tt.train(cfg)
+    norms = metrics["grad_norms"]
+    assert norms["steps"] == [10, 20, 30]
+    assert list(norms["norms"]) == ["src_embed", "tgt_embed", "encoder.0", "decoder.0", "out_proj"]
+    assert all(len(v) == 3 and min(v) > 0 for v in norms["norms"].values())
+    saved = json.loads((tmp_path / rio.METRICS_FILE).read_text(encoding="utf-8"))
+    assert saved["grad_norms"] == norms
+    explorer = (tmp_path / "explorer.html").read_text(encoding="utf-8")
+    backprop = (tmp_path / "backprop.html").read_text(encoding="utf-8")
+    assert explorer.count('"src_tokens"') == cfg.samples  # one entry per sample translation
+    assert '"op":"CrossEntropy"' in backprop and "tinygrad_attn/ops/" in backprop
+
+
 def _stop_at(step: int, real_step):
     """A train_step that raises KeyboardInterrupt (as Ctrl-C would) before update `step`."""
     calls = {"n": 0}

@@ -210,6 +210,32 @@ def test_plot_attention_writes_a_png(run_dir: Path, tmp_path: Path) -> None:
     assert f"attention plot written to {png}" in result.stderr
 
 
+def test_html_writes_the_explorer_of_the_translation_it_prints(run_dir, tmp_path) -> None:
+    from tests.test_viz_html import page_data
+
+    page = tmp_path / "explorer.html"
+    result = translate(run_dir, "--html", str(page), SENTENCE)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected_translation(run_dir, SENTENCE)
+    assert f"attention explorer written to {page}" in result.stderr
+    (shown,) = page_data(page.read_text(encoding="utf-8"))["sentences"]
+    src_vocab, _ = rio.read_vocabs(run_dir)
+    assert shown["src_tokens"] == segment(SENTENCE, src_vocab.itos[4:])
+    assert detokenize_en(shown["tgt_tokens"][:-1]) == result.stdout.strip()
+    cross = np.asarray(shown["cross"])  # (L, H, T, S): 1 decoder layer, 2 heads
+    assert cross.shape == (1, 2, len(shown["tgt_tokens"]), len(shown["src_tokens"]))
+    np.testing.assert_allclose(cross.sum(-1), 1.0, atol=1e-3)  # each row a distribution
+
+
+def test_html_into_a_missing_directory_or_onto_a_directory_is_a_clear_error(run_dir, tmp_path):
+    result = translate(run_dir, "--html", "/nonexistent/dir/a.html", SENTENCE)
+    assert_one_line_error(result, "--html /nonexistent/dir/a.html", "/nonexistent/dir")
+    assert result.stdout == ""
+    result = translate(run_dir, "--html", str(tmp_path), SENTENCE)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"error: --html {tmp_path}:")
+
+
 def test_output_piped_into_a_reader_that_stops_early_is_not_a_traceback(run_dir: Path) -> None:
     """`translate.py --walk 机器学习 | head -1`: the reader closes the pipe, the script stops."""
     proc = subprocess.Popen(

@@ -23,9 +23,7 @@ from tinygrad_attn.ops.rowwise import row_max, row_sum
 class Layout:
     """Where q, k, v and their gradients live: plain arrays, or heads as strided views."""
 
-    def __init__(
-        self, q: np.ndarray, k: Any, v: Any, num_heads: int, packed: bool
-    ) -> None:
+    def __init__(self, q: np.ndarray, k: Any, v: Any, num_heads: int, packed: bool) -> None:
         self.num_heads, self.packed = num_heads, packed
         self.q_shape = q.shape
         self.k_shape = None if k is None else k.shape
