@@ -86,6 +86,7 @@ def explore(
         enc_self=maps["enc_self"],
         dec_self=maps["dec_self"],
         fed_tokens=["<s>", *written],
+        enc_tokens=list(src_tokens) if model.src_bos is None else ["<s>", *src_tokens],
         probs=chosen.tolist(),
         alternatives=alternatives,
         copied=dict(copied or {}),

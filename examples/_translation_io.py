@@ -60,14 +60,17 @@ def read_json(path: Path) -> Any:
         raise RunFileError(f"{path}: not valid JSON ({err})") from err
 
 
-def read_dataclass(path: Path, cls: type) -> Any:
-    """`cls(**json)` from a JSON file of its fields, or a RunFileError naming the file."""
+def read_dataclass(path: Path, cls: type, missing: dict[str, Any] | None = None) -> Any:
+    """`cls(**json)` from a JSON file of its fields, or a RunFileError naming the file.
+
+    A field the file lacks (saved before the field existed) takes its value from `missing`,
+    else the class default."""
     saved = read_json(path)
     names = {f.name for f in dataclasses.fields(cls)}
     if not isinstance(saved, dict) or not set(saved) <= names:
         unknown = sorted(set(saved) - names) if isinstance(saved, dict) else type(saved).__name__
         raise RunFileError(f"{path}: not a {cls.__name__} file (unexpected {unknown})")
-    return cls(**saved)
+    return cls(**{**(missing or {}), **saved})
 
 
 def vocab_task(src_vocab: Vocab, tgt_vocab: Vocab) -> str | None:

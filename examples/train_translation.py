@@ -52,7 +52,7 @@ from _train_utils import (
     peak_memory_mb,
     thread_limit,
 )
-from toydata import PAD, Pair, Vocab, batches, load_task
+from toydata import BOS, PAD, UNK, Pair, Vocab, batches, load_task
 from toydata.unknown import mask_unknowns
 
 import tinygrad_attn as tg
@@ -77,6 +77,7 @@ class Config:
     dropout: float = 0.0  # 0.1 steadies test_struct over seeds but costs test_iid and 50% time
     norm_first: bool = False  # pre-norm x + f(norm(x)) instead of the paper's norm(x + f(x))
     pos: str = "sinusoidal"  # position information: sinusoidal | learned | rope | alibi | t5
+    src_bos: bool = False  # a start token before every source in the encoder (an anchor)
     max_len: int = 64  # longest sequence the model accepts (test_long goes to 32 with BOS)
     steps: int = 2000  # optimizer updates
     batch_size: int = 64  # sentence pairs per update, bucketed by length
@@ -85,6 +86,7 @@ class Config:
     min_lr_ratio: float = 0.02  # the cosine ends at this fraction of the peak lr
     random_positions: int = 0  # > 0: train on sorted random positions < this (Ruoss et al. 2023)
     compound_pairs: int = 5000  # extra training pairs "A ， B 。" from train_compound.tsv (<= 5000)
+    word_dropout: float = 0.0  # decoder input words -> <unk> with this probability (training)
     label_smoothing: float = 0.1  # 10% of each target's mass spread: the loss bottoms out ~0.9
     unk_rate: float = 0.1  # a name/city/number/noun slot -> <unk> on both sides (copied at test)
     clip: float = 1.0  # max global gradient norm
@@ -98,6 +100,16 @@ class Config:
     resume: bool = False  # continue the run saved in `out` (its config; see RESUMABLE)
 
 
+# What a run saved before a field existed did: its config.json lacks the field, and the
+# field's default has since changed (or the old behaviour was "off").
+BEFORE_THE_FIELD = {
+    "pos": "sinusoidal",
+    "src_bos": False,
+    "compound_pairs": 0,
+    "random_positions": 0,
+    "word_dropout": 0.0,
+    "unk_rate": 0.0,
+}
 RESUMABLE = ("steps", "eval_every", "eval_size", "log_every", "samples", "threads")
 POSITIVE = (  # fields that must be >= 1; warmup, samples, threads and seed must be >= 0
     "steps batch_size eval_every eval_size log_every d_model nhead max_len dim_feedforward "
@@ -120,7 +132,8 @@ MODEL_FIELDS = (  # the Config fields that are Transformer arguments
 def build_model(cfg: Config, src_vocab_size: int, tgt_vocab_size: int) -> Transformer:
     """The encoder-decoder transformer, sized by `cfg`.  Shapes: (B, S), (B, T) -> (B, T, V)."""
     sizes = {name: getattr(cfg, name) for name in MODEL_FIELDS}
-    return Transformer(src_vocab_size, tgt_vocab_size, pad_id=PAD, **sizes)
+    src_bos = BOS if cfg.src_bos else None
+    return Transformer(src_vocab_size, tgt_vocab_size, pad_id=PAD, src_bos=src_bos, **sizes)
 
 
 def languages(cfg: Config) -> tuple[str, str]:
@@ -174,6 +187,10 @@ def train_step(
 ) -> float:
     """Forward, label-smoothed cross-entropy over non-pad targets, backward, clip, update."""
     src, tgt_in, tgt_out = batch
+    if cfg.word_dropout > 0:  # the decoder must lean on the source, not only its own prefix
+        rng = np.random.default_rng([cfg.seed, step, 3])
+        dropped = (rng.random(tgt_in.shape) < cfg.word_dropout) & (tgt_in > UNK)  # (B, T)
+        tgt_in = np.where(dropped, UNK, tgt_in)
     positions = {
         "src_positions": random_positions(cfg, step, src.shape[1], side=0),
         "tgt_positions": random_positions(cfg, step, tgt_in.shape[1], side=1),
@@ -325,6 +342,7 @@ def check_config(cfg: Config) -> None:
         ("dropout", 0 <= cfg.dropout < 1, "in [0, 1)"),
         ("label_smoothing", 0 <= cfg.label_smoothing <= 1, "in [0, 1]"),
         ("unk_rate", 0 <= cfg.unk_rate < 1, "in [0, 1)"),
+        ("word_dropout", 0 <= cfg.word_dropout < 1, "in [0, 1)"),
         ("min_lr_ratio", 0 <= cfg.min_lr_ratio <= 1, "in [0, 1]"),
         ("lr", cfg.lr > 0, "> 0"),
         ("clip", cfg.clip > 0, "> 0"),
@@ -338,7 +356,7 @@ def check_config(cfg: Config) -> None:
 
 def load_config(path: Path) -> Config:
     """The Config saved in a run's config.json, checked; or a RunFileError naming the file."""
-    cfg = rio.read_dataclass(path, Config)
+    cfg = rio.read_dataclass(path, Config, BEFORE_THE_FIELD)
     try:
         check_config(cfg)
     except ConfigError as err:

@@ -225,6 +225,10 @@ class Transformer(nn.Module):
     scheme in the self-attention with nothing added to the embeddings: "rope" (rotary, Su et
     al. 2021), "alibi" (linear distance penalties, Press et al. 2022) or "t5" (T5's learned
     bucketed bias, Raffel et al. 2020).
+
+    `src_bos` (a token id, e.g. BOS) is put before every source inside the encoder, and its row
+    left out of the memory: an anchor whose distance is each token's absolute position, which
+    the relative schemes otherwise cannot see (where a clause starts, in a long sentence).
     """
 
     def __init__(
@@ -243,6 +247,7 @@ class Transformer(nn.Module):
         activation: str = "relu",
         tie_embeddings: bool = False,
         pos: str = "sinusoidal",
+        src_bos: int | None = None,
     ) -> None:
         super().__init__()
         if d_model % nhead:
@@ -253,6 +258,12 @@ class Transformer(nn.Module):
             raise ValueError(f"Transformer: rope needs an even head dim, got {d_model // nhead}")
         self.d_model, self.pad_id, self.max_len = d_model, pad_id, max_len
         self.norm_first, self.tie_embeddings, self.pos_scheme = norm_first, tie_embeddings, pos
+        if src_bos is not None and not (0 <= src_bos < src_vocab and src_bos != pad_id):
+            raise ValueError(
+                f"Transformer: src_bos must be a source token id other than pad_id {pad_id} "
+                f"(0 .. {src_vocab - 1}), got {src_bos}"
+            )
+        self.src_bos = src_bos
         self.src_embed = nn.Embedding(src_vocab, d_model, padding_idx=pad_id)
         self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=pad_id)
         self.pos, self.rel_pos = None, None  # absolute: added to the embeddings; relative: not
@@ -308,10 +319,15 @@ class Transformer(nn.Module):
         src = self._tokens(src, "src")
         padding = src == self.pad_id  # (B, S), True at PAD
         padding = padding if padding.any() else None  # no mask to add when nothing is padded
-        x = self._embed(self.src_embed, src, 0, positions)  # (B, S, E)
+        if self.src_bos is not None:  # the start token: row 0 of the encoder, not of the memory
+            src = np.concatenate([np.full((src.shape[0], 1), self.src_bos), src], axis=1)
+            padding = None if padding is None else np.pad(padding, ((0, 0), (1, 0)))
+        x = self._embed(self.src_embed, src, 0, positions)  # (B, S, E), S with the start token
         position = {} if self.rel_pos is None else self.rel_pos.encoder(src.shape[1], positions)
         for layer in self.encoder:
             x = layer(x, src_key_padding_mask=padding, **position)
+        if self.src_bos is not None:
+            x = x[:, 1:]  # (B, S, E): one memory row per source token
         return self.encoder_norm(x) if self.norm_first else x
 
     def decode(

@@ -32,10 +32,12 @@ class Translation:
     """One sentence for the attention explorer: tokens and the model's attention maps.
 
     Shapes: cross (L, H, T, S), row j is the attention while writing tgt_tokens[j];
-    enc_self (L_enc, H, S, S); dec_self (L, H, T, T) over the decoder's inputs `fed_tokens`
-    (default "<s>" + tgt_tokens[:-1]); probs (T,) the probability each output token had when it
-    was chosen; alternatives: per step, the most likely tokens as (token, probability) pairs;
-    copied: output position -> source position of each copied unknown word.
+    enc_self (L_enc, H, S', S') over the encoder's rows `enc_tokens` (default src_tokens; S' =
+    S + 1 for a model that puts a start token before the source); dec_self (L, H, T, T) over
+    the decoder's inputs `fed_tokens` (default "<s>" + tgt_tokens[:-1]); probs (T,) the
+    probability each output token had when it was chosen; alternatives: per step, the most
+    likely tokens as (token, probability) pairs; copied: output position -> source position of
+    each copied unknown word.
     """
 
     src_tokens: Sequence[str]
@@ -44,6 +46,7 @@ class Translation:
     enc_self: Any = None
     dec_self: Any = None
     fed_tokens: Sequence[str] | None = None
+    enc_tokens: Sequence[str] | None = None
     probs: Sequence[float] | None = None
     alternatives: Sequence[Sequence[tuple[str, float]]] | None = None
     copied: Mapping[int, int] = field(default_factory=dict)
@@ -55,9 +58,10 @@ class Translation:
         src, tgt = [str(t) for t in self.src_tokens], [str(t) for t in self.tgt_tokens]
         fed = list(self.fed_tokens) if self.fed_tokens is not None else ["<s>"] + tgt[:-1]
         out: dict[str, Any] = {"name": self.name, "src_tokens": src, "tgt_tokens": tgt}
-        out["fed_tokens"] = [str(t) for t in fed]
+        enc = src if self.enc_tokens is None else [str(t) for t in self.enc_tokens]
+        out["fed_tokens"], out["enc_tokens"] = [str(t) for t in fed], enc
         out["cross"] = _maps("cross", self.cross, len(tgt), len(src))
-        out["enc_self"] = _maps("enc_self", self.enc_self, len(src), len(src))
+        out["enc_self"] = _maps("enc_self", self.enc_self, len(enc), len(enc))
         out["dec_self"] = _maps("dec_self", self.dec_self, len(tgt), len(fed))
         if self.probs is not None and len(self.probs) != len(tgt):
             raise ValueError(f"attention_html: {len(self.probs)} probs for {len(tgt)} tokens")

@@ -28,16 +28,22 @@ def torch_tensor(array: np.ndarray, grad: bool = False) -> torch.Tensor:
     return torch.tensor(np.ascontiguousarray(array), requires_grad=grad)
 
 
-def max_error(ours: np.ndarray, theirs: np.ndarray) -> float:
-    """Largest |difference| relative to max(1, |value|): absolute for small values."""
-    scale = np.maximum(1.0, np.abs(theirs))
-    return float(np.max(np.abs(ours - theirs) / scale)) if ours.size else 0.0
+def max_error(ours: np.ndarray, theirs: np.ndarray, tensorwise: bool = False) -> float:
+    """Largest |difference| relative to max(1, |value|): absolute for small values. With
+    `tensorwise`, relative to max(1, the largest |value| of the tensor): for gradients, whose
+    entries are sums over the batch that float32 rounds relative to their largest terms."""
+    if not ours.size:
+        return 0.0
+    scale = np.maximum(1.0, np.abs(theirs).max() if tensorwise else np.abs(theirs))
+    return float(np.max(np.abs(ours - theirs) / scale))
 
 
-def assert_close(ours: np.ndarray, theirs: np.ndarray, dtype: type, what: str) -> float:
+def assert_close(
+    ours: np.ndarray, theirs: np.ndarray, dtype: type, what: str, tensorwise: bool = False
+) -> float:
     """Shapes equal and max_error within the dtype's tolerance; returns the error."""
     assert ours.shape == theirs.shape, f"{what}: shapes {ours.shape} vs {theirs.shape}"
-    error = max_error(ours, theirs)
+    error = max_error(ours, theirs, tensorwise)
     assert error <= TOLERANCE[dtype], f"{what}: max error {error:.3g} ({np.dtype(dtype).name})"
     return error
 
@@ -53,7 +59,8 @@ def assert_grads_close(ours: nn.Module, theirs: torch.nn.Module, dtype: type) ->
         assert all(ours_grads[k] is not None for k in our_keys), our_keys
         assert theirs_grads[their_key] is not None, their_key
         mine = np.concatenate([ours_grads[k].data for k in our_keys])
-        error = assert_close(mine, theirs_grads[their_key].numpy(), dtype, f"grad {their_key}")
+        theirs_grad = theirs_grads[their_key].numpy()
+        error = assert_close(mine, theirs_grad, dtype, f"grad {their_key}", tensorwise=True)
         worst, checked = max(worst, error), checked + 1
     assert checked == len(theirs_grads), f"{checked} of {len(theirs_grads)} gradients compared"
     return worst

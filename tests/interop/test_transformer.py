@@ -35,7 +35,7 @@ SCHEMES = list(POSITION_SCHEMES)  # models.Transformer's position schemes: inter
 ARCHITECTURES = [
     pytest.param(dict(norm_first=False, tie_embeddings=False), id="post-norm"),
     pytest.param(dict(norm_first=True, tie_embeddings=False), id="pre-norm"),
-    pytest.param(dict(norm_first=False, tie_embeddings=True), id="post-norm-tied"),
+    pytest.param(dict(norm_first=False, tie_embeddings=True, src_bos=BOS), id="post-norm-tied-bos"),
     pytest.param(dict(norm_first=True, tie_embeddings=True, activation="gelu"), id="pre-norm-tied"),
 ]
 DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="float64")]

@@ -226,3 +226,44 @@ def test_parameters_and_state_of_each_scheme() -> None:
         _tiny("relative")
     with pytest.raises(ValueError, match="rope needs an even head dim"):
         Transformer(5, 5, d_model=6, nhead=2, pos="rope")
+
+
+@pytest.mark.parametrize("pos", POSITION_SCHEMES)
+def test_a_source_start_token_is_an_anchor_in_the_encoder_and_absent_from_the_memory(pos):
+    """src_bos: the encoder runs over BOS + source (for a relative scheme the distance to BOS is
+    the absolute position), the memory keeps one row per source token; the token changes the
+    output; padding stays invisible; decoding with and without the cache agree."""
+    tg.manual_seed(7)
+    model = Transformer(13, 15, 8, 2, 1, 1, 12, 0.0, 16, pos=pos, src_bos=BOS).eval()
+    rng = np.random.default_rng(8)
+    src, tgt = rng.integers(3, 11, (2, 4)), rng.integers(3, 13, (2, 5))
+    assert model.encode(src).shape == (2, 4, 8)
+    padded = np.concatenate([src, np.full((2, 3), PAD)], axis=1)
+    np.testing.assert_allclose(model(padded, tgt).data, model(src, tgt).data, atol=1e-6)
+    plain = Transformer(13, 15, 8, 2, 1, 1, 12, 0.0, 16, pos=pos).eval()
+    plain.load_state_dict(model.state_dict())
+    assert np.abs(plain(src, tgt).data - model(src, tgt).data).max() > 1e-4
+    cached = model.greedy_decode(padded, BOS, EOS, 9)
+    assert np.array_equal(cached, model.greedy_decode(padded, BOS, EOS, 9, use_cache=False))
+
+
+def test_whole_transformer_gradient_with_a_source_start_token() -> None:
+    """float64 gradcheck through the start token's embedding row and the encoder around it."""
+    tg.manual_seed(9)
+    model = Transformer(9, 11, 4, 2, 1, 1, 6, 0.0, 12, pos="rope", src_bos=BOS).double()
+    src = np.array([[3, 4, 5, PAD], [6, 7, 3, 4]])
+    tgt = np.array([[BOS, 4, 5], [BOS, 6, PAD]])
+    names = ["src_embed.weight", "encoder.0.self_attn.q_proj.weight"]
+    params = dict(model.named_parameters())
+    copies = [tg.Tensor(params[n].data.copy(), requires_grad=True) for n in names]
+
+    def fn(*values: Any) -> tg.Tensor:
+        return functional_call(model, dict(zip(names, values)), (src, tgt))
+
+    assert tg.gradcheck(fn, copies)
+
+
+@pytest.mark.parametrize("bad", [PAD, 13, -1])
+def test_a_start_token_must_be_a_source_id_other_than_pad(bad: int) -> None:
+    with pytest.raises(ValueError, match="Transformer: src_bos must be a source token id"):
+        Transformer(13, 15, 8, 2, 1, 1, 12, src_bos=bad)

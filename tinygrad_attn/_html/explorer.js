@@ -17,8 +17,8 @@ const KINDS = {
   },
   enc_self: {
     label: "encoder self-attention",
-    keys: (s) => s.src_tokens,
-    queries: (s) => s.src_tokens,
+    keys: (s) => s.enc_tokens,
+    queries: (s) => s.enc_tokens,
     help: "Each source token (below) gathers information from the source tokens (above).",
   },
   dec_self: {

@@ -117,6 +117,7 @@ def transformer_args(m: models.Transformer) -> dict:
         activation=_activation(first.ff.activation, "ff.activation"),
         tie_embeddings=m.tie_embeddings,
         pos=scheme,
+        src_bos=m.src_bos,
     )
     rebuilt = models.Transformer(**args)
     same_structure(signature(rebuilt), signature(m), "to_torch", f"Transformer(**{args})")

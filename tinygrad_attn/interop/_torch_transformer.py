@@ -74,6 +74,7 @@ class TorchTransformer(nn.Module):
         activation: str = "relu",
         tie_embeddings: bool = False,
         pos: str = "sinusoidal",
+        src_bos: int | None = None,
     ) -> None:
         super().__init__()
         if pos not in SCHEMES:
@@ -93,8 +94,10 @@ class TorchTransformer(nn.Module):
             activation=activation,
             tie_embeddings=tie_embeddings,
             pos=pos,
+            src_bos=src_bos,
         )
         self.d_model, self.pad_id, self.max_len = d_model, pad_id, max_len
+        self.src_bos = src_bos
         self.norm_first, self.tie_embeddings = norm_first, tie_embeddings
         self.src_embed = nn.Embedding(src_vocab, d_model, padding_idx=pad_id)
         self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=pad_id)
@@ -144,10 +147,14 @@ class TorchTransformer(nn.Module):
 
     def encode(self, src: torch.Tensor) -> torch.Tensor:
         """Source tokens -> memory.  Shapes: (B, S) -> (B, S, E)."""
+        if self.src_bos is not None:  # as ours: a start token in the encoder, not in the memory
+            src = torch.cat([torch.full_like(src[:, :1], self.src_bos), src], dim=1)
         mask, padding = self._self_attention_masks(src, causal=False)
         x = self._embed(self.src_embed, src)  # (B, S, E)
         for layer in self.encoder:
             x = layer(x, src_mask=mask, src_key_padding_mask=padding)
+        if self.src_bos is not None:
+            x = x[:, 1:]
         return self.encoder_norm(x) if self.norm_first else x
 
     def decode(
