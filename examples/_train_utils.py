@@ -19,7 +19,7 @@ except ImportError:  # progress bars are optional: plain log lines instead
 
 
 def flag_parser(config_cls: type, description: str, choices: dict) -> argparse.ArgumentParser:
-    """One flag per dataclass field (`d_model` -> `--d-model`, bools are switches).
+    """One flag per dataclass field (`d_model` -> `--d-model`; a bool has --x and --no-x).
 
     Flags not given are absent from the parsed namespace (default SUPPRESS), so the caller
     knows which values the user chose.
@@ -27,8 +27,13 @@ def flag_parser(config_cls: type, description: str, choices: dict) -> argparse.A
     parser = argparse.ArgumentParser(description=description)
     for f in dataclasses.fields(config_cls):
         flag = "--" + f.name.replace("_", "-")
-        if f.type == "bool":
-            parser.add_argument(flag, action="store_true", default=argparse.SUPPRESS)
+        if f.type == "bool":  # --src-bos / --no-src-bos
+            parser.add_argument(
+                flag,
+                action=argparse.BooleanOptionalAction,
+                default=argparse.SUPPRESS,
+                help=f"default: {f.default}",
+            )
             continue
         kind = {"int": int, "float": float, "str": str}[f.type]  # annotations are strings
         parser.add_argument(

@@ -39,7 +39,7 @@ SIZES = {
     "test_struct": 1000,
     "test_long": 1000,
     "test_unk": 1000,
-    "train_compound": 5000,
+    "train_compound": 20000,
 }
 
 # (relation, Chinese word, Chinese word): never together in train / valid / test_iid.

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import train_translation as tt
 from _train_utils import ConfigError
-from toydata import UNK, Pair, Vocab, load_task
+from toydata import Pair, Vocab, load_task
 
 import tinygrad_attn as tg
 
@@ -42,6 +42,8 @@ TINY = tt.Config(
     log_every=400,
     samples=2,
     threads=1,
+    pos="sinusoidal",  # the setting the figures below were measured with (not the default)
+    src_bos=False,
 )
 # Measured with TINY (seed 0, one thread): test_iid exact match 100% after 1200 steps (95.5% on
 # valid after 800); best cross-attention head 90.7% on the gold anti-diagonal. test_long
@@ -166,7 +168,8 @@ def test_flags_parse_types_and_reject_unknown_choices(tmp_path) -> None:
 
 
 def test_pos_flag_chooses_the_position_scheme_and_old_configs_stay_sinusoidal(tmp_path) -> None:
-    assert tt.parse_config([]).pos == "sinusoidal"
+    assert tt.parse_config([]).pos == "rope"
+    assert not tt.parse_config(["--no-src-bos"]).src_bos and tt.parse_config([]).src_bos
     model = tt.build_model(tt.parse_config(["--pos", "t5", "--d-model", "16"]), 7, 9)
     assert model.pos_scheme == "t5" and model.pos is None
     with pytest.raises(SystemExit):
@@ -190,30 +193,6 @@ def test_random_positions_are_sorted_distinct_in_range_and_a_function_of_seed_an
         tt.random_positions(replace(TINY, random_positions=8), 0, 12, side=0)
     with pytest.raises(SystemExit):
         tt.parse_config(["--random-positions", "65"])  # past max_len 64
-
-
-def test_word_dropout_hides_some_decoder_inputs_but_never_bos_pad_or_the_targets(monkeypatch):
-    seen = []
-
-    class Recorder(tg.nn.Module):
-        def forward(self, src, tgt_in, **positions):
-            seen.append(tgt_in)
-            return self.w * tg.Tensor(np.zeros((*tgt_in.shape, 9)))
-
-    model = Recorder()
-    model.w = tg.nn.Parameter(tg.ones(1))
-    opt = tg.optim.SGD(model.parameters(), lr=0.1)
-    rng = np.random.default_rng(0)
-    tgt_in = np.concatenate([np.ones((64, 1), int), rng.integers(4, 9, (64, 9))], axis=1)
-    tgt_in[:, -2:] = 0  # PAD
-    batch = (rng.integers(4, 9, (64, 5)), tgt_in, rng.integers(4, 9, (64, 10)))
-    tt.train_step(model, opt, batch, replace(TINY, word_dropout=0.25), step=3)
-    tt.train_step(model, opt, batch, replace(TINY, word_dropout=0.0), step=3)
-    dropped, kept = seen
-    assert np.array_equal(kept, tgt_in)
-    changed = dropped != tgt_in
-    assert (dropped[changed] == UNK).all() and not changed[:, 0].any() and not changed[:, -2:].any()
-    assert 0.2 < changed[:, 1:-2].mean() < 0.3
 
 
 def test_compound_pairs_extend_the_training_set_of_translation_only():
