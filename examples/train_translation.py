@@ -85,7 +85,7 @@ class Config:
     warmup: int = 200  # linear warmup updates, then a cosine decay to lr * min_lr_ratio
     min_lr_ratio: float = 0.02  # the cosine ends at this fraction of the peak lr
     random_positions: int = 0  # > 0: train on sorted random positions < this (Ruoss et al. 2023)
-    compound_pairs: int = 10000  # extra training pairs "A ， B 。" (train_compound.tsv, <= 20000)
+    compound_pairs: int = 20000  # extra training pairs "A ， B 。" (train_compound.tsv, <= 20000)
     label_smoothing: float = 0.1  # 10% of each target's mass spread: the loss bottoms out ~0.9
     unk_rate: float = 0.1  # a name/city/number/noun slot -> <unk> on both sides (copied at test)
     clip: float = 1.0  # max global gradient norm
