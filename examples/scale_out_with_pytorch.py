@@ -132,7 +132,7 @@ def worker(rank: int, cfg: Config, tcfg: tt.Config, args: dict, state: dict, por
         opt = torch.optim.Adam(ddp.parameters(), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-9)
         factor = lambda s: lr_factor(s, cfg.warmup, cfg.steps, tcfg.min_lr_ratio)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        pairs = load_task(tcfg.task, tcfg.direction)["train"]
+        pairs = tt.training_pairs(load_task(tcfg.task, tcfg.direction), tcfg)  # as the run
         src_vocab, tgt_vocab = rio.read_vocabs(Path(cfg.run))
         per_epoch = math.ceil(len(pairs) / tcfg.batch_size)
         first_epoch = math.ceil(tcfg.steps / per_epoch)  # after those the run has seen
