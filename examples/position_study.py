@@ -17,6 +17,7 @@ interrupted study continues where it stopped. The heatmaps (with matplotlib) are
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -109,11 +110,11 @@ def by_structure_text(table: dict[str, list[dict]]) -> str:
 def draw_extremes(table: dict[str, list[dict]], base: tt.Config, seed: int) -> list[Path]:
     """Cross-attention heatmaps of the longest test_long sentence, for the schemes with the
     best and the worst mean test_long (their seed-`seed` runs); [] without matplotlib."""
-    try:
-        from tinygrad_attn.viz import plot_attention
-    except ImportError:
+    if importlib.util.find_spec("matplotlib") is None:
         print("(heatmaps skipped: pip install matplotlib)")
         return []
+    from tinygrad_attn.viz import plot_attention
+
     out = Path(base.out)
     ranked = sorted(table, key=lambda s: np.mean([m["test_long"]["exact_match"] for m in table[s]]))
     sentence = max(load_task(base.task, base.direction)["test_long"], key=lambda p: len(p.src))

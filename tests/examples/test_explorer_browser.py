@@ -19,7 +19,7 @@ import tinygrad_attn as tg
 from models import Transformer
 from tests.examples.test_translate_cli import run_script, translate
 from tests.test_viz_html import page_data
-from tinygrad_attn import viz
+from tinygrad_attn import fonts, viz
 
 SRC = ["我", "昨天", "在", "图书馆", "看", "了", "三", "本", "书", "。"]
 OUT = ["i", "read", "three", "books", "in", "the", "library", "yesterday", "."]
@@ -96,7 +96,7 @@ def test_the_page_loads_from_a_file_without_console_errors(loaded) -> None:
     faces = driver.execute_script(
         "return [...document.fonts].map(f => [f.family.replace(/\"/g, ''), f.status])"
     )
-    assert ["tg-cjk", "loaded"] in faces or viz.fonts.packaged_cjk_font() is None
+    assert ["tg-cjk", "loaded"] in faces or fonts.packaged_cjk_font() is None
 
 
 def test_clicking_an_output_token_highlights_the_source_tokens_it_attends_to(loaded) -> None:
