@@ -343,7 +343,8 @@ class Transformer(nn.Module):
         `src` (B, S) gives the memory's padding mask; without it every memory position is used.
         With `cache` (one DecoderLayerCache per decoder layer, under no_grad) only the positions
         the cache does not hold yet are run: logits (B, T - cached, V), the earlier positions'
-        keys and values being read from the cache (models/cache.py drives this).
+        keys and values being read from the cache (models/cache.py drives this). `positions`
+        (T,) replaces the target rows' positions 0, 1, ... (see forward; not with a cache).
         """
         tgt_in = self._tokens(tgt_in, "tgt_in")
         _same_batch(tgt_in, "tgt_in", memory, "memory")
