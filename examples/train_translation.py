@@ -342,7 +342,7 @@ def check_config(cfg: Config) -> None:
         ("lr", cfg.lr > 0, "> 0"),
         ("clip", cfg.clip > 0, "> 0"),
         ("nhead", cfg.d_model % cfg.nhead == 0, f"a divisor of d_model {cfg.d_model}"),
-        ("random_positions", cfg.random_positions <= cfg.max_len, f"<= max_len {cfg.max_len}"),
+        ("random_positions", cfg.random_positions < cfg.max_len, f"< max_len {cfg.max_len}"),
     ]
     for name, ok, rule in rules:
         if not ok:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from models import decoding
 from models.positional import (
     POSITION_SCHEMES,
@@ -228,7 +229,8 @@ class Transformer(nn.Module):
 
     `src_bos` (a token id, e.g. BOS) is put before every source inside the encoder, and its row
     left out of the memory: an anchor whose distance is each token's absolute position, which
-    the relative schemes otherwise cannot see (where a clause starts, in a long sentence).
+    the relative schemes otherwise cannot see (where a clause starts, in a long sentence). It
+    sits at position 0 and the source at 1, 2, ... (or at 1 + src_positions when given).
     """
 
     def __init__(
@@ -322,6 +324,9 @@ class Transformer(nn.Module):
         if self.src_bos is not None:  # the start token: row 0 of the encoder, not of the memory
             src = np.concatenate([np.full((src.shape[0], 1), self.src_bos), src], axis=1)
             padding = None if padding is None else np.pad(padding, ((0, 0), (1, 0)))
+            if positions is not None:  # the start at 0, the source one after its given places
+                rows = F.check_positions(positions, src.shape[1] - 1, "Transformer.encode")
+                positions = np.concatenate([[0], 1 + rows])  # (S + 1,)
         x = self._embed(self.src_embed, src, 0, positions)  # (B, S, E), S with the start token
         position = {} if self.rel_pos is None else self.rel_pos.encoder(src.shape[1], positions)
         for layer in self.encoder:

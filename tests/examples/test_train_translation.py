@@ -192,7 +192,19 @@ def test_random_positions_are_sorted_distinct_in_range_and_a_function_of_seed_an
     with pytest.raises(ConfigError, match="random_positions must be >= the longest training"):
         tt.random_positions(replace(TINY, random_positions=8), 0, 12, side=0)
     with pytest.raises(SystemExit):
-        tt.parse_config(["--random-positions", "65"])  # past max_len 64
+        tt.parse_config(["--random-positions", "64"])  # max_len 64: the start token needs 1
+
+
+def test_a_step_with_random_positions_runs_with_the_source_start_token():
+    """The start token takes position 0 and the source 1 + its drawn positions (one more row
+    than the batch's source); the loss is finite and the weights move."""
+    cfg = replace(TINY, pos="rope", src_bos=True, random_positions=32, d_model=16)
+    model = tt.build_model(cfg, 12, 12)
+    before = model.encoder[0].self_attn.q_proj.weight.data.copy()
+    batch = (np.full((2, 5), 5), np.full((2, 4), 6), np.full((2, 4), 7))
+    loss = tt.train_step(model, tg.optim.Adam(model.parameters()), batch, cfg, step=4)
+    assert np.isfinite(loss)
+    assert not np.array_equal(before, model.encoder[0].self_attn.q_proj.weight.data)
 
 
 def test_compound_pairs_extend_the_training_set_of_translation_only():

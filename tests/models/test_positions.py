@@ -243,6 +243,8 @@ def test_a_source_start_token_is_an_anchor_in_the_encoder_and_absent_from_the_me
     plain = Transformer(13, 15, 8, 2, 1, 1, 12, 0.0, 16, pos=pos).eval()
     plain.load_state_dict(model.state_dict())
     assert np.abs(plain(src, tgt).data - model(src, tgt).data).max() > 1e-4
+    given = model(src, tgt, src_positions=np.arange(4), tgt_positions=np.arange(5)).data
+    np.testing.assert_array_equal(given, model(src, tgt).data)  # the start at 0, source at 1..
     cached = model.greedy_decode(padded, BOS, EOS, 9)
     assert np.array_equal(cached, model.greedy_decode(padded, BOS, EOS, 9, use_cache=False))
 
