@@ -23,6 +23,7 @@ TRANSLATION_SPLITS = (
     "test_long",
     "test_unk",
     "train_compound",
+    "train_neg_comparative",
 )
 HEADER = "source\ttarget\talignment"
 

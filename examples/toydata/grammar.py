@@ -284,6 +284,16 @@ def _comparative(rng: SplitMix64, question: bool) -> Clause:
             return Clause(subj, "present", question=question, cmp_adj=adj.zh, cmp_std=std)
 
 
+def negated_comparative(rng: SplitMix64) -> Clause:
+    """X 不 比 Y ADJ: "he is not taller than you", "this book is not older than my book".
+
+    sample_clause never makes one, so the splits it builds are as they were; extra training
+    data (train_neg_comparative) is made of these alone."""
+    clause = _comparative(rng, question=False)
+    clause.aspect = "neg_present"
+    return clause
+
+
 def _predicate(rng: SplitMix64, question: bool, neg: bool | None) -> Clause:
     """X 很 ADJ / X 不 ADJ / X ADJ 吗: "he is tall", "this book is not cheap", "is she busy?"."""
     adj = ADJECTIVES[rng.choice(_PRED_ADJECTIVES)]

@@ -155,14 +155,16 @@ def _agreement(subj: NP) -> tuple[str, str, str]:
 
 def zh_clause(c: Clause, p: str) -> Zh:
     """Chinese order: S [time] [经常] [不/没/会/正在] [在 P] [给 B] V [了/过] O [吗]; or
-    S 比 Y ADJ [吗]; or S 很/不 ADJ, S ADJ 吗."""
+    S [不] 比 Y ADJ [吗]; or S 很/不 ADJ, S ADJ 吗."""
     out = zh_np(c.subj, p + "s.")
     if c.pred_adj:  # 很 links a positive predicate, 不 negates it, 吗 asks
         if c.question:
             return out + [(c.pred_adj, p + "a"), ("吗", p + "q")]
         link = ("不", p + "neg") if c.aspect.startswith("neg") else ("很", p + "hen")
         return out + [link, (c.pred_adj, p + "a")]
-    if c.cmp_adj:
+    if c.cmp_adj:  # 不 before 比 negates a comparative: 他 不 比 你 高
+        if c.aspect.startswith("neg"):
+            out.append(("不", p + "neg"))
         out += [("比", p + "bi")] + zh_np(c.cmp_std, p + "c.") + [(c.cmp_adj, p + "a")]
         return out + ([("吗", p + "q")] if c.question else [])
     if c.time:
@@ -224,6 +226,8 @@ def en_clause(c: Clause, p: str) -> En:
         rest += en_np(c.cmp_std, p + "c.", "obj")
         if c.question:
             return [(be, (p + "q",))] + subj + rest
+        if c.aspect.startswith("neg"):
+            return subj + [(be, ()), ("not", (p + "neg",))] + rest
         return subj + [(be, ())] + rest
     aux, verb = _verb_group(c, p, do)
     often = [("often", (p + "often",))] if c.often else []

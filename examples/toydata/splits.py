@@ -15,14 +15,20 @@
   train holds only ~4% such sentences, while every test_long sentence is one; these teach the
   construction (not the length: they are no longer than train's longest). Each source hashes
   into train's bucket and is in no other split.
+- train_neg_comparative: extra training pairs, negated comparatives ("X 不 比 Y ADJ 。" -> "X is
+  not ADJer than Y ."), from a stream of their own, under the same rules as train_compound.
+  In train the comparative appears in one frame only, the plain statement, while the adjective
+  predicate appears in three (他 很 高 / 他 不 高 / 他 高 吗); a second frame for the comparative
+  is evidence that it combines with others. Negation + comparative is no held-out pair.
 Nothing outside test_combo / test_struct contains a held-out combination.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
-from .grammar import NP, Clause, sample_clause, sample_sentence
+from .grammar import NP, Clause, negated_comparative, sample_clause, sample_sentence
 from .prng import SplitMix64, seed_for, stable_hash
 from .render import render
 from .unknown import unknown_split
@@ -40,6 +46,7 @@ SIZES = {
     "test_long": 1000,
     "test_unk": 1000,
     "train_compound": 20000,
+    "train_neg_comparative": 10000,
 }
 
 # (relation, Chinese word, Chinese word): never together in train / valid / test_iid.
@@ -204,17 +211,36 @@ def build_splits(seed: int = SEED) -> dict[str, list[Sample]]:
     splits["test_long"] = _long_split(seed)
     splits["test_unk"] = _unk_split(seed)
     splits["train_compound"] = _compound_split(seed, splits)
+    splits["train_neg_comparative"] = _extra_train_split(
+        "train_neg_comparative", seed, splits, lambda rng: [negated_comparative(rng)]
+    )
     return splits
 
 
 def _compound_split(seed: int, splits: dict[str, list[Sample]]) -> list[Sample]:
-    """Two coordinated statements within MAX_SRC_LEN / MAX_TGT_LEN, no held-out combination or
-    construction, each source new and hashing into train's bucket (see _iid_splits)."""
-    rng = SplitMix64(seed_for("train_compound", seed))
+    """Two coordinated statements (see _extra_train_split)."""
+    return _extra_train_split(
+        "train_compound",
+        seed,
+        splits,
+        lambda rng: [sample_clause(rng, {}, statement=True) for _ in range(2)],
+    )
+
+
+def _extra_train_split(
+    name: str,
+    seed: int,
+    splits: dict[str, list[Sample]],
+    sample: Callable[[SplitMix64], list[Clause]],
+) -> list[Sample]:
+    """SIZES[name] sentences from `sample` on a stream of their own: within MAX_SRC_LEN /
+    MAX_TGT_LEN, no held-out combination or construction, each source new (in no split of
+    `splits`) and hashing into train's bucket (see _iid_splits)."""
+    rng = SplitMix64(seed_for(name, seed))
     seen = {" ".join(s.src) for samples in splits.values() for s in samples}
     out: list[Sample] = []
-    while len(out) < SIZES["train_compound"]:
-        sentence = [sample_clause(rng, {}, statement=True) for _ in range(2)]
+    while len(out) < SIZES[name]:
+        sentence = sample(rng)
         zh, en, align = render(sentence)
         key = " ".join(zh)
         if (

@@ -59,9 +59,12 @@ def test_prng_matches_reference_splitmix64():
     assert 0.0 <= SplitMix64(1).random() < 1.0
 
 
+TRAINING = ("train", "train_compound", "train_neg_comparative")  # what a run may train on
+
+
 def test_split_sizes_and_lengths(data):
     assert {k: len(v) for k, v in data.items()} == SIZES
-    for name in ("train", "train_compound", "valid", "test_iid", "test_combo", "test_struct"):
+    for name in (*TRAINING, "valid", "test_iid", "test_combo", "test_struct"):
         assert max(len(p.src) for p in data[name]) <= MAX_SRC_LEN
         assert max(len(p.tgt) for p in data[name]) <= MAX_TGT_LEN
     assert max(len(p.src) for p in data["test_long"]) <= 24
@@ -87,7 +90,7 @@ def test_splits_are_disjoint(data):
 
 
 def test_held_out_combos_only_in_test_combo(splits):
-    for name in ("train", "train_compound", "valid", "test_iid", "test_struct", "test_long"):
+    for name in (*TRAINING, "valid", "test_iid", "test_struct", "test_long"):
         assert not any(held_out(s.sentence)[0] for s in splits[name]), name
     found = set()
     for sample in splits["test_combo"]:
@@ -120,7 +123,7 @@ def test_held_out_watch_a_movie_is_learnable(data):
 
 
 def test_held_out_structures_never_in_train(splits):
-    for name in ("train", "train_compound", "valid", "test_iid", "test_combo", "test_long"):
+    for name in (*TRAINING, "valid", "test_iid", "test_combo", "test_long"):
         assert not any(held_out(s.sentence)[1] for s in splits[name]), name
     train_feats = set().union(*(features(c) for s in splits["train"] for c in s.sentence))
     found = set()
@@ -133,7 +136,7 @@ def test_held_out_structures_never_in_train(splits):
 
 
 def test_test_long_is_longer_than_all_training(data):
-    longest_train = max(len(p.src) for p in data["train"] + data["train_compound"])
+    longest_train = max(len(p.src) for name in TRAINING for p in data[name])
     assert longest_train == MAX_SRC_LEN
     assert min(len(p.src) for p in data["test_long"]) > longest_train
 
@@ -266,9 +269,31 @@ def test_train_compound_is_coordinated_statements_in_trains_hash_bucket(splits):
         assert set(sample.src) <= train_words
 
 
+def test_train_neg_comparative_is_negated_comparatives_in_trains_hash_bucket(splits):
+    """The extra pairs are all "X 不 比 Y ADJ 。" -> "X is not ADJer than Y .", new sources in
+    train's hash bucket, made of train's words; train itself holds no negated comparative."""
+    train_words = {w for s in splits["train"] for w in s.src}
+    sources = set()
+    for sample in splits["train_neg_comparative"]:
+        (clause,) = sample.sentence
+        assert clause.cmp_adj and clause.aspect == "neg_present" and not clause.question
+        assert sample.src[sample.src.index("比") - 1] == "不" and sample.src[-1] == "。"
+        assert "not" in sample.tgt and "than" in sample.tgt and sample.tgt[-1] == "."
+        assert stable_hash(" ".join(sample.src)) % 100 >= 10
+        assert set(sample.src) <= train_words
+        sources.add(" ".join(sample.src))
+    assert len(sources) == len(splits["train_neg_comparative"])
+    others = {" ".join(s.src) for name, split in splits.items() for s in split}
+    others -= sources
+    assert not sources & others
+    for sample in splits["train"]:
+        assert not any(c.cmp_adj and c.aspect.startswith("neg") for c in sample.sentence)
+
+
 # The SHA-256 of train and of each evaluated split since they were last generated: figures
-# stay comparable across releases only while these files keep their bytes (test_unk and
-# train_compound were added beside them, each from a stream of its own, and changed none).
+# stay comparable across releases only while these files keep their bytes (test_unk,
+# train_compound and train_neg_comparative were added beside them, each from a stream of its
+# own, and changed none).
 PUBLISHED = {
     "train.tsv": "2483dcad07c7d7ddacd5317359f26aa57b9b795de6fe3a81fc1b02b3f0de68c5",
     "valid.tsv": "ddab4c5bf27ced9d0365de8f26f038e31e38215772b39ed1cac98a5cad9bd640",

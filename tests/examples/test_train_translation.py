@@ -211,6 +211,13 @@ def test_compound_pairs_extend_the_training_set_of_translation_only():
     data = {"train": ["a", "b"], "train_compound": ["c", "d", "e"]}
     assert tt.training_pairs(data, replace(TINY, compound_pairs=2)) == ["a", "b", "c", "d"]
     assert tt.training_pairs(data, replace(TINY, compound_pairs=0)) == ["a", "b"]
+
+
+def test_neg_comparative_pairs_extend_the_training_set_after_the_compound_ones():
+    data = {"train": ["a"], "train_compound": ["c", "d"], "train_neg_comparative": ["n", "m"]}
+    cfg = replace(TINY, compound_pairs=1, neg_comparative_pairs=1)
+    assert tt.training_pairs(data, cfg) == ["a", "c", "n"]
+    assert tt.training_pairs(data, replace(cfg, neg_comparative_pairs=0)) == ["a", "c"]
     assert tt.training_pairs({"train": ["a"]}, TINY) == ["a"]
 
 
