@@ -3,7 +3,8 @@
     python -m toydata.generate --out data     (from examples/)
     python examples/toydata/generate.py       (from the repo root; default --out examples/data)
 
-Output: <out>/zh_en/{train,valid,test_iid,test_combo,test_struct,test_long,test_unk}.tsv and
+Output: <out>/zh_en/{train,valid,test_iid,test_combo,test_struct,test_long,test_unk}.tsv, the
+extra training pairs train_compound.tsv and train_neg_comparative.tsv, and
 <out>/zh_en/SHA256SUMS (`sha256sum -c SHA256SUMS` format).  Byte for byte reproducible.
 test_unk (toydata.unknown) is sampled from a stream of its own ("test_unk" + seed) and then has
 its names, cities, some numbers and some objects replaced by words no other file contains (Latin

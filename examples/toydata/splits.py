@@ -202,7 +202,7 @@ def _long_split(seed: int) -> list[Sample]:
 
 
 def build_splits(seed: int = SEED) -> dict[str, list[Sample]]:
-    """All seven translation splits as `Sample`s (deterministic for a given seed)."""
+    """Every translation split (TRANSLATION_SPLITS) as `Sample`s, deterministic for a seed."""
     splits = _iid_splits(seed)
     combo_wants = [(dict(zip(_WANT_KEYS[c[0]], c[1:])), c) for c in HELD_OUT_COMBOS]
     struct_wants = [({s[0]: True, s[1]: True}, s) for s in HELD_OUT_STRUCTS]
@@ -210,21 +210,15 @@ def build_splits(seed: int = SEED) -> dict[str, list[Sample]]:
     splits["test_struct"] = _forced_split("test_struct", seed, struct_wants)
     splits["test_long"] = _long_split(seed)
     splits["test_unk"] = _unk_split(seed)
-    splits["train_compound"] = _compound_split(seed, splits)
+    splits["train_compound"] = _extra_train_split("train_compound", seed, splits, _two_statements)
     splits["train_neg_comparative"] = _extra_train_split(
         "train_neg_comparative", seed, splits, lambda rng: [negated_comparative(rng)]
     )
     return splits
 
 
-def _compound_split(seed: int, splits: dict[str, list[Sample]]) -> list[Sample]:
-    """Two coordinated statements (see _extra_train_split)."""
-    return _extra_train_split(
-        "train_compound",
-        seed,
-        splits,
-        lambda rng: [sample_clause(rng, {}, statement=True) for _ in range(2)],
-    )
+def _two_statements(rng: SplitMix64) -> list[Clause]:
+    return [sample_clause(rng, {}, statement=True) for _ in range(2)]
 
 
 def _extra_train_split(
