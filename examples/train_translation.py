@@ -115,9 +115,9 @@ BEFORE_THE_FIELD = {
     "unk_rate": 0.0,
 }
 RESUMABLE = ("steps", "eval_every", "eval_size", "log_every", "samples", "threads")
-NONNEGATIVE = (
-    "warmup samples seed random_positions compound_pairs neg_comparative_pairs".split()
-)  # and threads; the rest of the numbers have rules of their own (check_config)
+NONNEGATIVE = (  # fields that must be >= 0
+    "warmup samples seed threads random_positions compound_pairs neg_comparative_pairs".split()
+)
 POSITIVE = (  # fields that must be >= 1
     "steps batch_size eval_every eval_size log_every d_model nhead max_len dim_feedforward "
     "num_encoder_layers num_decoder_layers"
@@ -343,7 +343,6 @@ def check_config(cfg: Config) -> None:
         for name, choices in CHOICES.items()
     ]
     rules += [
-        ("threads", cfg.threads >= 0, ">= 0"),
         ("dropout", 0 <= cfg.dropout < 1, "in [0, 1)"),
         ("label_smoothing", 0 <= cfg.label_smoothing <= 1, "in [0, 1]"),
         ("unk_rate", 0 <= cfg.unk_rate < 1, "in [0, 1)"),

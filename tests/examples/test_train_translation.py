@@ -370,6 +370,8 @@ def test_bad_flag_values_are_refused_naming_the_flag(capsys) -> None:
         (["--dropout", "1.0"], "--dropout must be in [0, 1)"),
         (["--nhead", "3"], "--nhead must be a divisor of d_model 128"),
         (["--seed", "-1"], "--seed must be >= 0"),
+        (["--threads", "-2"], "--threads must be >= 0"),
+        (["--neg-comparative-pairs", "-1"], "--neg-comparative-pairs must be >= 0"),
     ]:
         with pytest.raises(SystemExit) as exc:
             tt.parse_config(flags)
