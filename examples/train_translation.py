@@ -47,6 +47,7 @@ import _explorer
 import _translation_eval as ev
 import _translation_io as rio
 import numpy as np
+from _consistency import ConsistencyBatches, consistency_term
 from _train_utils import (
     ConfigError,
     Progress,
@@ -56,7 +57,16 @@ from _train_utils import (
     peak_memory_mb,
     thread_limit,
 )
-from toydata import BOS, PAD, Pair, Vocab, batches, load_task
+from toydata import (
+    BOS,
+    PAD,
+    Pair,
+    QuestionStatement,
+    Vocab,
+    batches,
+    load_question_statements,
+    load_task,
+)
 from toydata.unknown import mask_unknowns
 
 import tinygrad_attn as tg
@@ -91,6 +101,8 @@ class Config:
     random_positions: int = 0  # > 0: train on sorted random positions < this (Ruoss et al. 2023)
     compound_pairs: int = 20000  # extra training pairs "A ， B 。" (train_compound.tsv, <= 20000)
     neg_comparative_pairs: int = 6000  # extra "X 不 比 Y ADJ 。" (train_neg_comparative, <= 10k)
+    question_consistency: float = 3.0  # weight of the question/statement loss (_consistency.py)
+    consistency_pairs: int = 16  # question/statement pairs run beside each update's batch
     label_smoothing: float = 0.1  # 10% of each target's mass spread: the loss bottoms out ~0.9
     unk_rate: float = 0.1  # a name/city/number/noun slot -> <unk> on both sides (copied at test)
     clip: float = 1.0  # max global gradient norm
@@ -113,6 +125,7 @@ BEFORE_THE_FIELD = {
     "neg_comparative_pairs": 0,
     "random_positions": 0,
     "unk_rate": 0.0,
+    "question_consistency": 0.0,
 }
 RESUMABLE = ("steps", "eval_every", "eval_size", "log_every", "samples", "threads")
 NONNEGATIVE = (  # fields that must be >= 0
@@ -120,7 +133,7 @@ NONNEGATIVE = (  # fields that must be >= 0
 )
 POSITIVE = (  # fields that must be >= 1
     "steps batch_size eval_every eval_size log_every d_model nhead max_len dim_feedforward "
-    "num_encoder_layers num_decoder_layers"
+    "num_encoder_layers num_decoder_layers consistency_pairs"
 ).split()
 CHOICES = {
     "task": ("translation", "reversal", "dates"),
@@ -194,10 +207,28 @@ def random_positions(cfg: Config, step: int, length: int, side: int) -> np.ndarr
     return np.sort(rng.choice(cfg.random_positions, size=length, replace=False))
 
 
+def consistency_batches(cfg: Config, src_vocab: Vocab, tgt_vocab: Vocab):
+    """The question/statement pairs of the consistency objective (ConsistencyBatches), or None
+    when it is off: weight 0, or a task without questions (reversal, dates)."""
+    if cfg.question_consistency == 0 or cfg.task != "translation":
+        return None
+    pairs = load_question_statements()
+    if cfg.direction == "en-zh":  # the same pairs, English sources and Chinese targets
+        pairs = [QuestionStatement(p[1], p[0], p[3], p[2]) for p in pairs]
+    return ConsistencyBatches(pairs, src_vocab, tgt_vocab)
+
+
 def train_step(
-    model: Transformer, opt: optim.Optimizer, batch: tuple, cfg: Config, step: int = 0
+    model: Transformer,
+    opt: optim.Optimizer,
+    batch: tuple,
+    cfg: Config,
+    step: int = 0,
+    consistency: ConsistencyBatches | None = None,
 ) -> float:
-    """Forward, label-smoothed cross-entropy over non-pad targets, backward, clip, update."""
+    """Forward, label-smoothed cross-entropy over non-pad targets (plus, with `consistency`,
+    cfg.question_consistency times the consistency term of cfg.consistency_pairs random
+    question/statement pairs), backward, clip, update.  Returns the cross-entropy."""
     src, tgt_in, tgt_out = batch
     positions = {
         "src_positions": random_positions(cfg, step, src.shape[1], side=0),
@@ -205,8 +236,13 @@ def train_step(
     }
     logits = model(src, tgt_in, **positions)  # (B, T, V)
     loss = F.cross_entropy(logits, tgt_out, ignore_index=PAD, label_smoothing=cfg.label_smoothing)
+    total = loss
+    if consistency is not None:  # the pairs drawn are a function of (seed, step): resumable
+        rng = np.random.default_rng([cfg.seed, step, 11])
+        term = consistency_term(model, consistency, cfg.consistency_pairs, rng)
+        total = loss + term * cfg.question_consistency
     opt.zero_grad()
-    loss.backward()
+    total.backward()
     clip_grad_norm_(model.parameters(), cfg.clip)
     opt.step()
     return loss.item()
@@ -230,6 +266,7 @@ def train(cfg: Config) -> dict:
         run = rio.RunDir(cfg.out, asdict(cfg))
         src_vocab, tgt_vocab = run.vocabularies(data["train"], cfg.resume)
         train_pairs = training_pairs(data, cfg)
+        consistency = consistency_batches(cfg, src_vocab, tgt_vocab)
 
         # The model and its optimizer: Adam with a warmup then a cosine decay of the lr.
         tg.manual_seed(cfg.seed)
@@ -242,6 +279,7 @@ def train(cfg: Config) -> dict:
         print(
             f"{cfg.task} {cfg.direction}: {len(train_pairs)} training pairs, vocab "
             f"{len(src_vocab)} -> {len(tgt_vocab)}, {model.num_parameters():,} parameters"
+            + (f", {len(consistency)} question/statement pairs" if consistency else "")
             + (f", resuming at step {step}" if cfg.resume else "")
         )
 
@@ -257,7 +295,7 @@ def train(cfg: Config) -> dict:
                     epoch_data = epoch_batches(train_pairs, src_vocab, tgt_vocab, cfg, epoch)
                 batch = epoch_data[step % per_epoch]
                 lr = sched.get_last_lr()[0]
-                loss = train_step(model, opt, batch, cfg, step)
+                loss = train_step(model, opt, batch, cfg, step, consistency)
                 sched.step()
                 step += 1
                 if step % cfg.log_every == 0:
@@ -349,6 +387,7 @@ def check_config(cfg: Config) -> None:
         ("min_lr_ratio", 0 <= cfg.min_lr_ratio <= 1, "in [0, 1]"),
         ("lr", cfg.lr > 0, "> 0"),
         ("clip", cfg.clip > 0, "> 0"),
+        ("question_consistency", cfg.question_consistency >= 0, ">= 0"),
         ("nhead", cfg.d_model % cfg.nhead == 0, f"a divisor of d_model {cfg.d_model}"),
         ("random_positions", cfg.random_positions < cfg.max_len, f"< max_len {cfg.max_len}"),
     ]

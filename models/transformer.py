@@ -351,6 +351,27 @@ class Transformer(nn.Module):
         keys and values being read from the cache (models/cache.py drives this). `positions`
         (T,) replaces the target rows' positions 0, 1, ... (see forward; not with a cache).
         """
+        x = self._decoder_layers(tgt_in, memory, src, cache, positions)[-1]
+        if self.norm_first:
+            x = self.decoder_norm(x)
+        return self.project(x)  # (B, T', V)
+
+    def decoder_states(self, src: np.ndarray | Tensor, tgt_in: np.ndarray | Tensor) -> list[Tensor]:
+        """Teacher-forced output of every decoder layer, before any final norm and the
+        projection: what the consistency objective of examples/_consistency.py compares.
+        Shapes: src (B, S), tgt_in (B, T) -> num_decoder_layers tensors (B, T, E)."""
+        _same_batch(self._tokens(src, "src"), "src", self._tokens(tgt_in, "tgt_in"), "tgt_in")
+        return self._decoder_layers(tgt_in, self.encode(src), src)
+
+    def _decoder_layers(
+        self,
+        tgt_in: np.ndarray | Tensor,
+        memory: Tensor,
+        src: np.ndarray | Tensor | None = None,
+        cache: list[DecoderLayerCache] | None = None,
+        positions: np.ndarray | None = None,
+    ) -> list[Tensor]:
+        """The decoder stack of `decode`: each layer's output (B, T', E), first to last."""
         tgt_in = self._tokens(tgt_in, "tgt_in")
         _same_batch(tgt_in, "tgt_in", memory, "memory")
         memory_padding = None
@@ -368,6 +389,7 @@ class Transformer(nn.Module):
         if self.rel_pos is not None:
             position = self.rel_pos.decoder(new.shape[1], start, positions)
         padding = tgt_padding if tgt_padding.any() else None
+        outputs = []
         for i, layer in enumerate(self.decoder):
             layer_cache = None if cache is None else cache[i]
             x = layer(
@@ -379,9 +401,8 @@ class Transformer(nn.Module):
                 cache=layer_cache,
                 **position,
             )
-        if self.norm_first:
-            x = self.decoder_norm(x)
-        return self.project(x)  # (B, T', V)
+            outputs.append(x)
+        return outputs
 
     def _embed(
         self,

@@ -13,6 +13,9 @@ Data
     segment(text, vocab_words) -> list[str]: greedy longest-match split of typed Chinese;
         Latin words, digit runs and runs of unknown characters come back whole (熊猫, iPhone,
         12): map them to <unk> and name them in a warning.
+    load_question_statements(data_dir=None) -> list[QuestionStatement]: each of train's
+        one-clause questions with the same clause as a statement (toydata.questions), for the
+        consistency objective; matched_positions(question_tgt, statement_tgt) the word pairs.
     toydata.unknown: mask_unknowns(pair, rate, rng) (<unk> on both sides, for training) and
         the test_unk construction (words the training data never contains).
     detokenize_en(tokens) -> str, detokenize_zh(tokens) -> str: for display.
@@ -39,9 +42,10 @@ order, morphology, alignments) and splits.py (held-out combinations and lengths)
 
 from __future__ import annotations
 
-from .data import Pair, load_task, read_tsv
+from .data import Pair, load_question_statements, load_task, read_tsv
 from .metrics import alignment_accuracy, corpus_bleu, exact_match, token_accuracy
 from .prng import SplitMix64
+from .questions import QuestionStatement, matched_positions
 from .text import detokenize_en, detokenize_zh, segment
 from .vocab import BOS, EOS, PAD, UNK, Vocab, batches, pad_sequences
 
@@ -51,6 +55,7 @@ __all__ = [
     "PAD",
     "UNK",
     "Pair",
+    "QuestionStatement",
     "SplitMix64",
     "Vocab",
     "alignment_accuracy",
@@ -59,7 +64,9 @@ __all__ = [
     "detokenize_en",
     "detokenize_zh",
     "exact_match",
+    "load_question_statements",
     "load_task",
+    "matched_positions",
     "pad_sequences",
     "read_tsv",
     "segment",

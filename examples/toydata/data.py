@@ -82,6 +82,15 @@ def read_tsv(path: str | Path) -> list[Pair]:
     return pairs
 
 
+def load_question_statements(data_dir: str | Path | None = None) -> list:
+    """The question/statement pairs of the translation task (toydata.questions), zh-en tokens:
+    [QuestionStatement(question_src, question_tgt, statement_src, statement_tgt), ...]."""
+    from .questions import read_question_statements
+
+    folder = Path(data_dir) if data_dir is not None else DATA_DIR
+    return read_question_statements(folder / "zh_en" / "question_statements.tsv")
+
+
 def load_task(
     task: str = "translation", direction: str = "zh-en", data_dir: str | Path | None = None
 ) -> dict[str, list[Pair]]:

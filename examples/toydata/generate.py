@@ -9,6 +9,8 @@ extra training pairs train_compound.tsv and train_neg_comparative.tsv, and
 test_unk (toydata.unknown) is sampled from a stream of its own ("test_unk" + seed) and then has
 its names, cities, some numbers and some objects replaced by words no other file contains (Latin
 names and places, digits, nouns of unseen Chinese characters): adding it changed no other file.
+question_statements.tsv is derived from train (its one-clause questions, restated), so adding it
+changed no split file either.
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ if __package__ in (None, ""):  # run as a file: make `toydata` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from toydata.data import DATA_DIR, TRANSLATION_SPLITS, Pair, format_tsv  # noqa: E402
-from toydata.splits import SEED, build_splits  # noqa: E402
+from toydata.questions import (  # noqa: E402
+    QuestionStatement,
+    format_question_statements,
+    question_statement_pairs,
+)
+from toydata.splits import EVALUATED, SEED, build_splits  # noqa: E402
 
 
 def generate_texts(seed: int = SEED, splits: dict | None = None) -> dict[str, str]:
@@ -31,6 +38,10 @@ def generate_texts(seed: int = SEED, splits: dict | None = None) -> dict[str, st
     texts = {}
     for name in TRANSLATION_SPLITS:
         texts[f"{name}.tsv"] = format_tsv([Pair(s.src, s.tgt, s.align) for s in splits[name]])
+    banned = {" ".join(s.src) for name in EVALUATED for s in splits[name]}
+    pairs = question_statement_pairs(splits["train"], banned)
+    rows = [QuestionStatement(q.src, q.tgt, zh, en) for q, (zh, en, _, _) in pairs]
+    texts["question_statements.tsv"] = format_question_statements(rows)
     sums = [f"{hashlib.sha256(t.encode('utf-8')).hexdigest()}  {n}" for n, t in texts.items()]
     texts["SHA256SUMS"] = "\n".join(sums) + "\n"
     return texts

@@ -49,6 +49,8 @@ SIZES = {
     "train_neg_comparative": 10000,
 }
 
+EVALUATED = ("valid", "test_iid", "test_combo", "test_struct", "test_long", "test_unk")
+
 # (relation, Chinese word, Chinese word): never together in train / valid / test_iid.
 HELD_OUT_COMBOS: tuple[tuple[str, str, str], ...] = (
     ("verb_obj", "学习", "机器学习"),  # study machine learning

@@ -4,18 +4,21 @@ attention tasks, vocabularies and batching (rendering itself: test_toydata_rende
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-from toydata import BOS, EOS, PAD, UNK, Vocab, batches, load_task
+from toydata import BOS, EOS, PAD, UNK, Vocab, batches, load_question_statements, load_task
 from toydata.data import DATA_DIR, TRANSLATION_SPLITS, swap
 from toydata.generate import generate_texts
 from toydata.grammar import sample_sentence
 from toydata.lexicon import NOUNS
 from toydata.prng import SplitMix64, stable_hash
+from toydata.questions import matched_positions, question_statement_pairs
 from toydata.render import render
 from toydata.splits import (
+    EVALUATED,
     HELD_OUT_COMBOS,
     HELD_OUT_STRUCTS,
     MAX_SRC_LEN,
@@ -292,6 +295,29 @@ def test_train_neg_comparative_is_negated_comparatives_in_trains_hash_bucket(spl
     assert not sources & others
     for sample in splits["train"]:
         assert not any(c.cmp_adj and c.aspect.startswith("neg") for c in sample.sentence)
+
+
+def test_question_statements_restate_trains_questions_and_hold_nothing_held_out(splits):
+    """Each pair is a one-clause training question and the same clause as a statement: the
+    statement holds no held-out combination or construction pair, its source is in no
+    evaluated split, it is within the training lengths, made of train's words, and shares at
+    least one matched word with its question. The shipped file holds exactly these pairs."""
+    evaluated = {" ".join(s.src) for name in EVALUATED for s in splits[name]}
+    train_words = {w for s in splits["train"] for w in s.src + s.tgt}
+    train_sources = {" ".join(s.src) for s in splits["train"]}
+    pairs = question_statement_pairs(splits["train"], evaluated)
+    for question, (zh, en, _, statement) in pairs:
+        assert " ".join(question.src) in train_sources and question.sentence[0].question
+        assert len(statement) == 1 and not statement[0].question
+        assert statement[0] == replace(question.sentence[0], question=False)
+        assert not any(held_out(statement)) and " ".join(zh) not in evaluated
+        assert len(zh) <= MAX_SRC_LEN and len(en) <= MAX_TGT_LEN
+        assert set(zh + en) <= train_words and matched_positions(question.tgt, en)
+    shipped = load_question_statements()
+    assert len(shipped) == len(pairs) > 2000
+    assert [(p.question_src, p.statement_tgt) for p in shipped] == [
+        (q.src, en) for q, (_, en, _, _) in pairs
+    ]
 
 
 # The SHA-256 of train and of each evaluated split since they were last generated: figures
