@@ -95,19 +95,21 @@ class Progress:
         if tqdm is not None and sys.stderr.isatty():
             self.bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True)
 
-    def update(self, loss: float, lr: float, tokens: int) -> None:
-        """Count one update; `tokens` = non-pad source + target tokens of its batch."""
+    def update(self, losses: dict[str, float], lr: float, tokens: int) -> None:
+        """Count one update; `losses` are shown by name ({"loss": 1.2, ...}), `tokens` = non-pad
+        source + target tokens of its batch."""
         self.step += 1
         self.tokens += tokens
         elapsed = time.perf_counter() - self.t0  # evaluations included, as in the ETA
         rate = self.tokens / max(elapsed, 1e-9)
+        shown = " | ".join(f"{name} {value:.3f}" for name, value in losses.items())
         if self.bar is not None:
-            self.bar.set_postfix_str(f"loss {loss:.3f} | lr {lr:.1e} | {rate:,.0f} tok/s")
+            self.bar.set_postfix_str(f"{shown} | lr {lr:.1e} | {rate:,.0f} tok/s")
             self.bar.update(1)
         elif self.step % self.log_every == 0 or self.step == self.total:
             left = elapsed / (self.step - self.start) * (self.total - self.step)
             self.write(
-                f"step {self.step}/{self.total} | loss {loss:.3f} | lr {lr:.1e} | "
+                f"step {self.step}/{self.total} | {shown} | lr {lr:.1e} | "
                 f"{rate:,.0f} tok/s | eta {int(left) // 60}:{int(left) % 60:02d}"
             )
 

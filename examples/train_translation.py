@@ -225,10 +225,12 @@ def train_step(
     cfg: Config,
     step: int = 0,
     consistency: ConsistencyBatches | None = None,
-) -> float:
+) -> dict[str, float]:
     """Forward, label-smoothed cross-entropy over non-pad targets (plus, with `consistency`,
     cfg.question_consistency times the consistency term of cfg.consistency_pairs random
-    question/statement pairs), backward, clip, update.  Returns the cross-entropy."""
+    question/statement pairs), backward, clip, update.
+
+    Returns {"loss": cross-entropy} and, with `consistency`, its unweighted term too."""
     src, tgt_in, tgt_out = batch
     positions = {
         "src_positions": random_positions(cfg, step, src.shape[1], side=0),
@@ -236,16 +238,17 @@ def train_step(
     }
     logits = model(src, tgt_in, **positions)  # (B, T, V)
     loss = F.cross_entropy(logits, tgt_out, ignore_index=PAD, label_smoothing=cfg.label_smoothing)
-    total = loss
+    total, losses = loss, {"loss": loss.item()}
     if consistency is not None:  # the pairs drawn are a function of (seed, step): resumable
         rng = np.random.default_rng([cfg.seed, step, 11])
         term = consistency_term(model, consistency, cfg.consistency_pairs, rng)
         total = loss + term * cfg.question_consistency
+        losses["consistency"] = term.item()
     opt.zero_grad()
     total.backward()
     clip_grad_norm_(model.parameters(), cfg.clip)
     opt.step()
-    return loss.item()
+    return losses
 
 
 def valid_exact_match(model: Transformer, pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab):
@@ -295,12 +298,13 @@ def train(cfg: Config) -> dict:
                     epoch_data = epoch_batches(train_pairs, src_vocab, tgt_vocab, cfg, epoch)
                 batch = epoch_data[step % per_epoch]
                 lr = sched.get_last_lr()[0]
-                loss = train_step(model, opt, batch, cfg, step, consistency)
+                losses = train_step(model, opt, batch, cfg, step, consistency)
                 sched.step()
                 step += 1
                 if step % cfg.log_every == 0:
                     flow.record(step)  # the gradients this update used (after clipping)
-                progress.update(loss, lr, int((batch[0] != PAD).sum() + (batch[2] != PAD).sum()))
+                tokens = int((batch[0] != PAD).sum() + (batch[2] != PAD).sum())
+                progress.update(losses, lr, tokens)
                 if step % cfg.eval_every == 0 or step == cfg.steps:
                     valid = data["valid"][: cfg.eval_size]
                     score = valid_exact_match(model, valid, src_vocab, tgt_vocab)

@@ -180,7 +180,9 @@ def test_a_short_run_with_the_objective_pulls_the_matched_states_together():
         opt = tg.optim.Adam(model.parameters(), lr=cfg.lr)
         run_cfg = replace(cfg, question_consistency=weight)
         with_pairs = pairs if weight else None
-        losses = [tt.train_step(model, opt, epoch[s], run_cfg, s, with_pairs) for s in range(30)]
+        steps = [tt.train_step(model, opt, epoch[s], run_cfg, s, with_pairs) for s in range(30)]
+        losses = [step["loss"] for step in steps]
+        assert ("consistency" in steps[0]) == bool(weight)
         assert np.mean(losses[-5:]) < np.mean(losses[:5])  # the cross-entropy still falls
         with tg.no_grad():
             terms[weight] = consistency_term(model, pairs, 32, np.random.default_rng(99)).item()
