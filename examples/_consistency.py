@@ -50,16 +50,9 @@ class ConsistencyBatches:
         sides = [self.questions[i] for i in picked] + [self.statements[i] for i in picked]
         src = pad_sequences([s for s, _ in sides])
         tgt_in = pad_sequences([[BOS] + t for _, t in sides])
-        rows_q, cols_q, rows_s, cols_s = [], [], [], []
-        for row, i in enumerate(picked):
-            for q, s in self.matches[i]:
-                (
-                    rows_q.append(row),
-                    cols_q.append(q),
-                    rows_s.append(len(picked) + row),
-                    cols_s.append(s),
-                )
-        index = tuple(np.array(a, dtype=np.int64) for a in (rows_q, cols_q, rows_s, cols_s))
+        n = len(picked)
+        quads = [(row, q, n + row, s) for row, i in enumerate(picked) for q, s in self.matches[i]]
+        index = tuple(np.array(column, dtype=np.int64) for column in zip(*quads))  # 4 x (M,)
         return src, tgt_in, index
 
 
