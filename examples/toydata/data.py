@@ -69,17 +69,31 @@ def format_tsv(pairs: list[Pair]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def tsv_rows(path: str | Path, header: str) -> list[list[str]]:
+    """The rows of a tab-separated file after its `header` line, each with as many non-empty
+    fields as the header; a ValueError names the file (and line) that is not so."""
+    width = header.count("\t") + 1
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        first = f.readline().rstrip("\n")
+        if first != header:
+            raise ValueError(f"{path}: expected header {header!r}, got {first!r}")
+        for number, line in enumerate(f, start=2):
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != width or not all(fields):
+                raise ValueError(
+                    f"{path}:{number}: expected {width} non-empty tab-separated fields"
+                )
+            rows.append(fields)
+    return rows
+
+
 def read_tsv(path: str | Path) -> list[Pair]:
     """Read one split file written by `format_tsv`."""
-    pairs = []
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().rstrip("\n")
-        if header != HEADER:
-            raise ValueError(f"{path}: expected header {HEADER!r}, got {header!r}")
-        for line in f:
-            src, tgt, align = line.rstrip("\n").split("\t")
-            pairs.append(Pair(src.split(" "), tgt.split(" "), parse_alignment(align)))
-    return pairs
+    return [
+        Pair(src.split(" "), tgt.split(" "), parse_alignment(align))
+        for src, tgt, align in tsv_rows(path, HEADER)
+    ]
 
 
 def load_question_statements(data_dir: str | Path | None = None) -> list:

@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
+from .data import tsv_rows
 from .render import render
 
 HEADER = "question_source\tquestion_target\tstatement_source\tstatement_target"
@@ -67,14 +68,4 @@ def format_question_statements(pairs: list[QuestionStatement]) -> str:
 
 def read_question_statements(path: str | Path) -> list[QuestionStatement]:
     """Read question_statements.tsv; a ValueError names the file and line of a bad row."""
-    pairs = []
-    with open(path, encoding="utf-8") as f:
-        header = f.readline().rstrip("\n")
-        if header != HEADER:
-            raise ValueError(f"{path}: expected header {HEADER!r}, got {header!r}")
-        for number, line in enumerate(f, start=2):
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) != 4 or not all(fields):
-                raise ValueError(f"{path}:{number}: expected 4 non-empty tab-separated fields")
-            pairs.append(QuestionStatement(*(field.split(" ") for field in fields)))
-    return pairs
+    return [QuestionStatement(*(f.split(" ") for f in row)) for row in tsv_rows(path, HEADER)]
