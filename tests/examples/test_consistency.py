@@ -118,6 +118,7 @@ def test_config_field_defaults_on_refuses_negative_and_old_runs_stay_off(tmp_pat
     assert tt.Config.question_consistency > 0 and tt.Config.consistency_pairs >= 1
     for flags, words in [
         (["--question-consistency", "-1"], "--question-consistency must be >= 0"),
+        (["--question-consistency", "inf"], "--question-consistency must be a finite number"),
         (["--consistency-pairs", "0"], "--consistency-pairs must be >= 1"),
     ]:
         with pytest.raises(SystemExit):
