@@ -22,7 +22,7 @@ differently, so expect a few points either way):
     test_long    93.9 [89.4-97.7]   sentences longer than any in training
     test_unk     99.4 [98.8-99.8]   unknown words copied via the alignment head
 
-Each run took 251-286 s and 357-363 MB at peak on an otherwise idle machine. README ("The main
+Each run took 271-285 s and 356-369 MB at peak on an otherwise idle machine. README ("The main
 job", "Generalizing") has the full tables, the position study (examples/position_study.py) and
 what else was tried.
 
