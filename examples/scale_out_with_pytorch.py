@@ -11,23 +11,24 @@ rendezvous on tcp://127.0.0.1, loopback only), then imports it back with `from_t
 runs train_translation.py's final report on it: the test table, samples and decoding walk.
 Each process takes its own batches from train_translation.py's epoch_batches (the same
 bucketing, continuing after the epochs the run has seen), so one update sees world-size x
-batch-size pairs; the loss is the same label-smoothed cross-entropy, the update the same
-clipped Adam with warmup and cosine. Measured on 2 busy CPU cores, continuing a small run
-(294k parameters, 33 s, test_iid exact match 80.2%) with `--run runs/small --out runs/small_ddp`:
+batch-size pairs; the loss is the same label-smoothed cross-entropy (without the run's
+question/statement consistency term, which is not ported), the update the same clipped Adam
+with warmup and cosine. Measured on 2 CPU cores, continuing a small run (294k parameters, 37 s,
+test_iid exact match 68.4%) with `--run runs/small --out runs/small_ddp`:
 
     python examples/train_translation.py --out runs/small --d-model 64 --dim-feedforward 256 \\
-        --steps 400 --eval-every 400 --eval-size 200 --threads 1
+        --steps 400 --eval-every 400 --eval-size 200 --threads 1 --question-consistency 0
 
-    exported runs/small (step 400) to PyTorch: max |logits difference| 9.1e-06
-    DDP: 2 processes x 64 pairs, 200 updates, gloo on tcp://127.0.0.1:46841
-    step 50/200 | loss 1.084 | lr 2.8e-04
+    exported runs/small (step 400) to PyTorch: max |logits difference| 7.6e-06
+    DDP: 2 processes x 64 pairs, 200 updates, gloo on tcp://127.0.0.1:55021
+    step 50/200 | loss 1.104 | lr 2.8e-04
     ...
-    step 200/200 | loss 1.032 | lr 6.0e-06
-    valid loss 1.1471 -> 1.0830 in 33 s; imported back: max |logits difference| 8.6e-06
-    best model: step 600, valid exact match 88.00%
+    step 200/200 | loss 1.068 | lr 6.0e-06
+    valid loss 1.1896 -> 1.0984 in 28 s; imported back: max |logits difference| 7.2e-06
+    best model: step 600, valid exact match 86.50%
     split         exact %  token %    BLEU  align % best head
-    test_iid        86.90    97.66   92.57    85.49 L2H4
-    ...                                     (then samples and the decoding walk; 86 s in all)
+    test_iid        82.60    97.67   92.29    86.33 L2H4
+    ...                                     (then samples and the decoding walk; 38 s in all)
 
 --out becomes a run directory (model.npz, vocab.json, config.json, metrics.json) that
 examples/translate.py reads, plus torch_model.pt, the PyTorch state dict. On GPUs and several
