@@ -22,9 +22,9 @@ differently, so expect a few points either way):
     test_long    93.9 [89.4-97.7]   sentences longer than any in training
     test_unk     99.4 [98.8-99.8]   unknown words copied via the alignment head
 
-Each run took 271-285 s and 356-369 MB at peak on an otherwise idle machine. README ("The main
-job", "Generalizing") has the full tables, the position study (examples/position_study.py) and
-what else was tried.
+Each run took 271-285 s (295 s as the first run in a fresh clone) and 356-369 MB at peak on an
+otherwise idle machine. README ("The main job", "Generalizing") has the full tables, the
+position study (examples/position_study.py) and what else was tried.
 
 The data is the project's own bilingual grammar (examples/toydata): 20k training pairs, 20k
 extra two-clause ones (train_compound.tsv, --compound-pairs) and negated comparatives
