@@ -9,10 +9,10 @@ The loss added to the cross-entropy is
     weight * sum over decoder layers l of mean_{m, e} (h_l[q_m, e] - h_l[s_m, e]) ** 2
 
 over the M matched word pairs (q_m, s_m) of a few random pairs per update (their own
-cross-entropy is not added). Why: without it, the model reads 吗 after an adjective as "the
-adjective question" and writes "is he tall than you ?" for 他 比 你 高 吗 — a comparative
-question, a construction pair no training sentence holds (test_struct). README ("The
-consistency objective") has the measurements.
+cross-entropy is not added). Why: without it, a model may read 吗 after an adjective as the
+adjective question it was trained on and answer 那 首 诗 比 我们 的 诗 旧 吗 ？ with "is that poem
+old ?" — a comparative question being a construction pair no training sentence holds
+(test_struct). README ("Generalizing", question/statement consistency) has the measurements.
 """
 
 from __future__ import annotations

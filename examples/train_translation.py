@@ -210,7 +210,9 @@ def random_positions(cfg: Config, step: int, length: int, side: int) -> np.ndarr
     return np.sort(rng.choice(cfg.random_positions, size=length, replace=False))
 
 
-def consistency_batches(cfg: Config, src_vocab: Vocab, tgt_vocab: Vocab):
+def consistency_batches(
+    cfg: Config, src_vocab: Vocab, tgt_vocab: Vocab
+) -> ConsistencyBatches | None:
     """The question/statement pairs of the consistency objective (ConsistencyBatches), or None
     when it is off: weight 0, or a task without questions (reversal, dates)."""
     if cfg.question_consistency == 0 or cfg.task != "translation":
