@@ -12,6 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # questions.py imports this module
+    from .questions import QuestionStatement
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 TRANSLATION_SPLITS = (
@@ -96,7 +100,7 @@ def read_tsv(path: str | Path) -> list[Pair]:
     ]
 
 
-def load_question_statements(data_dir: str | Path | None = None) -> list:
+def load_question_statements(data_dir: str | Path | None = None) -> list[QuestionStatement]:
     """The question/statement pairs of the translation task (toydata.questions), zh-en tokens:
     [QuestionStatement(question_src, question_tgt, statement_src, statement_tgt), ...]."""
     from .questions import read_question_statements

@@ -4,7 +4,6 @@ attention tasks, vocabularies and batching (rendering itself: test_toydata_rende
 from __future__ import annotations
 
 import hashlib
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -297,27 +296,28 @@ def test_train_neg_comparative_is_negated_comparatives_in_trains_hash_bucket(spl
         assert not any(c.cmp_adj and c.aspect.startswith("neg") for c in sample.sentence)
 
 
-def test_question_statements_restate_trains_questions_and_hold_nothing_held_out(splits):
-    """Each pair is a one-clause training question and the same clause as a statement: the
-    statement holds no held-out combination or construction pair, its source is in no
-    evaluated split, it is within the training lengths, made of train's words, and shares at
-    least one matched word with its question. The shipped file holds exactly these pairs."""
-    evaluated = {" ".join(s.src) for name in EVALUATED for s in splits[name]}
-    train_words = {w for s in splits["train"] for w in s.src + s.tgt}
-    train_sources = {" ".join(s.src) for s in splits["train"]}
-    pairs = question_statement_pairs(splits["train"], evaluated)
-    for question, (zh, en, _, statement) in pairs:
-        assert " ".join(question.src) in train_sources and question.sentence[0].question
-        assert len(statement) == 1 and not statement[0].question
-        assert statement[0] == replace(question.sentence[0], question=False)
-        assert not any(held_out(statement)) and " ".join(zh) not in evaluated
-        assert len(zh) <= MAX_SRC_LEN and len(en) <= MAX_TGT_LEN
-        assert set(zh + en) <= train_words and matched_positions(question.tgt, en)
+def test_question_statements_restate_trains_questions_and_hold_nothing_held_out(splits, data):
+    """Each shipped pair is a training question ("... 吗 ？") and a statement with the same words
+    ("... 。", 很 aside: 他 高 吗 ？ / 他 很 高 。) whose source is in no evaluated split file,
+    within the training lengths, made of train's words, sharing a matched word with its
+    question; the statement clauses the grammar rendered hold no held-out combination or
+    construction pair, and the file holds exactly those pairs."""
+    evaluated = {" ".join(p.src) for name in EVALUATED for p in data[name]}
+    train = {" ".join(p.src): p.tgt for p in data["train"]}
+    train_words = {w for p in data["train"] for w in p.src + p.tgt}
     shipped = load_question_statements()
-    assert len(shipped) == len(pairs) > 2000
-    assert [(p.question_src, p.statement_tgt) for p in shipped] == [
-        (q.src, en) for q, (_, en, _, _) in pairs
-    ]
+    for q_src, q_tgt, s_src, s_tgt in shipped:
+        assert train[" ".join(q_src)] == q_tgt and q_src[-2:] == ["吗", "？"]
+        assert s_src[-1] == "。" and " ".join(s_src) not in evaluated
+        without_hen = [w for w in s_src[:-1] if w != "很"]
+        assert without_hen == [w for w in q_src[:-2] if w != "很"]
+        assert len(s_src) <= MAX_SRC_LEN and len(s_tgt) <= MAX_TGT_LEN
+        assert set(s_src + s_tgt) <= train_words and matched_positions(q_tgt, s_tgt)
+    generated = question_statement_pairs(splits["train"], evaluated)
+    for _, (_, _, _, statement) in generated:
+        assert not any(held_out(statement))
+    assert len(shipped) == len(generated) > 2000
+    assert [p.statement_src for p in shipped] == [zh for _, (zh, _, _, _) in generated]
 
 
 # The SHA-256 of train and of each evaluated split since they were last generated: figures
