@@ -64,9 +64,11 @@ from toydata import (
     BOS,
     PAD,
     Pair,
+    PlaceStatement,
     QuestionStatement,
     Vocab,
     batches,
+    load_place_statements,
     load_question_statements,
     load_task,
 )
@@ -104,8 +106,9 @@ class Config:
     random_positions: int = 0  # > 0: train on sorted random positions < this (Ruoss et al. 2023)
     compound_pairs: int = 20000  # extra training pairs "A ， B 。" (train_compound.tsv, <= 20000)
     neg_comparative_pairs: int = 6000  # extra "X 不 比 Y ADJ 。" (train_neg_comparative, <= 10k)
-    question_consistency: float = 3.0  # weight of the question/statement loss (_consistency.py)
-    consistency_pairs: int = 16  # question/statement pairs run beside each update's batch
+    question_consistency: float = 3.0  # weight of the consistency loss (_consistency.py)
+    consistency_pairs: int = 16  # consistency pairs run beside each update's batch
+    place_pairs: int = 4  # of those, statements with a place beside the same without it
     label_smoothing: float = 0.1  # 10% of each target's mass spread: the loss bottoms out ~0.9
     unk_rate: float = 0.1  # a name/city/number/noun slot -> <unk> on both sides (copied at test)
     clip: float = 1.0  # max global gradient norm
@@ -129,11 +132,13 @@ BEFORE_THE_FIELD = {
     "random_positions": 0,
     "unk_rate": 0.0,
     "question_consistency": 0.0,
+    "place_pairs": 0,
 }
 RESUMABLE = ("steps", "eval_every", "eval_size", "log_every", "samples", "threads")
 NONNEGATIVE = (  # fields that must be >= 0
-    "warmup samples seed threads random_positions compound_pairs neg_comparative_pairs".split()
-)
+    "warmup samples seed threads random_positions compound_pairs neg_comparative_pairs "
+    "place_pairs"
+).split()
 POSITIVE = (  # fields that must be >= 1
     "steps batch_size eval_every eval_size log_every d_model nhead max_len dim_feedforward "
     "num_encoder_layers num_decoder_layers consistency_pairs"
@@ -213,14 +218,17 @@ def random_positions(cfg: Config, step: int, length: int, side: int) -> np.ndarr
 def consistency_batches(
     cfg: Config, src_vocab: Vocab, tgt_vocab: Vocab
 ) -> ConsistencyBatches | None:
-    """The question/statement pairs of the consistency objective (ConsistencyBatches), or None
-    when it is off: weight 0, or a task without questions (reversal, dates)."""
+    """The question/statement pairs of the consistency objective and, with cfg.place_pairs,
+    the place pairs (ConsistencyBatches), or None when it is off: weight 0, or a task without
+    questions (reversal, dates)."""
     if cfg.question_consistency == 0 or cfg.task != "translation":
         return None
     pairs = load_question_statements()
+    places = load_place_statements() if cfg.place_pairs else []
     if cfg.direction == "en-zh":  # the same pairs, English sources and Chinese targets
         pairs = [QuestionStatement(p[1], p[0], p[3], p[2]) for p in pairs]
-    return ConsistencyBatches(pairs, src_vocab, tgt_vocab)
+        places = [PlaceStatement(p[1], p[0], p[3], p[2]) for p in places]
+    return ConsistencyBatches(pairs, src_vocab, tgt_vocab, places)
 
 
 def train_step(
@@ -233,7 +241,7 @@ def train_step(
 ) -> dict[str, float]:
     """Forward, label-smoothed cross-entropy over non-pad targets (plus, with `consistency`,
     cfg.question_consistency times the consistency term of cfg.consistency_pairs random
-    question/statement pairs), backward, clip, update.
+    pairs, cfg.place_pairs of them place pairs), backward, clip, update.
 
     Returns {"loss": cross-entropy} and, with `consistency`, its unweighted term too."""
     src, tgt_in, tgt_out = batch
@@ -246,7 +254,7 @@ def train_step(
     total, losses = loss, {"loss": loss.item()}
     if consistency is not None:  # the pairs drawn are a function of (seed, step): resumable
         rng = np.random.default_rng([cfg.seed, step, 11])
-        term = consistency_term(model, consistency, cfg.consistency_pairs, rng)
+        term = consistency_term(model, consistency, cfg.consistency_pairs, rng, cfg.place_pairs)
         total = loss + term * cfg.question_consistency
         losses["consistency"] = term.item()
     opt.zero_grad()
@@ -397,6 +405,11 @@ def check_config(cfg: Config) -> None:
         ("lr", cfg.lr > 0, "> 0"),
         ("clip", cfg.clip > 0, "> 0"),
         ("question_consistency", cfg.question_consistency >= 0, ">= 0"),
+        (
+            "place_pairs",
+            cfg.place_pairs <= cfg.consistency_pairs,
+            f"<= consistency_pairs {cfg.consistency_pairs}",
+        ),
         ("nhead", cfg.d_model % cfg.nhead == 0, f"a divisor of d_model {cfg.d_model}"),
         ("random_positions", cfg.random_positions < cfg.max_len, f"< max_len {cfg.max_len}"),
     ]

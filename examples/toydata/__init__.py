@@ -16,6 +16,8 @@ Data
     load_question_statements(data_dir=None) -> list[QuestionStatement]: each of train's
         one-clause questions with the same clause as a statement (toydata.questions), for the
         consistency objective; matched_positions(question_tgt, statement_tgt) the word pairs.
+    load_place_statements(data_dir=None) -> list[PlaceStatement]: each of train's one-clause
+        statements with a place, beside the same clause without it (the same objective).
     toydata.unknown: mask_unknowns(pair, rate, rng) (<unk> on both sides, for training) and
         the test_unk construction (words the training data never contains).
     detokenize_en(tokens) -> str, detokenize_zh(tokens) -> str: for display.
@@ -42,10 +44,10 @@ order, morphology, alignments) and splits.py (held-out combinations and lengths)
 
 from __future__ import annotations
 
-from .data import Pair, load_question_statements, load_task, read_tsv
+from .data import Pair, load_place_statements, load_question_statements, load_task, read_tsv
 from .metrics import alignment_accuracy, corpus_bleu, exact_match, token_accuracy
 from .prng import SplitMix64
-from .questions import QuestionStatement, matched_positions
+from .questions import PlaceStatement, QuestionStatement, matched_positions
 from .text import detokenize_en, detokenize_zh, segment
 from .vocab import BOS, EOS, PAD, UNK, Vocab, batches, pad_sequences
 
@@ -55,6 +57,7 @@ __all__ = [
     "PAD",
     "UNK",
     "Pair",
+    "PlaceStatement",
     "QuestionStatement",
     "SplitMix64",
     "Vocab",
@@ -64,6 +67,7 @@ __all__ = [
     "detokenize_en",
     "detokenize_zh",
     "exact_match",
+    "load_place_statements",
     "load_question_statements",
     "load_task",
     "matched_positions",

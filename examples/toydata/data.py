@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # questions.py imports this module
-    from .questions import QuestionStatement
+    from .questions import PlaceStatement, QuestionStatement
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 TRANSLATION_SPLITS = (
@@ -107,6 +107,15 @@ def load_question_statements(data_dir: str | Path | None = None) -> list[Questio
 
     folder = Path(data_dir) if data_dir is not None else DATA_DIR
     return read_question_statements(folder / "zh_en" / "question_statements.tsv")
+
+
+def load_place_statements(data_dir: str | Path | None = None) -> list[PlaceStatement]:
+    """The place pairs of the translation task (toydata.questions), zh-en tokens:
+    [PlaceStatement(place_src, place_tgt, bare_src, bare_tgt), ...]."""
+    from .questions import read_place_statements
+
+    folder = Path(data_dir) if data_dir is not None else DATA_DIR
+    return read_place_statements(folder / "zh_en" / "place_statements.tsv")
 
 
 def load_task(

@@ -9,7 +9,8 @@ extra training pairs train_compound.tsv and train_neg_comparative.tsv, and
 test_unk (toydata.unknown) is sampled from a stream of its own ("test_unk" + seed) and then has
 its names, cities, some numbers and some objects replaced by words no other file contains (Latin
 names and places, digits, nouns of unseen Chinese characters): adding it changed no other file.
-question_statements.tsv is derived from train (its one-clause questions, restated), so adding it
+question_statements.tsv and place_statements.tsv are derived from train (its one-clause
+questions restated, its one-clause statements with a place restated without it), so adding them
 changed no split file either.
 """
 
@@ -25,8 +26,11 @@ if __package__ in (None, ""):  # run as a file: make `toydata` importable
 
 from toydata.data import DATA_DIR, TRANSLATION_SPLITS, Pair, format_tsv  # noqa: E402
 from toydata.questions import (  # noqa: E402
+    PLACE_HEADER,
+    PlaceStatement,
     QuestionStatement,
     format_question_statements,
+    place_statement_pairs,
     question_statement_pairs,
 )
 from toydata.splits import EVALUATED, SEED, build_splits  # noqa: E402
@@ -42,6 +46,9 @@ def generate_texts(seed: int = SEED, splits: dict | None = None) -> dict[str, st
     pairs = question_statement_pairs(splits["train"], banned)
     rows = [QuestionStatement(q.src, q.tgt, zh, en) for q, (zh, en, _, _) in pairs]
     texts["question_statements.tsv"] = format_question_statements(rows)
+    places = place_statement_pairs(splits["train"], banned)
+    rows = [PlaceStatement(p.src, p.tgt, zh, en) for p, (zh, en, _, _) in places]
+    texts["place_statements.tsv"] = format_question_statements(rows, PLACE_HEADER)
     sums = [f"{hashlib.sha256(t.encode('utf-8')).hexdigest()}  {n}" for n, t in texts.items()]
     texts["SHA256SUMS"] = "\n".join(sums) + "\n"
     return texts

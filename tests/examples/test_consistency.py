@@ -1,7 +1,7 @@
-"""The question/statement consistency objective: matched words, the pairs' batches, the loss
-(value, zero case, gradient), the model's decoder states, the Config field, and a short run
-in which the objective pulls the matched states together.  (The shipped pairs file itself:
-tests/examples/test_toydata.py.)"""
+"""The consistency objective (question/statement and place pairs): matched words, the pairs'
+batches, the loss (value, zero case, gradient), the model's decoder states, the Config fields,
+and a short run in which the objective pulls the matched states together.  (The shipped pairs
+files themselves: tests/examples/test_toydata.py.)"""
 
 from __future__ import annotations
 
@@ -13,8 +13,21 @@ import train_translation as tt
 from _consistency import ConsistencyBatches, consistency_loss, consistency_term
 from hypothesis import given
 from hypothesis import strategies as st
-from toydata import BOS, PAD, QuestionStatement, Vocab, load_question_statements, load_task
-from toydata.questions import NOT_MATCHED, matched_positions, read_question_statements
+from toydata import (
+    BOS,
+    PAD,
+    QuestionStatement,
+    Vocab,
+    load_place_statements,
+    load_question_statements,
+    load_task,
+)
+from toydata.questions import (
+    NOT_MATCHED,
+    matched_positions,
+    read_place_statements,
+    read_question_statements,
+)
 
 import tinygrad_attn as tg
 from models import Transformer
@@ -56,8 +69,8 @@ def test_matched_positions_are_exactly_the_unique_shared_words(question, stateme
 
 
 def _vocabs(pairs):
-    src = Vocab.build([p.question_src for p in pairs] + [p.statement_src for p in pairs])
-    tgt = Vocab.build([p.question_tgt for p in pairs] + [p.statement_tgt for p in pairs])
+    src = Vocab.build([p[0] for p in pairs] + [p[2] for p in pairs])
+    tgt = Vocab.build([p[1] for p in pairs] + [p[3] for p in pairs])
     return src, tgt
 
 
@@ -77,6 +90,30 @@ def test_a_batch_puts_questions_then_statements_and_indexes_the_same_predicted_w
     assert np.array_equal(again[1], tgt_in) and np.array_equal(again[2][1], cols_q)
     with pytest.raises(ValueError, match="no question/statement pairs"):
         ConsistencyBatches([], src_vocab, tgt_vocab)
+
+
+def test_a_batch_with_place_pairs_puts_them_last_and_matches_the_words_around_the_place():
+    questions, places = load_question_statements()[:100], load_place_statements()[:100]
+    src_vocab, tgt_vocab = _vocabs(questions + places)
+    batches = ConsistencyBatches(questions, src_vocab, tgt_vocab, places)
+    assert len(batches) == 200 and batches.num_places == 100
+    src, tgt_in, (rows_a, cols_a, rows_b, cols_b) = batches.batch(8, np.random.default_rng(5), 3)
+    assert src.shape[0] == 16 and (rows_b == rows_a + 8).all()
+    at = src_vocab.encode(["在"])[0]
+    has_place = [(row == at).any() for row in src]
+    assert has_place[5:8] == [True] * 3  # rows 5-7: statements with a place
+    assert not any(has_place[8 + 5 :])  # ... and their restatements without it
+    assert np.array_equal(tgt_in[rows_a, cols_a + 1], tgt_in[rows_b, cols_b + 1])
+    assert set(rows_a.tolist()) >= {5, 6, 7}
+    # without place pairs the draw is the one a run saved before them made
+    plain = ConsistencyBatches(questions, src_vocab, tgt_vocab)
+    mixed = batches.batch(8, np.random.default_rng(6), 0)[1]
+    assert np.array_equal(plain.batch(8, np.random.default_rng(6))[1], mixed)
+    for n, n_place in [(8, 9), (8, -1)]:
+        with pytest.raises(ValueError, match=rf"n_place must be .*got n_place={n_place}"):
+            batches.batch(n, np.random.default_rng(0), n_place)
+    with pytest.raises(ValueError, match="n_place must be"):
+        plain.batch(8, np.random.default_rng(0), 1)  # no place pairs to draw
 
 
 def _numpy_loss(states, index):
@@ -116,31 +153,39 @@ def test_decoder_states_are_the_layers_that_decode_projects():
 
 def test_config_field_defaults_on_refuses_negative_and_old_runs_stay_off(tmp_path, capsys):
     assert tt.Config.question_consistency > 0 and tt.Config.consistency_pairs >= 1
+    assert 1 <= tt.Config.place_pairs < tt.Config.consistency_pairs
     for flags, words in [
         (["--question-consistency", "-1"], "--question-consistency must be >= 0"),
         (["--question-consistency", "inf"], "--question-consistency must be a finite number"),
         (["--consistency-pairs", "0"], "--consistency-pairs must be >= 1"),
+        (["--place-pairs", "-1"], "--place-pairs must be >= 0"),
+        (["--consistency-pairs", "3"], "--place-pairs must be <= consistency_pairs 3, got 4"),
     ]:
         with pytest.raises(SystemExit):
             tt.parse_config(flags)
         assert words in capsys.readouterr().err
     saved = {k: v for k, v in vars(tt.Config(out=str(tmp_path))).items()}
-    del saved["question_consistency"]  # a run saved before the field existed
+    del saved["question_consistency"], saved["place_pairs"]  # saved before the fields existed
     tt.rio.write_json(tmp_path / tt.rio.CONFIG_FILE, saved)
-    assert tt.load_config(tmp_path / tt.rio.CONFIG_FILE).question_consistency == 0.0
+    old = tt.load_config(tmp_path / tt.rio.CONFIG_FILE)
+    assert old.question_consistency == 0.0 and old.place_pairs == 0
 
 
 def test_the_pairs_are_used_for_translation_in_either_direction_and_off_otherwise():
-    pairs = load_question_statements()
-    src_vocab, tgt_vocab = _vocabs(pairs)
+    pairs, places = load_question_statements(), load_place_statements()
+    src_vocab, tgt_vocab = _vocabs(pairs + places)
     cfg = tt.Config()
-    assert len(tt.consistency_batches(cfg, src_vocab, tgt_vocab)) == len(pairs)
+    both = tt.consistency_batches(cfg, src_vocab, tgt_vocab)
+    assert (len(both), both.num_places) == (len(pairs) + len(places), len(places))
+    no_places = tt.consistency_batches(replace(cfg, place_pairs=0), src_vocab, tgt_vocab)
+    assert len(no_places) == len(pairs)
     assert (
         tt.consistency_batches(replace(cfg, question_consistency=0.0), src_vocab, tgt_vocab) is None
     )
     assert tt.consistency_batches(replace(cfg, task="reversal"), src_vocab, tgt_vocab) is None
     en_zh = tt.consistency_batches(replace(cfg, direction="en-zh"), tgt_vocab, src_vocab)
     assert en_zh.matches[0] == matched_positions(pairs[0].question_src, pairs[0].statement_src)
+    assert en_zh.matches[len(pairs)] == matched_positions(places[0].place_src, places[0].bare_src)
 
 
 def test_a_bad_pairs_file_is_an_error_naming_the_file_and_line(tmp_path):
@@ -152,16 +197,22 @@ def test_a_bad_pairs_file_is_an_error_naming_the_file_and_line(tmp_path):
     path.write_text(f"{header}\n他 高 吗 ？\tis he tall ?\t他 很 高 。\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"question_statements.tsv:2: expected 4"):
         read_question_statements(path)
+    path = tmp_path / "place_statements.tsv"
+    path.write_text(f"{header}\n", encoding="utf-8")  # the other file's header
+    with pytest.raises(ValueError, match=r"place_statements.tsv.*expected header"):
+        read_place_statements(path)
 
 
 def test_a_short_run_with_the_objective_pulls_the_matched_states_together():
     """Two tiny translation models, same seed and batches, 30 updates: with weight 3 the
-    consistency term (measured on the same 32 pairs) ends at under a quarter of its value
-    without the objective."""
+    consistency term (measured on the same 32 pairs, 8 of them place pairs) ends at under a
+    quarter of its value without the objective."""
     data = load_task("translation")
     src_vocab = Vocab.build([p.src for p in data["train"]])
     tgt_vocab = Vocab.build([p.tgt for p in data["train"]])
-    pairs = ConsistencyBatches(load_question_statements(), src_vocab, tgt_vocab)
+    pairs = ConsistencyBatches(
+        load_question_statements(), src_vocab, tgt_vocab, load_place_statements()
+    )
     cfg = replace(
         tt.Config(),
         d_model=32,
@@ -186,5 +237,6 @@ def test_a_short_run_with_the_objective_pulls_the_matched_states_together():
         assert ("consistency" in steps[0]) == bool(weight)
         assert np.mean(losses[-5:]) < np.mean(losses[:5])  # the cross-entropy still falls
         with tg.no_grad():
-            terms[weight] = consistency_term(model, pairs, 32, np.random.default_rng(99)).item()
+            term = consistency_term(model, pairs, 32, np.random.default_rng(99), n_place=8)
+            terms[weight] = term.item()
     assert terms[3.0] < 0.25 * terms[0.0], terms

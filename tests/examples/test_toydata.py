@@ -8,13 +8,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from toydata import BOS, EOS, PAD, UNK, Vocab, batches, load_question_statements, load_task
+from toydata import (
+    BOS,
+    EOS,
+    PAD,
+    UNK,
+    Vocab,
+    batches,
+    load_place_statements,
+    load_question_statements,
+    load_task,
+)
 from toydata.data import DATA_DIR, TRANSLATION_SPLITS, swap
 from toydata.generate import generate_texts
 from toydata.grammar import sample_sentence
-from toydata.lexicon import NOUNS
+from toydata.lexicon import NOUNS, PLACES
 from toydata.prng import SplitMix64, stable_hash
-from toydata.questions import matched_positions, question_statement_pairs
+from toydata.questions import matched_positions, place_statement_pairs, question_statement_pairs
 from toydata.render import render
 from toydata.splits import (
     EVALUATED,
@@ -318,6 +328,42 @@ def test_question_statements_restate_trains_questions_and_hold_nothing_held_out(
         assert not any(held_out(statement))
     assert len(shipped) == len(generated) > 2000
     assert [p.statement_src for p in shipped] == [zh for _, (zh, _, _, _) in generated]
+
+
+def _removed_run(longer: list[str], shorter: list[str]) -> list[str]:
+    """The one contiguous run of words whose removal from `longer` leaves `shorter` ([] if
+    there is no such run)."""
+    start = next((i for i, (a, b) in enumerate(zip(longer, shorter)) if a != b), len(shorter))
+    end = start + len(longer) - len(shorter)
+    ok = len(longer) > len(shorter) and longer[:start] + longer[end:] == shorter
+    return longer[start:end] if ok else []
+
+
+def test_place_statements_drop_the_place_of_trains_statements_and_hold_nothing_held_out(
+    splits, data
+):
+    """Each shipped pair is a one-clause training statement with a place and the same statement
+    with the place cut out of both sides (在 咖啡馆 / "in the cafe"; after 正在 only the place
+    word goes), the bare source in no evaluated split file, made of train's words, sharing a
+    matched word; the grammar's bare clauses hold no held-out pair, and the file holds exactly
+    those pairs."""
+    evaluated = {" ".join(p.src) for name in EVALUATED for p in data[name]}
+    train = {" ".join(p.src): p.tgt for p in data["train"]}
+    train_words = {w for p in data["train"] for w in p.src + p.tgt}
+    shipped = load_place_statements()
+    for p_src, p_tgt, b_src, b_tgt in shipped:
+        assert train[" ".join(p_src)] == p_tgt and p_src[-1] == "。" and "吗" not in p_src
+        place, *before = reversed(_removed_run(p_src, b_src))
+        assert place in PLACES and before in ([], ["在"]), (p_src, b_src)
+        assert before or p_src[p_src.index(place) - 1] == "正在"
+        assert _removed_run(p_tgt, b_tgt) == list(PLACES[place].at)
+        assert " ".join(b_src) not in evaluated
+        assert set(b_src + b_tgt) <= train_words and matched_positions(p_tgt, b_tgt)
+    generated = place_statement_pairs(splits["train"], evaluated)
+    for _, (_, _, _, bare) in generated:
+        assert not any(held_out(bare)) and not bare[0].question
+    assert len(shipped) == len(generated) > 3000
+    assert [p.bare_src for p in shipped] == [zh for _, (zh, _, _, _) in generated]
 
 
 # The SHA-256 of train and of each evaluated split since they were last generated: figures
