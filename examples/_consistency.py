@@ -46,8 +46,12 @@ class ConsistencyBatches:
             raise ValueError("ConsistencyBatches: no question/statement pairs")
         every = list(pairs) + list(place_pairs)  # question pairs first, then the place pairs
         self.num_questions = len(pairs)
-        self.a = [(src_vocab.encode(a_src), tgt_vocab.encode(a_tgt)) for a_src, a_tgt, _, _ in every]
-        self.b = [(src_vocab.encode(b_src), tgt_vocab.encode(b_tgt)) for _, _, b_src, b_tgt in every]
+        self.a = [
+            (src_vocab.encode(a_src), tgt_vocab.encode(a_tgt)) for a_src, a_tgt, _, _ in every
+        ]
+        self.b = [
+            (src_vocab.encode(b_src), tgt_vocab.encode(b_tgt)) for _, _, b_src, b_tgt in every
+        ]
         self.matches = [matched_positions(a_tgt, b_tgt) for _, a_tgt, _, b_tgt in every]
 
     def __len__(self) -> int:

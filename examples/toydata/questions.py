@@ -61,37 +61,42 @@ def matched_positions(question: list[str], statement: list[str]) -> list[tuple[i
     return [(question.index(w), statement.index(w)) for w in once if w not in NOT_MATCHED]
 
 
+def _restated(train: list, banned_sources: set[str], chosen, restate) -> list[tuple]:
+    """[(sample, (zh, en, align, [restate(clause)])), ...] for the one-clause samples of `train`
+    whose clause is `chosen`, in train's order, skipping restatements whose source is in
+    `banned_sources` and pairs with no matched word."""
+    out = []
+    for sample in train:
+        if len(sample.sentence) != 1 or not chosen(sample.sentence[0]):
+            continue
+        other = [restate(sample.sentence[0])]
+        zh, en, align = render(other)
+        if " ".join(zh) in banned_sources or not matched_positions(sample.tgt, en):
+            continue
+        out.append((sample, (zh, en, align, other)))
+    return out
+
+
 def question_statement_pairs(train: list, banned_sources: set[str]) -> list[tuple]:
     """For every one-clause question among `train`'s samples (toydata.splits.Sample), the same
     clause rendered as a statement: [(question sample, (zh, en, align, [clause])), ...] in
     train's order. Skipped: statements whose source is in `banned_sources` (the evaluated
     splits) and pairs with no matched word."""
-    out = []
-    for sample in train:
-        if len(sample.sentence) != 1 or not sample.sentence[0].question:
-            continue
-        statement = [replace(sample.sentence[0], question=False)]
-        zh, en, align = render(statement)
-        if " ".join(zh) in banned_sources or not matched_positions(sample.tgt, en):
-            continue
-        out.append((sample, (zh, en, align, statement)))
-    return out
+    return _restated(
+        train, banned_sources, lambda c: c.question, lambda c: replace(c, question=False)
+    )
 
 
 def place_statement_pairs(train: list, banned_sources: set[str]) -> list[tuple]:
     """For every one-clause statement among `train`'s samples that has a place, the same
     clause rendered without it: [(sample, (zh, en, align, [clause])), ...] in train's order.
     Skipped as in question_statement_pairs. (Training questions never have a place.)"""
-    out = []
-    for sample in train:
-        if len(sample.sentence) != 1 or not sample.sentence[0].place:
-            continue
-        bare = [replace(sample.sentence[0], place=None)]
-        zh, en, align = render(bare)
-        if " ".join(zh) in banned_sources or not matched_positions(sample.tgt, en):
-            continue
-        out.append((sample, (zh, en, align, bare)))
-    return out
+    return _restated(
+        train,
+        banned_sources,
+        lambda c: c.place and not c.question,
+        lambda c: replace(c, place=None),
+    )
 
 
 def format_question_statements(pairs: list[QuestionStatement], header: str = HEADER) -> str:
