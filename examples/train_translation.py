@@ -9,30 +9,30 @@ per test split.
 
 The default run (1.05M parameters: d_model 128, 4 heads, 2+2 layers, FFN 512, rotary positions
 with a start token before each source; 2000 Adam updates of 64 sentence pairs from 20k training
-pairs plus 20k two-clause ones and 6k negated comparatives, and the question/statement
-consistency term of _consistency.py on 16 pairs per update; 10% of name/place/number/noun slots
-masked as <unk>) reached, over seeds 0, 1, 2 on the project's 2 CPU cores (exact match %,
-mean [min-max]; same-seed runs differ between CPUs and thread counts, whose BLAS kernels round
-differently, so expect a few points either way):
+pairs plus 20k two-clause ones and 6k negated comparatives, and the consistency term of
+_consistency.py on 16 pairs per update, 12 question/statement and 4 place pairs; 10% of
+name/place/number/noun slots masked as <unk>) reached, over seeds 0, 1, 2 on the project's 2
+CPU cores (exact match %, mean [min-max]; same-seed runs differ between CPUs and thread counts,
+whose BLAS kernels round differently, so expect a few points either way):
 
-    test_iid     99.9 [99.8-99.9]
-    test_combo   99.5 [99.1-99.7]   held-out word pairs: 看 + 电影 92% on seed 1, others 97-100%
-    test_struct  96.5 [92.5-99.5]   comparative questions 306 / 310 / 333 of 333,
-                                    questions with a place 290 / 333 / 333 of 334
-    test_long    93.9 [89.4-97.7]   sentences longer than any in training
-    test_unk     99.4 [98.8-99.8]   unknown words copied via the alignment head
+    test_iid     99.9 [99.9-99.9]
+    test_combo   99.8 [99.6-99.9]   held-out word pairs, each 98-100% on every seed
+    test_struct  99.1 [97.8-99.9]   comparative questions 314 / 333 / 333 of 333,
+                                    questions with a place 333 / 333 / 333 of 334
+    test_long    93.3 [90.8-96.9]   sentences longer than any in training
+    test_unk     99.1 [98.2-99.8]   unknown words copied via the alignment head
 
-Each run took 271-285 s (295 s as the first run in a fresh clone) and 356-369 MB at peak on an
+Each run took 263-293 s (FRESH s as the first run in a fresh clone) and 364-377 MB at peak on an
 otherwise idle machine. README ("The main job", "Generalizing") has the full tables, the
 position study (examples/position_study.py) and what else was tried.
 
 The data is the project's own bilingual grammar (examples/toydata): 20k training pairs, 20k
 extra two-clause ones (train_compound.tsv, --compound-pairs) and negated comparatives
-(train_neg_comparative.tsv, --neg-comparative-pairs), the question/statement pairs of the
-consistency term (question_statements.tsv, --question-consistency), and test splits of unseen
-sentences (test_iid), unseen word combinations (test_combo), unseen combinations of
-constructions (test_struct), sentences longer than any in training (test_long) and unknown
-words to copy (test_unk).
+(train_neg_comparative.tsv, --neg-comparative-pairs), the pairs of the consistency term
+(question_statements.tsv and place_statements.tsv, --question-consistency, --place-pairs), and
+test splits of unseen sentences (test_iid), unseen word combinations (test_combo), unseen
+combinations of constructions (test_struct), sentences longer than any in training (test_long)
+and unknown words to copy (test_unk).
 The run directory holds model.npz (best weights by valid exact match), vocab.json, config.json,
 train_state.npz (to resume), metrics.json (split -> metric -> value, wall time, peak memory,
 per-layer gradient norms) and the pages explorer.html and backprop.html.
@@ -136,8 +136,7 @@ BEFORE_THE_FIELD = {
 }
 RESUMABLE = ("steps", "eval_every", "eval_size", "log_every", "samples", "threads")
 NONNEGATIVE = (  # fields that must be >= 0
-    "warmup samples seed threads random_positions compound_pairs neg_comparative_pairs "
-    "place_pairs"
+    "warmup samples seed threads random_positions compound_pairs neg_comparative_pairs place_pairs"
 ).split()
 POSITIVE = (  # fields that must be >= 1
     "steps batch_size eval_every eval_size log_every d_model nhead max_len dim_feedforward "
@@ -295,7 +294,12 @@ def train(cfg: Config) -> dict:
         print(
             f"{cfg.task} {cfg.direction}: {len(train_pairs)} training pairs, vocab "
             f"{len(src_vocab)} -> {len(tgt_vocab)}, {model.num_parameters():,} parameters"
-            + (f", {len(consistency)} question/statement pairs" if consistency else "")
+            + (
+                f", {consistency.num_questions} question/statement and"
+                f" {consistency.num_places} place pairs"
+                if consistency
+                else ""
+            )
             + (f", resuming at step {step}" if cfg.resume else "")
         )
 
