@@ -22,7 +22,7 @@ whose BLAS kernels round differently, so expect a few points either way):
     test_long    93.3 [90.8-96.9]   sentences longer than any in training
     test_unk     99.1 [98.2-99.8]   unknown words copied via the alignment head
 
-Each run took 263-293 s (FRESH s as the first run in a fresh clone) and 364-377 MB at peak on an
+Each run took 263-293 s (247 s as the first run in a fresh clone) and 364-377 MB at peak on an
 otherwise idle machine. README ("The main job", "Generalizing") has the full tables, the
 position study (examples/position_study.py) and what else was tried.
 
