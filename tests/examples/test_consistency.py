@@ -99,10 +99,12 @@ def test_a_batch_with_place_pairs_puts_them_last_and_matches_the_words_around_th
     assert len(batches) == 200 and batches.num_places == 100
     src, tgt_in, (rows_a, cols_a, rows_b, cols_b) = batches.batch(8, np.random.default_rng(5), 3)
     assert src.shape[0] == 16 and (rows_b == rows_a + 8).all()
-    at = src_vocab.encode(["在"])[0]
-    has_place = [(row == at).any() for row in src]
-    assert has_place[5:8] == [True] * 3  # rows 5-7: statements with a place
-    assert not any(has_place[8 + 5 :])  # ... and their restatements without it
+    words = [src_vocab.decode(row.tolist()) for row in src]
+    for row in range(5):  # rows 0-4: questions, 8-12 the same clauses as statements
+        assert words[row][-2:] == ["吗", "？"] and words[8 + row][-1] == "。"
+    for row in range(5, 8):  # rows 5-7: statements with a place, 13-15 the same without it
+        with_place, bare = words[row], words[8 + row]
+        assert len(with_place) - len(bare) in (1, 2) and set(bare) < set(with_place)
     assert np.array_equal(tgt_in[rows_a, cols_a + 1], tgt_in[rows_b, cols_b + 1])
     assert set(rows_a.tolist()) >= {5, 6, 7}
     # without place pairs the draw is the one a run saved before them made
