@@ -229,3 +229,39 @@ def test_broadcast_inputs_get_gradients_summed_to_their_shape() -> None:
     (a + b.reshape(1, 3)).backward(np.ones((2, 1, 3)))
     assert a.grad.shape == (2, 1, 3) and b.grad.shape == (3,)
     np.testing.assert_array_equal(b.grad.data, [4.0, 4.0, 4.0])
+
+
+def test_override_ops_runs_the_replacement_inside_the_block_only():
+    from tinygrad_attn.ops.softmax import Softmax
+
+    calls = []
+
+    class LoggedSoftmax(Softmax):
+        @staticmethod
+        def backward(ctx, grad_out):
+            calls.append(grad_out.shape)
+            return Softmax.backward(ctx, grad_out)
+
+    x = tg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    with tg.override_ops({Softmax: LoggedSoftmax}):
+        y = tg.functional.softmax(x, dim=-1)
+        assert type(y.grad_fn) is LoggedSoftmax
+        with tg.override_ops({Softmax: Softmax}):  # an inner block wins, then restores
+            assert type(tg.functional.softmax(x, dim=-1).grad_fn) is Softmax
+        assert type(tg.functional.softmax(x, dim=-1).grad_fn) is LoggedSoftmax
+    assert type(tg.functional.softmax(x, dim=-1).grad_fn) is Softmax
+    (y * tg.tensor([[1.0, 2.0, 3.0], [0.0, -1.0, 4.0]])).sum().backward()
+    assert calls == [(2, 3)]
+    expected = tg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    (
+        tg.functional.softmax(expected, dim=-1) * tg.tensor([[1.0, 2.0, 3.0], [0.0, -1.0, 4.0]])
+    ).sum().backward()
+    np.testing.assert_allclose(x.grad.data, expected.grad.data)
+
+
+def test_override_ops_refuses_what_is_not_a_function():
+    from tinygrad_attn.ops.softmax import Softmax
+
+    with pytest.raises(TypeError, match="override_ops: replacement"):
+        with tg.override_ops({Softmax: print}):
+            pass

@@ -13,7 +13,7 @@ from tinygrad_attn import (
     random,
 )
 from tinygrad_attn.anomaly import AnomalyError, detect_anomaly
-from tinygrad_attn.autograd import Function, enable_grad, is_grad_enabled, no_grad
+from tinygrad_attn.autograd import Function, enable_grad, is_grad_enabled, no_grad, override_ops
 from tinygrad_attn.creation import (
     arange,
     eye,
@@ -65,6 +65,7 @@ __all__ = [
     "ones",
     "ones_like",
     "optim",
+    "override_ops",
     "rand",
     "randn",
     "random",

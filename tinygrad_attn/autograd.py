@@ -64,6 +64,10 @@ _TENSOR: list[Any] = [None]
 # `is not None` test per op and calls nothing.
 _INSPECTOR: list[Any] = [None]
 
+# Op overrides (see `override_ops`): library op class -> the class to run in its place. Empty
+# outside an `override_ops` block, where `apply` pays one truthiness test per op.
+_OVERRIDES: dict[type, type] = {}
+
 
 def register_tensor_class(cls: type) -> None:
     """Tell the engine which class wraps arrays (called once, by tensor.py)."""
@@ -81,6 +85,32 @@ def set_inspector(inspector: Any) -> Any:
 def get_inspector() -> Any:
     """The installed inspector, or None (see `set_inspector`)."""
     return _INSPECTOR[0]
+
+
+@contextlib.contextmanager
+def override_ops(replacements: dict[type[Function], type[Function]]) -> Iterator[None]:
+    """Within the block, `Op.apply(...)` runs `replacements[Op]` in Op's place.
+
+    This is how a user's own op stands in for the library's everywhere the library calls it
+    (`F.softmax`, `nn.MultiheadAttention`, a whole `models.Transformer`), with nothing
+    monkey-patched: `Softmax.apply` looks up its replacement at each call. The recorded node is
+    an instance of the replacement, so `t.grad_fn` names it. Blocks nest; the inner one wins
+    for the ops it names, and each block restores what it found on exit.
+
+        with tg.override_ops({Softmax: MySoftmax}):
+            loss = model(src, tgt_in)   # every softmax runs MySoftmax.forward / .backward
+    """
+    for op, replacement in replacements.items():
+        for role, cls in (("op", op), ("replacement", replacement)):
+            if not (isinstance(cls, type) and issubclass(cls, Function)):
+                raise TypeError(f"override_ops: {role} {cls!r} is not a Function subclass")
+    previous = dict(_OVERRIDES)
+    _OVERRIDES.update(replacements)
+    try:
+        yield
+    finally:
+        _OVERRIDES.clear()
+        _OVERRIDES.update(previous)
 
 
 class VersionCounter:
@@ -188,6 +218,8 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Any:
         """Run the op on Tensors (None allowed for absent optional inputs); record the node."""
+        if _OVERRIDES:
+            cls = _OVERRIDES.get(cls, cls)
         tensors = tuple(_as_tensor(x) for x in inputs)
         needs = tuple(t is not None and t.requires_grad for t in tensors)
         record = _GRAD_ENABLED[0] and any(needs)
