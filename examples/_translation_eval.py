@@ -36,6 +36,7 @@ from toydata.lexicon import NOUNS, PLACES
 from toydata.splits import HELD_OUT_COMBOS, HELD_OUT_STRUCTS
 
 from models import Transformer
+from models.decoding import ban_repeats, safeguards
 
 
 def detokenize(tokens: Sequence[str], lang: str) -> str:
@@ -64,14 +65,16 @@ def cross_attention_recorded(model: Transformer) -> Iterator[None]:
 def greedy_translate(
     model: Transformer, sources: Sequence[Sequence[int]], batch_size: int = 250
 ) -> list[list[int]]:
-    """Greedy-decode id lists in batches of similar length; returns target ids, EOS excluded."""
+    """Greedy-decode id lists in batches of similar length, with the safeguards of
+    models.decoding (length bound, no loops); returns target ids, EOS excluded."""
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
     out: list[list[int]] = [[] for _ in sources]
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
         src = pad_sequences([sources[i] for i in chunk])  # (B, S)
-        max_len = min(model.max_len, 2 * src.shape[1] + 10)  # BOS + room for the longest target
-        ids = model.greedy_decode(src, BOS, EOS, max_len)  # (B, <= max_len)
+        guards = safeguards(src, PAD)  # a length bound per row, no n-gram 3 times in a row
+        max_len = min(model.max_len, int(guards["limits"].max()) + 1)  # BOS + the longest
+        ids = model.greedy_decode(src, BOS, EOS, max_len, **guards)  # (B, <= max_len)
         for row, i in zip(ids, chunk):
             tokens = row[1:].tolist()
             out[i] = tokens[: tokens.index(EOS)] if EOS in tokens else tokens
@@ -236,17 +239,21 @@ def decoding_walk(
 
     Each step shows the token fed in, the token predicted (with its probability) and the
     cross-attention of decoder layer `layer` (0-based) over the source: the mean of the heads,
-    then one row per head (each head is free to look somewhere else).
+    then one row per head (each head is free to look somewhere else). Like greedy_translate,
+    it stops at the source's length bound and never writes an n-gram a third time in a row.
     """
     src = np.array([src_vocab.encode(src_tokens)], dtype=np.int64)  # (1, S)
+    guards = safeguards(src, PAD)  # the same length bound and loop guard as greedy_translate
     prefix = [BOS]
     rows = []
     with model.evaluating(), cross_attention_recorded(model):
         memory = model.encode(src)  # (1, S, E)
-        while len(prefix) < min(model.max_len, 2 * src.shape[1] + 10):
+        while len(prefix) < min(model.max_len, 1 + int(guards["limits"][0])):
             logits = model.decode(np.array([prefix]), memory, src)[0, -1]  # (V,)
             probs = logits.softmax(-1).data
-            token = int(probs.argmax())
+            written = np.array([prefix[1:]], dtype=np.int64)  # (1, t)
+            allowed = ban_repeats(probs[None], written, guards["no_repeat"])  # (1, V)
+            token = int(allowed[0].argmax())
             weights = model.decoder[layer].cross_attn.last_attn_weights.data  # (1, H, T, S)
             rows.append((prefix[-1], token, float(probs[token]), weights[0, :, -1]))  # (H, S)
             prefix.append(token)

@@ -72,6 +72,7 @@ from toydata import (
     load_question_statements,
     load_task,
 )
+from toydata.everyday import unpunctuated
 from toydata.unknown import mask_unknowns
 
 import tinygrad_attn as tg
@@ -106,6 +107,8 @@ class Config:
     random_positions: int = 0  # > 0: train on sorted random positions < this (Ruoss et al. 2023)
     compound_pairs: int = 20000  # extra training pairs "A ， B 。" (train_compound.tsv, <= 20000)
     neg_comparative_pairs: int = 6000  # extra "X 不 比 Y ADJ 。" (train_neg_comparative, <= 10k)
+    everyday_pairs: int = 6000  # extra everyday sentences: 你好, 我 爱 你 (train_everyday, <= 6k)
+    unpunctuated_rate: float = 0.25  # a source's final 。/？ dropped (target kept): optional 。
     question_consistency: float = 3.0  # weight of the consistency loss (_consistency.py)
     consistency_pairs: int = 16  # consistency pairs run beside each update's batch
     place_pairs: int = 4  # of those, statements with a place beside the same without it
@@ -133,10 +136,13 @@ BEFORE_THE_FIELD = {
     "unk_rate": 0.0,
     "question_consistency": 0.0,
     "place_pairs": 0,
+    "everyday_pairs": 0,
+    "unpunctuated_rate": 0.0,
 }
 RESUMABLE = ("steps", "eval_every", "eval_size", "log_every", "samples", "threads")
 NONNEGATIVE = (  # fields that must be >= 0
     "warmup samples seed threads random_positions compound_pairs neg_comparative_pairs place_pairs"
+    " everyday_pairs"
 ).split()
 POSITIVE = (  # fields that must be >= 1
     "steps batch_size eval_every eval_size log_every d_model nhead max_len dim_feedforward "
@@ -171,12 +177,14 @@ def languages(cfg: Config) -> tuple[str, str]:
 
 
 def training_pairs(data: dict[str, list[Pair]], cfg: Config) -> list[Pair]:
-    """The train split plus the first cfg.compound_pairs of train_compound and the first
-    cfg.neg_comparative_pairs of train_neg_comparative (translation only)."""
+    """The train split plus the first cfg.compound_pairs of train_compound, the first
+    cfg.neg_comparative_pairs of train_neg_comparative and the first cfg.everyday_pairs of
+    train_everyday (translation only)."""
     return (
         data["train"]
         + data.get("train_compound", [])[: cfg.compound_pairs]
         + data.get("train_neg_comparative", [])[: cfg.neg_comparative_pairs]
+        + data.get("train_everyday", [])[: cfg.everyday_pairs]
     )
 
 
@@ -190,6 +198,9 @@ def epoch_batches(pairs: list[Pair], src_vocab: Vocab, tgt_vocab: Vocab, cfg: Co
     if cfg.unk_rate > 0:  # a stream of its own: the batch order is the same at any unk_rate
         unk_rng = np.random.default_rng([cfg.seed, epoch, 1])
         pairs = [mask_unknowns(p, cfg.unk_rate, unk_rng) for p in pairs]
+    if cfg.unpunctuated_rate > 0:  # as typed: no final 。/？, the same translation
+        punct_rng = np.random.default_rng([cfg.seed, epoch, 3])
+        pairs = [unpunctuated(p, cfg.unpunctuated_rate, punct_rng) for p in pairs]
     order = rng.permutation(len(pairs))
     pool = POOL * cfg.batch_size
     bucketed = []
@@ -279,8 +290,8 @@ def train(cfg: Config) -> dict:
         # The data, and vocabularies built from the training split (read back on --resume).
         data = load_task(cfg.task, cfg.direction)
         run = rio.RunDir(cfg.out, asdict(cfg))
-        src_vocab, tgt_vocab = run.vocabularies(data["train"], cfg.resume)
         train_pairs = training_pairs(data, cfg)
+        src_vocab, tgt_vocab = run.vocabularies(train_pairs, cfg.resume)
         consistency = consistency_batches(cfg, src_vocab, tgt_vocab)
 
         # The model and its optimizer: Adam with a warmup then a cosine decay of the lr.
@@ -405,6 +416,7 @@ def check_config(cfg: Config) -> None:
         ("dropout", 0 <= cfg.dropout < 1, "in [0, 1)"),
         ("label_smoothing", 0 <= cfg.label_smoothing <= 1, "in [0, 1]"),
         ("unk_rate", 0 <= cfg.unk_rate < 1, "in [0, 1)"),
+        ("unpunctuated_rate", 0 <= cfg.unpunctuated_rate <= 1, "in [0, 1]"),
         ("min_lr_ratio", 0 <= cfg.min_lr_ratio <= 1, "in [0, 1]"),
         ("lr", cfg.lr > 0, "> 0"),
         ("clip", cfg.clip > 0, "> 0"),

@@ -12,7 +12,12 @@ Chinese is typed as usual, without spaces: it is split into the vocabulary's wor
 match; Latin words, numbers and runs of unknown characters stay whole words. Unknown words are
 read as <unk>, and each <unk> the model writes is replaced by the unknown word its alignment
 head attends to (copied through: "我用了他的iPhone。" -> "I used his iPhone."); stderr names the
-unknown and the copied words, and warns when more than half the words are unknown. `--strict`
+unknown and the copied words. When more than half the words are unknown the sentence is outside
+what the model learned: stderr says so and the output line starts with
+"[outside what the model learned; a guess]". The final 。 or ？ may be left out (the model was
+trained on sources without it: "我每天看书" -> "I read books every day."). Decoding stops within
+2 * (source tokens) + 5 tokens and never writes an n-gram three times in a row
+(models.decoding.safeguards), so no input makes it loop. `--strict`
 refuses input with unknown words instead (exit 2). `--ckpt DIR` picks the run directory (default
 runs/zh_en in this repository, where train_translation.py writes). Exit code 2 with a one-line
 message on stderr for empty or too long input, a bad flag value (--beam 0, --plot-attention or
@@ -33,13 +38,17 @@ import _translation_io as rio
 import numpy as np
 from _explorer import explore
 from _unk_copy import Copy, head_attention, parse_head, replace_unks
-from toydata import BOS, EOS, UNK, Vocab, segment
+from toydata import BOS, EOS, PAD, UNK, Vocab, segment
 from train_translation import Config, build_model, languages, load_config
 
 from models import Transformer
+from models.decoding import safeguards
 from tinygrad_attn.viz import attention_html, plot_attention
 
 REPO = Path(__file__).resolve().parent.parent  # the default run directory is found from here
+
+
+OUTSIDE = "[outside what the model learned; a guess]"  # before a mostly-unknown output
 
 
 class InputError(Exception):
@@ -83,12 +92,14 @@ class Translator:
         return tokens, np.array([ids], dtype=np.int64)
 
     def translate(self, src: np.ndarray, beam: int) -> list[str]:
-        """Greedy (beam 1) or beam-search translation.  Shapes: src (1, S) -> tokens."""
-        max_len = min(self.model.max_len, 2 * src.shape[1] + 10)
+        """Greedy (beam 1) or beam-search translation, at most 2 * S + 5 tokens and no n-gram
+        three times in a row (models.decoding.safeguards).  Shapes: src (1, S) -> tokens."""
+        guards = safeguards(src, PAD)
+        max_len = min(self.model.max_len, int(guards["limits"][0]) + 1)  # BOS + the bound
         if beam > 1:
-            out = self.model.beam_search(src, beam, BOS, EOS, max_len)
+            out = self.model.beam_search(src, beam, BOS, EOS, max_len, **guards)
         else:
-            out = self.model.greedy_decode(src, BOS, EOS, max_len)
+            out = self.model.greedy_decode(src, BOS, EOS, max_len, **guards)
         return self.tgt_vocab.decode(out[0])
 
     def copy_unknowns(self, src: np.ndarray, tokens: list[str], output: list[str]):
@@ -119,14 +130,19 @@ def _check_unknown(tokens: list[str], ids: list[int], strict: bool) -> None:
     if strict:
         raise InputError(f"unknown to the model: {', '.join(unknown)} (--strict)")
     print(f"warning: unknown to the model: {', '.join(unknown)}", file=sys.stderr)
-    words = [t for t in tokens if t[:1].isalnum()]  # punctuation is no word
-    n_unknown = sum(1 for t, i in zip(tokens, ids) if i == UNK and t[:1].isalnum())
-    if 2 * n_unknown > len(words):
+    n_unknown, n_words = unknown_share(tokens, ids)
+    if 2 * n_unknown > n_words:
         print(
-            f"warning: {n_unknown} of {len(words)} words are unknown: "
-            "the translation is mostly guesswork",
+            f"warning: {n_unknown} of {n_words} words are unknown: "
+            "the sentence is outside what the model learned",
             file=sys.stderr,
         )
+
+
+def unknown_share(tokens: list[str], ids: list[int]) -> tuple[int, int]:
+    """(unknown words, words): punctuation is no word."""
+    words = [(t, i) for t, i in zip(tokens, ids) if t[:1].isalnum()]
+    return sum(1 for _, i in words if i == UNK), len(words)
 
 
 def _copy_head(ckpt: Path, model: Transformer) -> tuple[int, int | None]:
@@ -168,7 +184,9 @@ def run_one(tr: Translator, text: str, args: argparse.Namespace) -> None:
         print(ev.decoding_walk(tr.model, tokens, tr.src_vocab, tr.tgt_vocab, layer))
         if copies:
             print(_copy_report(copies, tokens, tr.tgt_vocab, tr.copy_head))
-    print(ev.detokenize(output, tr.langs[1]))
+    n_unknown, n_words = unknown_share(tokens, src[0].tolist())
+    shown = ev.detokenize(output, tr.langs[1])
+    print(f"{OUTSIDE} {shown}" if 2 * n_unknown > n_words else shown)  # not as if it knew
     if copies:
         copied = dict.fromkeys(tokens[c.source] for c in copies)
         print(f"copied: {', '.join(copied)}", file=sys.stderr)

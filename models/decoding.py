@@ -9,6 +9,15 @@ and reuses the keys and values of earlier positions (models/cache.py), so the co
 linearly with the output length; `use_cache=False` re-runs the decoder over the whole prefix at
 every step (quadratic), the plain reading of the model. Both give the same tokens: their
 logits agree to float32 rounding (~1e-6), so only an exact near-tie could pick differently.
+
+Safeguards against a model that will not stop (`safeguards(src, pad_id)` makes both):
+- `limits` (B,): row b generates at most limits[b] tokens, EOS included, and ends there
+  without EOS; `length_limits` gives LENGTH_RATIO * (its source tokens) + LENGTH_EXTRA
+  (2 * S + 5: the toy grammar's longest target plus EOS is 2 * S + 3, a fixed phrase such as
+  没关系 -> "it does not matter").
+- `no_repeat` (B,) bool: in those rows a token is never chosen if it would make the output end
+  with one n-gram three times in a row (any n: "you you you", "in the park in the park in the
+  park"); `safeguards` leaves it off for a source that itself repeats an n-gram three times.
 """
 
 from __future__ import annotations
@@ -19,6 +28,49 @@ import numpy as np
 
 from models.cache import DecoderCache
 from tinygrad_attn import Tensor
+
+LENGTH_RATIO = 2
+LENGTH_EXTRA = 5
+REPEATS = 3  # an n-gram this many times in a row is a loop
+
+
+def length_limits(src: np.ndarray, pad_id: int) -> np.ndarray:
+    """The most tokens each row may generate, EOS included: LENGTH_RATIO * (its non-pad source
+    tokens) + LENGTH_EXTRA.  Shapes: src (B, S) -> (B,) int64."""
+    return LENGTH_RATIO * (np.asarray(src) != pad_id).sum(axis=1) + LENGTH_EXTRA
+
+
+def has_loop(tokens: list, times: int = REPEATS) -> bool:
+    """True when some n-gram occurs `times` times in a row: [5, 6, 5, 6, 5, 6] (n = 2)."""
+    for n in range(1, len(tokens) // times + 1):
+        for i in range(len(tokens) - times * n + 1):
+            first = tokens[i : i + n]
+            if all(tokens[i + k * n : i + (k + 1) * n] == first for k in range(1, times)):
+                return True
+    return False
+
+
+def safeguards(src: np.ndarray, pad_id: int) -> dict[str, np.ndarray]:
+    """{"limits": length_limits, "no_repeat": True for every row whose source has no loop of
+    its own} for greedy_decode / beam_search.  Shapes: src (B, S) -> two (B,) arrays."""
+    rows = [[t for t in row if t != pad_id] for row in np.asarray(src).tolist()]
+    no_repeat = np.array([not has_loop(r) for r in rows], dtype=bool)
+    return {"limits": length_limits(src, pad_id), "no_repeat": no_repeat}
+
+
+def ban_repeats(logits: np.ndarray, generated: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`logits` with -inf on each token that would end a REPEATS-th copy in a row of an n-gram
+    (for the rows where `rows` is True).  Shapes: logits (N, V), generated (N, t) without BOS,
+    rows (N,) -> (N, V)."""
+    logits = np.array(logits)  # a copy: the caller's array stays as it was
+    length = generated.shape[1]
+    for n in range(1, (length + 1) // REPEATS + 1):
+        # The token that would repeat generated[-n]: banned when the copies before it agree.
+        span = (REPEATS - 1) * n - 1
+        agree = generated[:, length - span - n : length - n] == generated[:, length - span :]
+        hit = np.nonzero(agree.all(axis=1) & rows)[0]
+        logits[hit, generated[hit, length - n]] = -np.inf
+    return logits
 
 
 def _check(bos_id: int, eos_id: int, max_len: int, model: Any) -> None:
@@ -31,9 +83,17 @@ def _check(bos_id: int, eos_id: int, max_len: int, model: Any) -> None:
 
 
 def greedy_decode(
-    model: Any, src: np.ndarray, bos_id: int, eos_id: int, max_len: int, use_cache: bool = True
+    model: Any,
+    src: np.ndarray,
+    bos_id: int,
+    eos_id: int,
+    max_len: int,
+    use_cache: bool = True,
+    limits: np.ndarray | None = None,
+    no_repeat: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Pick the most likely next token at each step.  Shapes: src (B, S) -> (B, <= max_len)."""
+    """Pick the most likely next token at each step; `limits` and `no_repeat` (B,) as in the
+    module docstring.  Shapes: src (B, S) -> (B, <= max_len)."""
     _check(bos_id, eos_id, max_len, model)
     with model.evaluating():
         memory = model.encode(src)  # (B, S, E)
@@ -41,10 +101,15 @@ def greedy_decode(
         out = np.full((src.shape[0], 1), bos_id, dtype=np.int64)  # (B, 1)
         done = np.zeros(src.shape[0], dtype=bool)
         while out.shape[1] < max_len and not done.all():
-            token = step(out).argmax(axis=-1)  # (B,)
+            logits = step(out)  # (B, V)
+            if no_repeat is not None:
+                logits = ban_repeats(logits, out[:, 1:], no_repeat & ~done)
+            token = logits.argmax(axis=-1)  # (B,)
             token = np.where(done, model.pad_id, token)
             out = np.concatenate([out, token[:, None]], axis=1)  # (B, t+1)
             done |= token == eos_id
+            if limits is not None:
+                done |= out.shape[1] - 1 >= limits
     return out
 
 
@@ -83,14 +148,17 @@ def beam_search(
     max_len: int,
     length_penalty: float = 1.0,
     use_cache: bool = True,
+    limits: np.ndarray | None = None,
+    no_repeat: np.ndarray | None = None,
 ) -> np.ndarray:
     """Keep the `beam_size` best prefixes per source; return the best finished hypothesis.
 
     A hypothesis ends when EOS is among the top `beam_size` candidates of its step. Ended ones
     are ranked by sum(log p) / length**length_penalty, length counting the generated tokens;
     a source is done when it holds `beam_size` of them and no open beam could outrank the worst
-    (beams still open at max_len end there).
-    With beam_size=1 this is exactly greedy decoding. Shapes: src (B, S) -> (B, <= max_len).
+    (beams still open at max_len, or at the source's `limits`, end there); `no_repeat` as in
+    the module docstring. With beam_size=1 this is exactly greedy decoding.
+    Shapes: src (B, S) -> (B, <= max_len).
     """
     _check(bos_id, eos_id, max_len, model)
     if beam_size < 1:
@@ -104,8 +172,11 @@ def beam_search(
         scores = np.full((batch, k), -np.inf)
         scores[:, 0] = 0.0  # the K beams start identical: keep one live so none is duplicated
         done = np.zeros(batch, dtype=bool)
+        guard = None if no_repeat is None else np.repeat(no_repeat, k)  # (B*K,)
         while prefixes.shape[1] < max_len and not done.all():
             log_probs = Tensor(step(prefixes).astype(np.float64)).log_softmax(-1).data  # (B*K, V)
+            if guard is not None:
+                log_probs = ban_repeats(log_probs, prefixes[:, 1:], guard)
             total = (scores.reshape(-1, 1) + log_probs).reshape(batch, -1)  # (B, K*V)
             prefixes, scores, parents = _advance(
                 prefixes, total, log_probs.shape[1], k, eos_id, length_penalty, finished, done
@@ -118,13 +189,28 @@ def beam_search(
                 best_open = scores[b].max() / generated**length_penalty
                 worst_kept = min(score for score, _ in finished[b]) if finished[b] else np.inf
                 done[b] = done[b] or (len(finished[b]) >= k and best_open <= worst_kept)
+                if not done[b] and limits is not None and generated >= limits[b]:
+                    _end_open(finished[b], prefixes[b * k : (b + 1) * k], scores[b], length_penalty)
+                    done[b] = True
         for b in range(batch):  # beams still open at max_len end here, without EOS
-            for j in range(k):
-                if not done[b] and np.isfinite(scores[b, j]):
-                    tokens = prefixes[b * k + j, 1:].tolist()
-                    finished[b].append((scores[b, j] / len(tokens) ** length_penalty, tokens))
+            if not done[b]:
+                _end_open(finished[b], prefixes[b * k : (b + 1) * k], scores[b], length_penalty)
     best = [max(f, key=lambda item: item[0])[1] for f in finished]
     return _pack(best, bos_id, model.pad_id)
+
+
+def _end_open(
+    finished: list[tuple[float, list[int]]],
+    prefixes: np.ndarray,
+    scores: np.ndarray,
+    length_penalty: float,
+) -> None:
+    """End a source's open beams where they stand, without EOS, as hypotheses.
+    Shapes: prefixes (K, t), scores (K,)."""
+    for row, score in zip(prefixes, scores):
+        if np.isfinite(score):
+            tokens = row[1:].tolist()
+            finished.append((score / len(tokens) ** length_penalty, tokens))
 
 
 def _advance(

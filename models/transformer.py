@@ -431,14 +431,20 @@ class Transformer(nn.Module):
         eos_id: int,
         max_len: int,
         use_cache: bool = True,
+        limits: np.ndarray | None = None,
+        no_repeat: np.ndarray | None = None,
     ) -> np.ndarray:
         """Batched greedy decoding -> (B, <= max_len) ints: BOS first, pad_id after EOS.
 
         `use_cache` reuses earlier positions' keys and values (linear cost in the length);
         without it every step re-runs the decoder over the whole prefix. Same output.
+        `limits` / `no_repeat` (B,): the safeguards of models.decoding (a length bound per
+        row, no n-gram three times in a row); `decoding.safeguards(src, pad_id)` makes both.
         """
         src = self._tokens(src, "src")
-        return decoding.greedy_decode(self, src, bos_id, eos_id, max_len, use_cache)
+        return decoding.greedy_decode(
+            self, src, bos_id, eos_id, max_len, use_cache, limits, no_repeat
+        )
 
     def beam_search(
         self,
@@ -449,14 +455,26 @@ class Transformer(nn.Module):
         max_len: int,
         length_penalty: float = 1.0,
         use_cache: bool = True,
+        limits: np.ndarray | None = None,
+        no_repeat: np.ndarray | None = None,
     ) -> np.ndarray:
         """Beam search with length normalisation (score / length**length_penalty), same format.
 
-        `use_cache` as in greedy_decode; beam_size=1 is greedy decoding.
+        `use_cache`, `limits` and `no_repeat` as in greedy_decode; beam_size=1 is greedy
+        decoding.
         """
         src = self._tokens(src, "src")
         return decoding.beam_search(
-            self, src, beam_size, bos_id, eos_id, max_len, length_penalty, use_cache
+            self,
+            src,
+            beam_size,
+            bos_id,
+            eos_id,
+            max_len,
+            length_penalty,
+            use_cache,
+            limits,
+            no_repeat,
         )
 
     def _tokens(self, tokens: np.ndarray | Tensor, name: str) -> np.ndarray:

@@ -28,6 +28,8 @@ TRANSLATION_SPLITS = (
     "test_unk",
     "train_compound",
     "train_neg_comparative",
+    "train_everyday",
+    "test_everyday",
 )
 HEADER = "source\ttarget\talignment"
 

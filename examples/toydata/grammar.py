@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .everyday_words import EVERYDAY_VERBS
 from .lexicon import NAMES, NOUNS, NUMBERS, PLACES, PRONOUNS, TIMES
 from .prng import SplitMix64
 from .verbs import ADJECTIVES, VERBS, Verb
@@ -38,11 +39,14 @@ _CMP_ADJECTIVES = [a.zh for a in ADJECTIVES.values() if a.cmp]
 FRAGMENT_RATE = 0.04
 PREDICATE_RATE = 0.06
 _PRED_ADJECTIVES = [a.zh for a in ADJECTIVES.values() if a.pred]
+_ALL_VERBS = {**VERBS, **EVERYDAY_VERBS}  # a wanted verb may be 爱; _pick_verb draws from VERBS
 
 
 @dataclass
 class NP:
-    """A noun phrase.  kind: pron | name | noun | place.  det: bare | the | num | dem | poss."""
+    """A noun phrase.  kind: pron | name | noun | place, and in everyday clauses dem (这 / 那
+    alone: "this", "that"), nat (中国人 -> "chinese") and phrase (a fixed phrase's key).
+    det: bare | the | num | dem | poss."""
 
     kind: str
     head: str
@@ -63,7 +67,12 @@ class Clause:
     """One clause: a verb clause (verb/obj set), a 比-comparative (cmp_adj/cmp_std set), an
     adjective predicate (pred_adj set: 他 很 高 -> "he is tall"), or a bare noun phrase
     (`fragment`: just `subj`, no verb and no final punctuation: 机器 学习 -> "machine
-    learning", the example of docs/self_attention.md)."""
+    learning", the example of docs/self_attention.md).
+
+    The everyday clauses (everyday.py) add: a fixed `phrase` (你好, 谢谢: `subj` holds it as an
+    NP of kind "phrase") with an optional `address` (你好 ， 小明); the copula with its
+    complement `copula` (他 是 老师 -> "he is a teacher"); `called`, the name of 叫 (我 叫 大卫 ->
+    "my name is david"); `also` (也) and `very` (非常 instead of 很)."""
 
     subj: NP
     aspect: str = "present"
@@ -78,6 +87,12 @@ class Clause:
     cmp_std: NP | None = None
     pred_adj: str | None = None
     fragment: bool = False
+    phrase: str | None = None
+    address: NP | None = None
+    copula: NP | None = None
+    called: str | None = None
+    also: bool = False
+    very: bool = False
     extra: dict = field(default_factory=dict)
 
 
@@ -101,7 +116,7 @@ def sample_clause(
         return _comparative(rng, question)
     if not lexical and rng.chance(PREDICATE_RATE):
         return _predicate(rng, question, want.get("neg"))
-    verb = VERBS[want["verb"]] if "verb" in want else _pick_verb(rng, want)
+    verb = _ALL_VERBS[want["verb"]] if "verb" in want else _pick_verb(rng, want)
     aspect = _pick_aspect(rng, verb, question, want.get("neg"))
     subj = _named(want["subj"]) if "subj" in want else _subject(rng, question)
     clause = Clause(subj, aspect, verb.zh, question=question)

@@ -8,26 +8,23 @@ statement) get an empty alignment.
 
 from __future__ import annotations
 
-from .grammar import NP, Clause
-from .lexicon import (
-    DEMONSTRATIVES,
-    NAMES,
-    NOUNS,
-    NUMBERS,
-    PLACES,
-    PRONOUNS,
-    TIMES,
-    UNSEEN_NOUNS,
-    UNSEEN_PLACES,
+from .everyday_words import PHRASES, TITLES
+from .grammar import Clause
+from .lexicon import NAMES, PRONOUNS, TIMES
+from .render_np import (
+    ADJECTIVES_ALL,
+    PLACES_ALL,
+    VERBS_ALL,
+    En,
+    Zh,
+    agreement,
+    en_complement,
+    en_np,
+    en_words,
+    np_classes,
+    zh_np,
 )
-from .verbs import ADJECTIVES, EN_VERBS, VERBS
-
-# The unseen words of test_unk render like the others; names and digits are their own English.
-_NOUNS = {**NOUNS, **UNSEEN_NOUNS}
-_PLACES = {**PLACES, **UNSEEN_PLACES}
-
-Zh = list[tuple[str, str]]  # (token, key)
-En = list[tuple[str, tuple[str, ...]]]  # (token, keys of the source tokens it translates)
+from .verbs import EN_VERBS
 
 # Markers placed before the verb in Chinese (aspect -> [(token, key suffix)]).
 _ZH_MARKERS = {
@@ -48,11 +45,13 @@ def render(sentence: list[Clause]) -> tuple[list[str], list[str], list[list[int]
     zh: Zh = []
     en: En = []
     for i, clause in enumerate(sentence):
-        if i:
+        if i:  # "A ， B" -> "A , and B"; after a fixed phrase just "," (你好 ， 我 是 大卫)
             zh.append(("，", "conj"))
-            en += [(",", ("conj",)), ("and", ("conj",))]
+            en += [(",", ("conj",))] + ([] if sentence[i - 1].phrase else [("and", ("conj",))])
         zh += zh_clause(clause, f"{i}.")
         en += en_clause(clause, f"{i}.")
+    if sentence[-1].phrase:  # a fixed phrase brings its own mark, if any (你好 吗 ？)
+        return _aligned(zh, en)
     question = sentence[-1].question
     zh.append(("？" if question else "。", "end"))
     en.append(("?" if question else ".", ("end",)))
@@ -66,102 +65,25 @@ def _aligned(zh: Zh, en: En) -> tuple[list[str], list[str], list[list[int]]]:
     return [t for t, _ in zh], [t for t, _ in en], align
 
 
-def _words(words: tuple[str, ...], *keys: str) -> En:
-    """English words all translating `keys`; "the" never has a source."""
-    return [(w, () if w == "the" else keys) for w in words]
-
-
-def zh_np(np: NP, p: str) -> Zh:
-    """Chinese noun phrase: [possessor 的 | number measure | 这/那 measure] [adj [的]] head."""
-    if np.kind != "noun":
-        return [(np.head, p + "h")]
-    out: Zh = []
-    if np.det == "poss":
-        out += zh_np(np.poss, p + "p.") + [("的", p + "de")]
-    elif np.det in ("num", "dem"):
-        out += [(np.num or np.dem, p + "d"), (_NOUNS[np.head].measure, p + "m")]
-    if np.adj:
-        out.append((np.adj, p + "a"))
-        if ADJECTIVES[np.adj].de:
-            out.append(("的", p + "ade"))
-    tokens = _NOUNS[np.head].tokens
-    return out + [(tok, p + "h" + (str(k) if k else "")) for k, tok in enumerate(tokens)]
-
-
-def en_np(np: NP, p: str, case: str) -> En:
-    """English noun phrase; `case` is subj or obj (pronouns).  Measure words are dropped, except
-    containers of mass nouns ("三 杯 茶" -> "three cups of tea")."""
-    if np.kind == "pron":
-        return [(getattr(PRONOUNS[np.head], case), (p + "h",))]
-    if np.kind == "name":
-        return [(NAMES.get(np.head, np.head), (p + "h",))]
-    if np.kind == "place":
-        return _words(_PLACES[np.head].np, p + "h")
-    noun = _NOUNS[np.head]
-    plural = (np.det == "bare" and not noun.mass) or (np.det == "num" and np.num not in ("一", "1"))
-    out: En = []
-    if np.det == "the":
-        out.append(("the", ()))
-    elif np.det == "poss":
-        out += en_possessor(np.poss, p + "p.", p + "de")
-    elif np.det == "dem":
-        out.append((DEMONSTRATIVES[np.dem], (p + "d",)))
-    elif np.det == "num":
-        out.append((NUMBERS.get(np.num, np.num), (p + "d",)))  # digits stay digits
-    if noun.container and np.det in ("num", "dem"):
-        out += [(noun.container[plural], (p + "m",)), ("of", ())]
-    if np.adj:
-        out.append((ADJECTIVES[np.adj].en, (p + "a",)))
-    out += _head_words(noun.pl if plural else noun.sg, len(noun.tokens), p + "h")
-    if np.det == "num" and np.num == "一":  # "a" or "an" depends on the next word's sound
-        out[0] = ("an" if out[1][0][0] in "aeiou" else "a", out[0][1])
-    return out
-
-
-def _head_words(words: tuple[str, ...], n_tokens: int, key: str) -> En:
-    """A noun's English words; a noun of several Chinese tokens aligns word k to token k
-    (机器 -> "machine", 学习 -> "learning"), otherwise every word to the one token."""
-    if n_tokens == len(words) > 1:
-        return [(w, (key + (str(k) if k else ""),)) for k, w in enumerate(words)]
-    return _words(words, key)
-
-
-def en_possessor(np: NP, p: str, de: str) -> En:
-    """my / xiaoming 's / the teacher 's: 的 becomes the possessive form or "'s"."""
-    if np.kind == "pron":
-        return [(PRONOUNS[np.head].poss, (p + "h", de))]
-    return en_np(np, p, "obj") + [("'s", (de,))]
-
-
-def np_classes(np: NP) -> frozenset[str]:
-    """Semantic classes of a noun phrase's head (pronouns and names are people)."""
-    if np.kind == "place":
-        return _PLACES[np.head].tags | {"place"}
-    if np.kind == "noun":
-        return _NOUNS[np.head].classes
-    return frozenset({"person"})
-
-
-def _agreement(subj: NP) -> tuple[str, str, str]:
-    """(be, do, have) agreeing with the subject; the -s form is used when do == "does"."""
-    if subj.kind == "pron":
-        pron = PRONOUNS[subj.head]
-        if pron.person == 1 and not pron.plural:
-            return "am", "do", "have"
-        if pron.plural or pron.person == 2:
-            return "are", "do", "have"
-    return "is", "does", "has"
-
-
 def zh_clause(c: Clause, p: str) -> Zh:
-    """Chinese order: S [time] [经常] [不/没/会/正在] [在 P] [给 B] V [了/过] O [吗]; or
-    S [不] 比 Y ADJ [吗]; or S 很/不 ADJ, S ADJ 吗."""
-    out = zh_np(c.subj, p + "s.")
-    if c.pred_adj:  # 很 links a positive predicate, 不 negates it, 吗 asks
+    """Chinese order: S [time] [也] [经常] [不/没/会/正在] [在 P] [给 B] V [了/过] O [吗]; or
+    S [不] 比 Y ADJ [吗]; or [time] S [也] 很/非常/不 ADJ, [time] S [也] ADJ 吗; or
+    S [也] [不] 是/叫 C [吗]; or a fixed phrase [， address]."""
+    if c.phrase:
+        return _phrase(c, p)[0]
+    before = [(c.time, p + "t")] if c.time and c.pred_adj else []  # 今天 天气 很 好
+    out = before + zh_np(c.subj, p + "s.")
+    also = [("也", p + "also")] if c.also else []
+    neg = [("不", p + "neg")] if c.aspect.startswith("neg") else []
+    ask = [("吗", p + "q")] if c.question else []
+    if c.copula or c.called:
+        comp = zh_np(c.copula, p + "c.") if c.copula else [(c.called, p + "n")]
+        return out + also + neg + [("是" if c.copula else "叫", p + "cop")] + comp + ask
+    if c.pred_adj:  # 很 (or 非常, "very") links a positive predicate, 不 negates it, 吗 asks
         if c.question:
-            return out + [(c.pred_adj, p + "a"), ("吗", p + "q")]
-        link = ("不", p + "neg") if c.aspect.startswith("neg") else ("很", p + "hen")
-        return out + [link, (c.pred_adj, p + "a")]
+            return out + also + [(c.pred_adj, p + "a")] + ask
+        link = neg or [("非常", p + "very") if c.very else ("很", p + "hen")]
+        return out + also + link + [(c.pred_adj, p + "a")]
     if c.cmp_adj:  # 不 before 比 negates a comparative: 他 不 比 你 高
         if c.aspect.startswith("neg"):
             out.append(("不", p + "neg"))
@@ -169,6 +91,7 @@ def zh_clause(c: Clause, p: str) -> Zh:
         return out + ([("吗", p + "q")] if c.question else [])
     if c.time:
         out.append((c.time, p + "t"))
+    out += also
     if c.often:
         out.append(("经常", p + "often"))
     out += [(tok, p + key) for tok, key in _ZH_MARKERS.get(c.aspect, [])]
@@ -189,9 +112,9 @@ def zh_clause(c: Clause, p: str) -> Zh:
 
 def _verb_group(c: Clause, p: str, do: str) -> tuple[En, En]:
     """(auxiliaries, verb words): English tense/aspect from 了/没/会/正在/过/不 and 吗."""
-    verb = VERBS[c.verb]
+    verb = VERBS_ALL[c.verb]
     sense = EN_VERBS[verb.senses[min(np_classes(c.obj) & verb.senses.keys())]]
-    be, _, have = _agreement(c.subj)
+    be, _, have = agreement(c.subj)
     q = (p + "q",) if c.question else ()
     neg = (p + "neg",)
     aux, form = {
@@ -209,20 +132,21 @@ def _verb_group(c: Clause, p: str, do: str) -> tuple[En, En]:
 
 
 def en_clause(c: Clause, p: str) -> En:
-    """[Aux] S [often] V O [for/to B] [place] [time]: English order, inverted in questions."""
-    be, do, _ = _agreement(c.subj)
+    """[Aux] S [also] [often] V O [for/to B] [place] [time]: English order, inverted in
+    questions; predicates, comparatives, the copula and fixed phrases as their Chinese."""
+    if c.phrase:
+        return _phrase(c, p)[1]
+    be, do, _ = agreement(c.subj)
     subj = en_np(c.subj, p + "s.", "subj")
+    also = [("also", (p + "also",))] if c.also else []
+    if c.copula or c.called:
+        return _en_copula(c, p, subj, be, also)
     if c.pred_adj:
-        adj = [(ADJECTIVES[c.pred_adj].en, (p + "a",))]
-        if c.question:
-            return [(be, (p + "q",))] + subj + adj
-        if c.aspect.startswith("neg"):
-            return subj + [(be, ()), ("not", (p + "neg",))] + adj
-        return subj + [(be, (p + "hen",))] + adj
+        return _en_predicate(c, p, subj, be, also)
     if c.cmp_adj:
-        adj = ADJECTIVES[c.cmp_adj]
+        adj = ADJECTIVES_ALL[c.cmp_adj]
         cls = min(np_classes(c.subj) & adj.cmp.keys())
-        rest = _words(adj.cmp[cls], p + "a") + [("than", (p + "bi",))]
+        rest = en_words(adj.cmp[cls], p + "a") + [("than", (p + "bi",))]
         rest += en_np(c.cmp_std, p + "c.", "obj")
         if c.question:
             return [(be, (p + "q",))] + subj + rest
@@ -232,12 +156,53 @@ def en_clause(c: Clause, p: str) -> En:
     aux, verb = _verb_group(c, p, do)
     often = [("often", (p + "often",))] if c.often else []
     head = aux + subj if c.question else subj + aux
-    out = head + often + verb + en_np(c.obj, p + "o.", "obj")
+    out = head + also + often + verb + en_np(c.obj, p + "o.", "obj")
     if c.bene:
-        out += [(VERBS[c.verb].bene, (p + "gei",))] + en_np(c.bene, p + "b.", "obj")
+        out += [(VERBS_ALL[c.verb].bene, (p + "gei",))] + en_np(c.bene, p + "b.", "obj")
     if c.place:
-        prep, *rest = _PLACES[c.place].at
-        out += [(prep, (p + "zai", p + "prog"))] + _words(tuple(rest), p + "pl")
+        prep, *rest = PLACES_ALL[c.place].at
+        out += [(prep, (p + "zai", p + "prog"))] + en_words(tuple(rest), p + "pl")
     if c.time:
-        out += _words(TIMES[c.time][0], p + "t")
+        out += en_words(TIMES[c.time][0], p + "t")
     return out
+
+
+def _en_predicate(c: Clause, p: str, subj: En, be: str, also: En) -> En:
+    """S is [also] [very / not] ADJ [time], or is S [also] ADJ [time] ?: 他 很 高 -> "he is
+    tall"; 今天 天气 非常 好 -> "the weather is very good today"."""
+    adj = [(ADJECTIVES_ALL[c.pred_adj].en, (p + "a",))]
+    time = en_words(TIMES[c.time][0], p + "t") if c.time else []
+    if c.question:
+        return [(be, (p + "q",))] + subj + also + adj + time
+    if c.aspect.startswith("neg"):
+        return subj + [(be, ()), ("not", (p + "neg",))] + adj + time
+    if c.very:
+        return subj + [(be, ())] + also + [("very", (p + "very",))] + adj + time
+    return subj + [(be, (p + "hen",))] + also + adj + time
+
+
+def _en_copula(c: Clause, p: str, subj: En, be: str, also: En) -> En:
+    """是: "he is [also] [not] a teacher", "is this your book ?"; 叫: 我 叫 大卫 -> "my name
+    is david", 你 叫 玛丽 吗 ？ -> "is your name mary ?"."""
+    if c.called:  # the subject is a pronoun: its possessive, then "name"
+        subj = [(PRONOUNS[c.subj.head].poss, (p + "s.h",)), ("name", (p + "cop",))]
+        be, comp = "is", [(NAMES.get(c.called, c.called), (p + "n",))]
+    else:
+        comp = en_complement(c.copula, c.subj, p + "c.")
+    if c.question:
+        return [(be, (p + "q", p + "cop"))] + subj + also + comp
+    neg = [("not", (p + "neg",))] if c.aspect.startswith("neg") else []
+    return subj + [(be, (p + "cop",))] + also + neg + comp
+
+
+def _phrase(c: Clause, p: str) -> tuple[Zh, En]:
+    """A fixed phrase, and the person addressed after a comma (你好 ， 老师 -> "hello ,
+    teacher")."""
+    phrase = PHRASES[c.phrase]
+    zh = [(tok, f"{p}f{k}") for k, tok in enumerate(phrase.zh)]
+    en = [(word, tuple(f"{p}f{k}" for k in keys)) for word, keys in phrase.en]
+    if c.address:
+        name = NAMES.get(c.address.head) or TITLES[c.address.head]
+        zh += [("，", p + "comma"), (c.address.head, p + "ad")]
+        en += [(",", (p + "comma",)), (name, (p + "ad",))]
+    return zh, en

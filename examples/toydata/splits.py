@@ -20,6 +20,9 @@
   In train the comparative appears in one frame only, the plain statement, while the adjective
   predicate appears in three (他 很 高 / 他 不 高 / 他 高 吗); a second frame for the comparative
   is evidence that it combines with others. Negation + comparative is no held-out pair.
+- train_everyday / test_everyday: everyday sentences (toydata.everyday: greetings and thanks,
+  爱, 是, 叫, the weather, 非常, 也), from a stream of their own, test_everyday by test_iid's
+  hash bucket and in no other split (the other files unchanged).
 Nothing outside test_combo / test_struct contains a held-out combination.
 """
 
@@ -28,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+from .everyday import everyday_splits
 from .grammar import NP, Clause, negated_comparative, sample_clause, sample_sentence
 from .prng import SplitMix64, seed_for, stable_hash
 from .render import render
@@ -47,6 +51,8 @@ SIZES = {
     "test_unk": 1000,
     "train_compound": 20000,
     "train_neg_comparative": 10000,
+    "train_everyday": 6000,
+    "test_everyday": 500,
 }
 
 EVALUATED = ("valid", "test_iid", "test_combo", "test_struct", "test_long", "test_unk")
@@ -216,7 +222,16 @@ def build_splits(seed: int = SEED) -> dict[str, list[Sample]]:
     splits["train_neg_comparative"] = _extra_train_split(
         "train_neg_comparative", seed, splits, lambda rng: [negated_comparative(rng)]
     )
+    seen = {" ".join(s.src) for samples in splits.values() for s in samples}
+    for name, pairs in everyday_splits(seed, SIZES, _within_limits, seen).items():
+        splits[name] = [Sample(zh, en, align, sentence) for sentence, (zh, en, align) in pairs]
     return splits
+
+
+def _within_limits(sentence: list[Clause], rendered: tuple) -> bool:
+    """Within MAX_SRC_LEN / MAX_TGT_LEN and holding no held-out combination or construction."""
+    zh, en, _ = rendered
+    return len(zh) <= MAX_SRC_LEN and len(en) <= MAX_TGT_LEN and not any(held_out(sentence))
 
 
 def _two_statements(rng: SplitMix64) -> list[Clause]:

@@ -56,6 +56,7 @@ feed feeds fed feeding fed
 send sends sent sending sent
 film films filmed filming filmed
 take_photos_of takes_photos_of took_photos_of taking_photos_of taken_photos_of
+love loves loved loving loved
 """
 
 EN_VERBS: dict[str, EnVerb] = {

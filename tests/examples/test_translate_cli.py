@@ -17,12 +17,15 @@ import zipfile
 from pathlib import Path
 
 import _translation_io as rio
+import everyday_check
 import numpy as np
 import pytest
-from toydata import BOS, EOS, detokenize_en, segment
+from toydata import BOS, EOS, PAD, detokenize_en, segment
 from train_translation import Config, build_model
+from translate import Translator
 
 import tinygrad_attn as tg
+from models.decoding import has_loop, safeguards
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_LEN = 40
@@ -96,11 +99,12 @@ def expected_translation(run_dir: Path, text: str, beam: int = 1) -> str:
     model = build_model(cfg, len(src_vocab), len(tgt_vocab))
     model.load_state_dict(tg.load(run_dir / rio.MODEL_FILE)["model"])
     src = np.array([src_vocab.encode(segment(text, src_vocab.itos[4:]))])
-    max_len = min(MAX_LEN, 2 * src.shape[1] + 10)
+    guards = safeguards(src, PAD)  # at most 2 * S + 5 tokens, no n-gram 3 times in a row
+    max_len = min(MAX_LEN, int(guards["limits"][0]) + 1)
     if beam > 1:
-        ids = model.beam_search(src, beam, BOS, EOS, max_len)
+        ids = model.beam_search(src, beam, BOS, EOS, max_len, **guards)
     else:
-        ids = model.greedy_decode(src, BOS, EOS, max_len)
+        ids = model.greedy_decode(src, BOS, EOS, max_len, **guards)
     return detokenize_en(tgt_vocab.decode(ids[0]))
 
 
@@ -390,7 +394,11 @@ def test_mostly_unknown_input_is_warned_about(run_dir: Path) -> None:
     result = translate(run_dir, "Anna和Tom在Paris。")
     assert result.returncode == 0, result.stderr
     assert "unknown to the model: Anna, 和, Tom, Paris" in result.stderr
-    assert "warning: 4 of 5 words are unknown" in result.stderr
+    assert "warning: 4 of 5 words are unknown: the sentence is outside what the model learned" in (
+        result.stderr
+    )
+    assert result.stdout.startswith("[outside what the model learned; a guess] ")  # not as if
+    assert not translate(run_dir, "他喜欢熊猫。").stdout.startswith("[outside")  # it knew
     assert "of 2 words" not in translate(run_dir, "他喜欢熊猫。").stderr  # one of three: no
 
 
@@ -420,3 +428,19 @@ def test_attention_plot_labels_mark_the_copied_words() -> None:
 
     labels = tr_cli._copy_labels(["i", "used", "his", "iPhone", "."], [Copy(3, 5, 0.99)])
     assert labels == ["i", "used", "his", "iPhone (copied)", "."]
+
+
+def test_no_input_makes_the_translator_loop_or_pass_its_length_bound(run_dir: Path) -> None:
+    """The fuzz of everyday_check (300 inputs: lexicon words in random orders, with and without
+    a final mark, unknown words, one token, nearly max_len tokens) on the barely trained model,
+    greedy and beam 4, with translate.py's safeguards: no output repeats an n-gram three times
+    in a row (unless its source does) or passes 2 * S + 5 tokens."""
+    tr = Translator(run_dir)
+    inputs = everyday_check.fuzz_inputs(tr, 300, seed=0)
+    assert {len(i) for i in inputs} >= {1, MAX_LEN - 1}
+    assert any(t in everyday_check.UNKNOWN for i in inputs for t in i)
+    for beam, some in ((1, inputs), (4, inputs[::10])):
+        outputs = everyday_check.decode(tr, some, beam, guard=True)
+        for source, output in zip(some, outputs):
+            assert len(output) <= 2 * len(source) + 5, (source, output)
+            assert not has_loop(output) or has_loop(source), (source, output)
