@@ -7,8 +7,9 @@ Prints three things:
 1. FIVE: the first sentences a person types (two without their final 。, 我爱你, the weather,
    a greeting) and what translate.py makes of them.
 2. Per test split, how many sentences typed without their final 。/？ are translated exactly as
-   with it (sentences that have no final mark, the bare noun phrases and fixed phrases, are not
-   counted).
+   with it, by the model alone and by translate.py, which translates a sentence the model
+   reads as one again with its mark (translate.final_mark); sentences that have no final mark,
+   the bare noun phrases and fixed phrases, are not counted.
 3. The fuzz: `--fuzz` random inputs (lexicon words in random orders, with and without final
    punctuation, unknown characters, Latin words and digits, one token, and nearly as long as
    the model accepts), decoded greedily with the safeguards of models.decoding (as translate.py
@@ -28,7 +29,7 @@ import _translation_eval as ev
 import _translation_io as rio
 import numpy as np
 from toydata import BOS, EOS, PAD, load_task, pad_sequences
-from translate import REPO, Translator
+from translate import REPO, Translator, final_mark
 
 from models.decoding import has_loop, safeguards
 
@@ -47,14 +48,22 @@ def five_rows(tr: Translator) -> list[tuple[str, str]]:
     return rows
 
 
-def punctuation_agreement(tr: Translator, data: dict) -> dict[str, tuple[int, int]]:
-    """split -> (sentences translated the same without their final mark, sentences with one)."""
+def punctuation_agreement(tr: Translator, data: dict) -> dict[str, tuple[int, int, int]]:
+    """split -> (sentences the model alone translates the same without their final mark,
+    those translate.py does (it adds the mark back when the model reads a sentence:
+    translate.final_mark), sentences with a final mark)."""
     out = {}
     for split in (name for name in data if name.startswith("test")):
         pairs = [p for p in data[split] if p.src[-1] in FINAL_MARKS]
         with_mark = ev.greedy_translate(tr.model, [tr.src_vocab.encode(p.src) for p in pairs])
-        without = ev.greedy_translate(tr.model, [tr.src_vocab.encode(p.src[:-1]) for p in pairs])
-        out[split] = (sum(a == b for a, b in zip(with_mark, without)), len(pairs))
+        bare = [tr.src_vocab.encode(p.src[:-1]) for p in pairs]
+        without = ev.greedy_translate(tr.model, bare)
+        same = [a == b for a, b in zip(with_mark, without)]
+        restored = [  # the CLI translates these again with the mark: as with it
+            final_mark(tr.src_vocab, src, tr.tgt_vocab.decode(ids)) is not None
+            for src, ids in zip(bare, without)
+        ]
+        out[split] = (sum(same), sum(a or b for a, b in zip(same, restored)), len(pairs))
     return out
 
 
@@ -117,9 +126,12 @@ def report(tr: Translator, fuzz: int, seed: int) -> str:
     """The three checks of the module docstring as text."""
     lines = ["typed -> printed (greedy):"]
     lines += [f"  {typed} -> {printed}" for typed, printed in five_rows(tr)]
-    lines.append("\nno final 。/？: translated as with it")
-    for split, (same, total) in punctuation_agreement(tr, load_task()).items():
-        lines.append(f"  {split:<14}{same:>5} / {total:<5}{100 * same / total:6.1f}%")
+    lines.append("\nno final 。/？: translated as with it, by the model alone / by translate.py")
+    for split, (same, cli, total) in punctuation_agreement(tr, load_task()).items():
+        lines.append(
+            f"  {split:<14}{same:>5} / {total:<5}{100 * same / total:6.1f}%"
+            f"   {cli:>5} / {total:<5}{100 * cli / total:6.1f}%"
+        )
     inputs = fuzz_inputs(tr, fuzz, seed)
     lines.append(f"\nfuzz: {len(inputs)} inputs; loops (an n-gram 3 times in a row), no EOS")
     for name, beam, guard, sub in (

@@ -14,8 +14,9 @@ read as <unk>, and each <unk> the model writes is replaced by the unknown word i
 head attends to (copied through: "我用了他的iPhone。" -> "I used his iPhone."); stderr names the
 unknown and the copied words. When more than half the words are unknown the sentence is outside
 what the model learned: stderr says so and the output line starts with
-"[outside what the model learned; a guess]". The final 。 or ？ may be left out (the model was
-trained on sources without it: "我每天看书" -> "I read books every day."). Decoding stops within
+"[outside what the model learned; a guess]". The final 。 or ？ may be left out: the model was
+trained on sources without it ("我每天看书" -> "I read books every day."), and a sentence it
+reads as one is translated again with its mark (`final_mark`). Decoding stops within
 2 * (source tokens) + 5 tokens and never writes an n-gram three times in a row
 (models.decoding.safeguards), so no input makes it loop. `--strict`
 refuses input with unknown words instead (exit 2). `--ckpt DIR` picks the run directory (default
@@ -93,7 +94,17 @@ class Translator:
 
     def translate(self, src: np.ndarray, beam: int) -> list[str]:
         """Greedy (beam 1) or beam-search translation, at most 2 * S + 5 tokens and no n-gram
-        three times in a row (models.decoding.safeguards).  Shapes: src (1, S) -> tokens."""
+        three times in a row (models.decoding.safeguards).  A source typed without its final
+        。/？ that the model reads as a sentence (its output ends with "." or "?") is translated
+        again with the mark, as it would have been typed (`final_mark`); a bare noun phrase
+        (机器学习 -> "machine learning") stays as it is.  Shapes: src (1, S) -> tokens."""
+        output = self._decode(src, beam)
+        mark = final_mark(self.src_vocab, src[0].tolist(), output)
+        if mark is None or src.shape[1] >= self.model.max_len:
+            return output
+        return self._decode(np.concatenate([src, [[mark]]], axis=1), beam)
+
+    def _decode(self, src: np.ndarray, beam: int) -> list[str]:
         guards = safeguards(src, PAD)
         max_len = min(self.model.max_len, int(guards["limits"][0]) + 1)  # BOS + the bound
         if beam > 1:
@@ -120,6 +131,15 @@ class Translator:
             self.model(src, tgt_in)
             weights = self.model.decoder[layer].cross_attn.last_attn_weights.data  # (1, H, T, S)
         return weights[0].mean(0)
+
+
+def final_mark(src_vocab: Vocab, src: list[int], output: list[str]) -> int | None:
+    """The id of the 。 or ？ that `src` lacks when `output` ends a sentence with "." or "?"
+    (and the vocabulary has it), else None: "我每天看书" -> the id of 。."""
+    marks = {".": src_vocab.stoi.get("。"), "?": src_vocab.stoi.get("？")}
+    if not src or src[-1] in marks.values() or not output or output[-1] not in marks:
+        return None
+    return marks[output[-1]]
 
 
 def _check_unknown(tokens: list[str], ids: list[int], strict: bool) -> None:

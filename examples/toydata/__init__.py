@@ -5,8 +5,9 @@ The examples put `examples/` on sys.path and write `from toydata import ...`.
 Data
     load_task(task="translation", direction="zh-en", data_dir=None) -> dict[str, list[Pair]]
         task: "translation" (shipped TSVs in examples/data/zh_en: train, valid, test_iid,
-        test_combo, test_struct, test_long, test_unk), "reversal" (train, valid, test_iid,
-        test_long) or "dates" (train, valid, test_iid), the last two generated on the fly.
+        test_combo, test_struct, test_long, test_unk, test_everyday and the extra training
+        files train_compound, train_neg_comparative, train_everyday), "reversal" (train, valid,
+        test_iid, test_long) or "dates" (train, valid, test_iid), the last two generated on the fly.
         direction "en-zh" swaps source and target and inverts the alignments.
     Pair(src: list[str], tgt: list[str], align: list[list[int]])
         align[j] = source indices that target token j translates ([] for "the", "of", ...).
@@ -18,6 +19,9 @@ Data
         consistency objective; matched_positions(question_tgt, statement_tgt) the word pairs.
     load_place_statements(data_dir=None) -> list[PlaceStatement]: each of train's one-clause
         statements with a place, beside the same clause without it (the same objective).
+    toydata.everyday: the everyday sentences (greetings, 爱, 是, 叫, the weather, 非常, 也;
+        words in everyday_words.py) and unpunctuated(pair, rate, rng) (a training source
+        without its final 。/？, the target unchanged).
     toydata.unknown: mask_unknowns(pair, rate, rng) (<unk> on both sides, for training) and
         the test_unk construction (words the training data never contains).
     detokenize_en(tokens) -> str, detokenize_zh(tokens) -> str: for display.

@@ -199,6 +199,6 @@ def unpunctuated(pair: Pair, rate: float, rng) -> Pair:
     .random()), the target unchanged: "我 每天 看 书" -> "i read books every day ."."""
     if not pair.src or pair.src[-1] not in ("。", "？") or rng.random() >= rate:
         return pair
-    end = len(pair.src) - 1
-    align = [[i for i in a if i != end] for a in pair.align]
+    end = len(pair.src) - 1  # only the lists citing it are new: a training epoch copies little
+    align = [a if end not in a else [i for i in a if i != end] for a in pair.align]
     return Pair(pair.src[:-1], pair.tgt, align)
