@@ -221,6 +221,42 @@ def test_neg_comparative_pairs_extend_the_training_set_after_the_compound_ones()
     assert tt.training_pairs({"train": ["a"]}, TINY) == ["a"]
 
 
+def test_everyday_pairs_come_last_and_old_runs_load_without_them_or_unpunctuated_sources():
+    data = {"train": ["a"], "train_compound": ["c"], "train_neg_comparative": ["n"]}
+    data["train_everyday"] = ["e", "f"]
+    cfg = replace(TINY, compound_pairs=1, neg_comparative_pairs=1, everyday_pairs=1)
+    assert tt.training_pairs(data, cfg) == ["a", "c", "n", "e"]
+    assert tt.training_pairs(data, replace(cfg, everyday_pairs=0)) == ["a", "c", "n"]
+    assert tt.BEFORE_THE_FIELD["everyday_pairs"] == 0
+    assert tt.BEFORE_THE_FIELD["unpunctuated_rate"] == 0.0
+
+
+def test_unpunctuated_sources_lose_only_their_final_mark():
+    """--unpunctuated-rate: that share of the sources ending in 。/？ lose the mark, their
+    targets keep theirs; every other pair is as at rate 0."""
+    pairs = load_task("translation")["train"][:640]
+    src_vocab = Vocab.build([p.src for p in pairs])
+    tgt_vocab = Vocab.build([p.tgt for p in pairs])
+    cfg = replace(TINY, task="translation", batch_size=32, unk_rate=0.0)
+
+    def rows(rate: float) -> list[tuple[tuple, tuple]]:
+        batches = tt.epoch_batches(
+            pairs, src_vocab, tgt_vocab, replace(cfg, unpunctuated_rate=rate), 0
+        )
+        return [
+            (tuple(s[s != 0].tolist()), tuple(t[t != 0].tolist()))
+            for src, _, tgt in batches
+            for s, t in zip(src, tgt)
+        ]
+
+    plain, some = set(rows(0.0)), rows(0.2)
+    marks = (src_vocab.stoi["。"], src_vocab.stoi["？"])
+    dropped = [(s, t) for s, t in some if (s, t) not in plain]
+    assert all(any((s + (m,), t) in plain for m in marks) for s, t in dropped)
+    assert len(some) == len(plain) == len(pairs)
+    assert 0.1 * len(pairs) < len(dropped) < 0.3 * len(pairs)
+
+
 def test_resume_keeps_the_saved_architecture_but_may_extend_steps(tmp_path, capsys) -> None:
     rio.write_json(tmp_path / rio.CONFIG_FILE, {**vars(replace(TINY, out=str(tmp_path)))})
     cfg = tt.parse_config(["--out", str(tmp_path), "--resume", "--steps", "5000"])

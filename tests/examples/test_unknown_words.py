@@ -125,8 +125,8 @@ def test_test_unk_file_has_its_checksum() -> None:
     sums = {name: digest for digest, name in (line.split("  ") for line in lines)}
     digest = hashlib.sha256((folder / "test_unk.tsv").read_bytes()).hexdigest()
     assert sums["test_unk.tsv"] == digest
-    # the seven splits, the two extra training files, question_ and place_statements
-    assert len(sums) == 11
+    # the eight splits, the three extra training files, question_ and place_statements
+    assert len(sums) == 13
 
 
 # ----- <unk> masking for training ----------------------------------------------------------
