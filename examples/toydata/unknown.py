@@ -48,8 +48,9 @@ def mask_unknowns(pair: Pair, rate: float, rng) -> Pair:
     replaced by <unk> with probability `rate` (rng: anything with .random()).
 
     "an" before a masked word becomes "a", as the unseen words of test_unk are rendered.
+    A pair with nothing masked is returned itself (an epoch of training copies little).
     """
-    src, tgt = list(pair.src), list(pair.tgt)
+    src, tgt = pair.src, pair.tgt  # copied on the first change: most pairs are left as they are
     for i, token in enumerate(pair.src):
         words = MASKABLE.get(token)
         if words is None or rng.random() >= rate:
@@ -57,12 +58,14 @@ def mask_unknowns(pair: Pair, rate: float, rng) -> Pair:
         targets = [j for j, a in enumerate(pair.align) if a == [i] and tgt[j] in words]
         if not targets:  # e.g. 学习 the verb, not a noun: leave it
             continue
+        if src is pair.src:
+            src, tgt = list(pair.src), list(pair.tgt)
         src[i] = UNK_TOKEN
         for j in targets:
             tgt[j] = UNK_TOKEN
             if j > 0 and tgt[j - 1] == "an":
                 tgt[j - 1] = "a"
-    return Pair(src, tgt, pair.align)
+    return pair if src is pair.src else Pair(src, tgt, pair.align)
 
 
 def unseen_sentence(sentence: list[Clause], rng: SplitMix64) -> tuple[list[Clause], set[str]]:
