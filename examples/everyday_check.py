@@ -14,9 +14,10 @@ Prints three things:
    punctuation, unknown characters, Latin words and digits, one token, and nearly as long as
    the model accepts), decoded greedily with the safeguards of models.decoding (as translate.py
    and the evaluation decode), with beam search (4) and safeguards on a tenth of them, and
-   greedily without the n-gram guard (the model alone, still within the length bound). For
-   each: how many outputs loop (an n-gram three times in a row where the source has none), how
-   many stop without EOS, and the longest output against its bound 2 * S + 5.
+   greedily without the n-gram guard (the model alone, still within the length bound); and,
+   the model alone again, every test sentence typed without its final mark. For each: how
+   many outputs loop (an n-gram three times in a row where the source has none), how many
+   stop without EOS, and the longest output against its bound 2 * S + 5.
 """
 
 from __future__ import annotations
@@ -124,20 +125,24 @@ def fuzz_counts(tr: Translator, inputs: list[list[str]], beam: int, guard: bool)
 
 def report(tr: Translator, fuzz: int, seed: int) -> str:
     """The three checks of the module docstring as text."""
+    data = load_task()
     lines = ["typed -> printed (greedy):"]
     lines += [f"  {typed} -> {printed}" for typed, printed in five_rows(tr)]
     lines.append("\nno final 。/？: translated as with it, by the model alone / by translate.py")
-    for split, (same, cli, total) in punctuation_agreement(tr, load_task()).items():
+    for split, (same, cli, total) in punctuation_agreement(tr, data).items():
         lines.append(
             f"  {split:<14}{same:>5} / {total:<5}{100 * same / total:6.1f}%"
             f"   {cli:>5} / {total:<5}{100 * cli / total:6.1f}%"
         )
     inputs = fuzz_inputs(tr, fuzz, seed)
+    unmarked = [p.src[:-1] for name in data if name.startswith("test") for p in data[name]]
+    unmarked = [src for src in unmarked if src and src[-1] not in FINAL_MARKS]
     lines.append(f"\nfuzz: {len(inputs)} inputs; loops (an n-gram 3 times in a row), no EOS")
     for name, beam, guard, sub in (
         ("greedy, safeguards", 1, True, inputs),
         ("beam 4, safeguards", 4, True, inputs[::10]),
         ("greedy, no n-gram guard", 1, False, inputs),
+        ("test sentences, no mark", 1, False, unmarked),  # the model alone ends them
     ):
         c = fuzz_counts(tr, sub, beam, guard)
         lines.append(
