@@ -28,7 +28,7 @@ from tinygrad_attn.creation import (
 )
 from tinygrad_attn.explain import TapeRecord, explain_backward
 from tinygrad_attn.functional import cat, stack, where
-from tinygrad_attn.gradcheck import GradcheckError, GradcheckWarning, gradcheck
+from tinygrad_attn.gradcheck import GradcheckError, GradcheckWarning, gradcheck, gradgradcheck
 from tinygrad_attn.gradflow import GradientFlow
 from tinygrad_attn.graphviz import graph_tree, render_dot, to_dot
 from tinygrad_attn.random import manual_seed
@@ -55,6 +55,7 @@ __all__ = [
     "full",
     "functional",
     "gradcheck",
+    "gradgradcheck",
     "graph_tree",
     "is_grad_enabled",
     "load",

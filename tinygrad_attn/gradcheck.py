@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tinygrad_attn.autograd import no_grad
+from tinygrad_attn.autograd import enable_grad, grad, no_grad
+from tinygrad_attn.functional import cat
 from tinygrad_attn.tensor import Tensor
 
 
@@ -68,6 +69,45 @@ def gradcheck(
             stacklevel=2,
         )
     return True
+
+
+def gradgradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Tensor] | Tensor,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    seed: int = 0,
+) -> bool:
+    """Check fn's second derivatives, in float64: `gradcheck` of the first-order map
+    (inputs, u) -> grad(sum(fn(*inputs) * u), inputs, create_graph=True), u a random cotangent
+    that is itself an input. So the gradient of the gradient w.r.t. every input and w.r.t. u is
+    compared with central differences of the analytic first-order gradients, through a second
+    random cotangent (gradcheck's). Same tolerances and return value as `gradcheck`.
+    """
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    xs = [_float64_copy(x) for x in inputs]
+    targets = [i for i, x in enumerate(xs) if x.requires_grad]
+    if not targets:
+        raise ValueError("gradgradcheck: no input requires grad")
+    with no_grad():
+        shape = fn(*xs).shape
+    cotangent = Tensor(np.random.default_rng(seed).standard_normal(shape), requires_grad=True)
+
+    def first_order(*tensors: Tensor) -> Tensor:
+        *args, u = tensors
+        with enable_grad():
+            wanted = [args[i] for i in targets]
+            grads = grad(fn(*args), wanted, u, create_graph=True, allow_unused=True)
+            flat = [
+                (Tensor(np.zeros(t.shape)) if g is None else g).reshape(-1)
+                for g, t in zip(grads, wanted)
+            ]
+            return flat[0] if len(flat) == 1 else cat(flat)
+
+    return gradcheck(first_order, (*xs, cotangent), eps, atol, rtol, raise_exception, seed + 1)
 
 
 def _float64_copy(x: Tensor) -> Tensor:

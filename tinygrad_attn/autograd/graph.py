@@ -1,0 +1,374 @@
+"""Differentiable backward passes: `create_graph=True`, `grad`, and the saved values they use.
+
+The first-order sweep (`autograd.backward`) runs every op's numpy `backward` and records
+nothing. Under `create_graph=True` the engine runs this module's sweep instead: cotangents are
+Tensors, and each node's `backward_graph(ctx, grad_out)` computes its input gradients with
+Tensor ops while grad mode is on, so they carry history and can be differentiated again.
+
+`backward_graph` reads what the forward saved through two wrappers that connect a saved array
+to the graph (PyTorch's SavedVariable idea): `saved_input(ctx, i, array)` for an input's own
+data (a Tensor whose grad_fn is a pass-through node on input i's edge) and
+`saved_output(ctx, array)` for the op's own output (grad_fn = the node itself). Fused ops
+(attention, the norms) re-express their forward in Tensor ops on such wrappers and
+differentiate that composition locally (`composite_grads`); their second derivatives then follow
+from the primitives' rules. An op without a rule raises, naming it: never a silent first-order
+or zero answer.
+
+Layering: like the rest of the engine this imports nothing else from the package; Tensor
+methods are reached through the tensors themselves and `_TENSOR`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import (
+    _INSPECTOR,
+    _TENSOR,
+    Function,
+    _accumulate_leaf,
+    _freed_message,
+    _GradMode,
+    _node_grads,
+    _parents,
+    enable_grad,
+)
+
+
+class DerivedVersion:
+    """The version of a saved value re-wrapped for a second pass: the sum of the versions of
+    the tensors its node saved, so an in-place change to any of them is seen (it has `value`
+    like a VersionCounter; assigning to the wrapper's data bumps its own share)."""
+
+    __slots__ = ("counters", "own")
+
+    def __init__(self, counters: Sequence[Any]) -> None:
+        self.counters, self.own = tuple(counters), 0
+
+    @property
+    def value(self) -> int:
+        """The current sum (compared with the one a node recorded)."""
+        return self.own + sum(c.value for c in self.counters)
+
+    @value.setter
+    def value(self, new: int) -> None:
+        self.own += new - self.value
+
+
+class SavedValue(Function):
+    """A saved input re-wrapped as a Tensor: an identity node on the input's edge.
+
+    backward: dx = g.  Its `_versions` are those of the node that saved the value, so a second
+    pass through it raises if one of them was modified in place since the forward.
+    """
+
+    origin = "op"
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        return x
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        return grad_out
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Any) -> Any:
+        """dx = g (identity)."""
+        return grad_out
+
+    @property
+    def name(self) -> str:
+        """The name of the op whose saved input this is, e.g. `Mul (saved input)`."""
+        return f"{self.origin} (saved input)"
+
+
+def _wrap(data: np.ndarray, node: Function, version: Any) -> Any:
+    t = _TENSOR[0]._make(data, True)
+    t.grad_fn, t._version = node, version
+    return t
+
+
+def saved_input(ctx: Function, index: int, array: np.ndarray | None = None) -> Any:
+    """Input `index` of node `ctx` as a Tensor on the graph, for use in `backward_graph`.
+
+    A constant input (no grad) comes back as itself. Otherwise the result holds `array` (the
+    saved data; a leaf's own data when None) and its grad_fn is a `SavedValue` node on the
+    input's edge, a new node per call, so two wrappers of one input stay apart.
+    """
+    t = ctx.inputs[index]
+    if t is None:
+        return None
+    tensor_class = _TENSOR[0]
+    if isinstance(t, tensor_class) and not t.requires_grad:
+        return t
+    if array is None:
+        if not isinstance(t, tensor_class):
+            raise RuntimeError(f"{ctx.name}: input {index} was not saved for a second pass")
+        array = t.data
+    node = SavedValue()
+    node.inputs, node.needs_input_grad, node.origin = (t,), (True,), ctx.name
+    node._versions = ctx._versions
+    version = t._version if isinstance(t, tensor_class) else DerivedVersion(_counters(ctx))
+    return _wrap(np.asarray(array), node, version)
+
+
+def saved_output(ctx: Function, array: np.ndarray) -> Any:
+    """The output of node `ctx` (its saved data) as a Tensor whose grad_fn is `ctx` itself."""
+    return _wrap(array, ctx, DerivedVersion(_counters(ctx)))
+
+
+def derived_output(
+    op: type[Function], inputs: tuple, saved: tuple, value: np.ndarray, origin: Function, **attrs
+) -> Any:
+    """`value` as the output of a node of class `op` on `inputs` (edges of `origin`), with
+    `saved` as its saved arrays and `attrs` on it: how an op hands a derived saved value (the
+    softmax inside cross-entropy) to a second pass without recomputing it."""
+    node = op()
+    node.inputs = inputs
+    node.needs_input_grad = tuple(t is not None and t.requires_grad for t in inputs)
+    node._saved, node._versions = saved, origin._versions
+    for key, attr in attrs.items():
+        setattr(node, key, attr)
+    return _wrap(value, node, DerivedVersion(_counters(origin)))
+
+
+def _counters(ctx: Function) -> list:
+    return [counter for counter, _ in ctx._versions]
+
+
+def constant(array: Any, like: Any) -> Any:
+    """`array` as a constant Tensor of `like`'s dtype."""
+    return _TENSOR[0]._make(np.asarray(array, dtype=like.dtype), False)
+
+
+def rule_of(cls: type[Function]) -> Callable | None:
+    """The class's `backward_graph`, or None when it has none or when a subclass overrode
+    `backward` below the class that defined it (that rule would not match the new backward)."""
+    owner_rule = owner_backward = None
+    for klass in cls.__mro__:
+        if owner_rule is None and "backward_graph" in vars(klass):
+            owner_rule = klass
+        if owner_backward is None and "backward" in vars(klass):
+            owner_backward = klass
+    if owner_rule is None or owner_backward is None or not issubclass(owner_rule, owner_backward):
+        return None
+    return cls.backward_graph
+
+
+def has_second_order_rule(cls: type[Function]) -> bool:
+    """True when `create_graph=True` can differentiate through op `cls`."""
+    return rule_of(cls) is not None
+
+
+def composite_grads(ctx: Function, grad_out: Any, fn: Callable, values: Sequence) -> tuple:
+    """Input gradients of a fused op, as Tensors with history: its forward re-expressed as
+    `fn(*tensors)` in differentiable Tensor ops, run on each input's saved value (a distinct
+    `saved_input` wrapper, or None for an absent input) and differentiated locally."""
+    wrapped = [None if v is None else saved_input(ctx, i, v) for i, v in enumerate(values)]
+    with enable_grad():
+        out = fn(*wrapped)
+    targets = [w if w is not None and w.requires_grad else None for w in wrapped]
+    wanted = [t for t in targets if t is not None]
+    grads = iter(sweep([out], [grad_out], wanted, create_graph=True, retain_graph=True, stop=True))
+    return tuple(None if t is None else next(grads) for t in targets)
+
+
+def sweep(
+    roots: Sequence[Any],
+    seeds: Sequence[Any],
+    inputs: Sequence[Any] | None = None,
+    *,
+    create_graph: bool,
+    retain_graph: bool,
+    stop: bool = False,
+) -> list | None:
+    """Reverse sweep from tensors `roots` with cotangents `seeds` (Tensors under
+    create_graph, else arrays). Without `inputs`, accumulate into every leaf's `.grad`
+    (backward); with them, return one gradient per input (None where none arrives) and touch
+    no `.grad`. With `stop`, the sweep does not go past the inputs (they are `saved_input`
+    wrappers of a fused op's local graph)."""
+    cotangents: dict[int, Any] = {}
+    leaf_grads: dict[int, tuple[Any, Any]] = {}
+    for root, seed in zip(roots, seeds):
+        if root.grad_fn is None:
+            _add_leaf(leaf_grads, root, seed)
+        else:
+            _add(cotangents, id(root.grad_fn), seed)
+    at_node: dict[int, list[int]] = {}
+    at_leaf: dict[int, list[int]] = {}
+    for i, t in enumerate(inputs or ()):
+        target = at_leaf if t.grad_fn is None else at_node
+        target.setdefault(id(t) if t.grad_fn is None else id(t.grad_fn), []).append(i)
+    roots_nodes = [r.grad_fn for r in roots if r.grad_fn is not None]
+    order = toposort_many(roots_nodes, set(at_node) if stop else set())
+    relevant = None if inputs is None else _relevant(order, at_node, at_leaf)
+    results: list = [None] * len(inputs or ())
+    for node in order:
+        grad_out = cotangents.pop(id(node), None)
+        if grad_out is None:
+            continue
+        if node._output_hooks:
+            grad_out = _hooked(node._output_hooks, grad_out, create_graph)
+        for i in at_node.get(id(node), ()):
+            results[i] = grad_out
+        if (stop and id(node) in at_node) or (relevant is not None and id(node) not in relevant):
+            continue
+        grads = node_grads_graph(node, grad_out) if create_graph else _first_order(node, grad_out)
+        for t, g in zip(node.inputs, grads):
+            if g is None or t is None or not t.requires_grad:
+                continue
+            if t.grad_fn is None:
+                _add_leaf(leaf_grads, t, g)
+            else:
+                _add(cotangents, id(t.grad_fn), g)
+        if not retain_graph:
+            node.inputs = None
+            node._saved = None
+    if inputs is None:
+        for leaf, g in leaf_grads.values():
+            _accumulate(leaf, g, create_graph)
+        return None
+    for key, indices in at_leaf.items():
+        for i in indices:
+            results[i] = leaf_grads.get(key, (None, None))[1]
+    return results
+
+
+def _add(cotangents: dict, key: int, g: Any) -> None:
+    previous = cotangents.get(key)
+    cotangents[key] = g if previous is None else previous + g
+
+
+def _add_leaf(leaf_grads: dict, leaf: Any, g: Any) -> None:
+    _, previous = leaf_grads.get(id(leaf), (leaf, None))
+    leaf_grads[id(leaf)] = (leaf, g if previous is None else previous + g)
+
+
+def toposort_many(roots: Sequence[Function], stop: set[int]) -> list[Function]:
+    """Nodes reachable from `roots`, each before the nodes that made its inputs (no
+    recursion); the parents of nodes whose id is in `stop` are not visited."""
+    order: list[Function] = []
+    visited: set[int] = set()
+    for root in roots:
+        if id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, iter(() if id(root) in stop else _parents(root)))]
+        while stack:
+            node, parents = stack[-1]
+            parent = next(parents, None)
+            if parent is None:
+                stack.pop()
+                order.append(node)
+            elif id(parent) not in visited:
+                visited.add(id(parent))
+                stack.append((parent, iter(() if id(parent) in stop else _parents(parent))))
+    order.reverse()
+    return order
+
+
+def _relevant(order: list[Function], at_node: dict, at_leaf: dict) -> set[int]:
+    """Ids of the nodes through which a gradient can reach one of the inputs."""
+    relevant: set[int] = set()
+    for node in reversed(order):  # parents first
+        if id(node) in at_node or any(
+            t is not None
+            and t.requires_grad
+            and (id(t) in at_leaf if t.grad_fn is None else id(t.grad_fn) in relevant)
+            for t in node.inputs
+        ):
+            relevant.add(id(node))
+    return relevant
+
+
+def _first_order(node: Function, grad_out: np.ndarray) -> list:
+    return _node_grads(node, grad_out)  # the first-order engine's own per-node step
+
+
+def node_grads_graph(node: Function, grad_out: Any) -> list:
+    """Run the op's `backward_graph` (grad mode on), check versions, reduce each gradient to
+    its input's shape and dtype with Tensor ops."""
+    for counter, version in node._versions:
+        if counter.value != version:
+            raise RuntimeError(
+                f"{node.name}: a tensor it saved for backward was modified in place (version "
+                f"{counter.value}, expected {version}); clone it or change it after backward()"
+            )
+    if node.inputs is None:
+        raise RuntimeError(_freed_message(node.name))
+    rule = rule_of(type(node))
+    if rule is None:
+        raise RuntimeError(
+            f"{node.name}: no second-order rule, so create_graph=True cannot differentiate its "
+            "backward (a numpy backward carries no history). Give the op a "
+            "`backward_graph(ctx, grad_out)` staticmethod written with Tensor ops "
+            "(docs/second_order.md), or differentiate only once."
+        )
+    with _GradMode(True):
+        grads = rule(node, grad_out)
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if len(grads) != len(node.inputs):
+        raise RuntimeError(
+            f"{node.name}.backward_graph returned {len(grads)} gradients for "
+            f"{len(node.inputs)} inputs"
+        )
+    tensor_class = _TENSOR[0]
+    out = []
+    for t, g in zip(node.inputs, grads):
+        if g is not None and t is not None:
+            if not isinstance(g, tensor_class):
+                g = tensor_class(np.asarray(g))
+            with _GradMode(True):
+                g = unbroadcast_tensor(g, t.shape, node.name)
+                if g.dtype != t.dtype:
+                    g = g.astype(t.dtype)
+        out.append(g)
+    inspector = _INSPECTOR[0]
+    if inspector is not None:
+        inspector.after_backward(node, [None if g is None else g.data for g in out])
+    return out
+
+
+def unbroadcast_tensor(g: Any, shape: tuple[int, ...], op_name: str = "op") -> Any:
+    """`autograd.unbroadcast` as Tensor ops (a sum over the broadcast axes, then a reshape)."""
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra < 0 or any(s not in (1, n) for s, n in zip(shape, g.shape[extra:])):
+        raise ValueError(
+            f"{op_name}.backward_graph returned a gradient of shape {g.shape} for an input of "
+            f"shape {shape}; it must have the input's shape or one that it broadcasts to"
+        )
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, s in enumerate(shape) if s == 1 and g.shape[extra + i] != 1
+    )
+    return (g.sum(axes) if axes else g).reshape(shape)
+
+
+def _hooked(hooks: list[Callable], grad: Any, create_graph: bool) -> Any:
+    tensor_class = _TENSOR[0]
+    for hook in hooks:
+        result = hook(grad if create_graph else tensor_class(grad))
+        if result is not None:
+            if create_graph:
+                grad = result if isinstance(result, tensor_class) else tensor_class(result)
+            else:
+                grad = result.data if isinstance(result, tensor_class) else np.asarray(result)
+    return grad
+
+
+def _accumulate(leaf: Any, grad: Any, create_graph: bool) -> None:
+    """Add `grad` into `leaf.grad`: out of place with history under create_graph (as
+    PyTorch), else as the first-order engine does."""
+    if not create_graph:
+        _accumulate_leaf(leaf, grad)
+        return
+    if leaf._hooks:
+        grad = _hooked(leaf._hooks, grad, True)
+    with _GradMode(True):
+        leaf.grad = grad if leaf.grad is None else leaf.grad + grad
