@@ -5,6 +5,7 @@ import tinygrad_attn.functional as F
 from tinygrad_attn import nn, optim
 """
 
+import tinygrad_attn.autograd.functional  # noqa: E402, F401 (tg.autograd.functional)
 from tinygrad_attn import (
     autograd,
     functional,
