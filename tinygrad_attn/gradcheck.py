@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tinygrad_attn.autograd import enable_grad, grad, no_grad
+from tinygrad_attn.autograd import enable_grad, grad, is_grad_enabled, no_grad
 from tinygrad_attn.functional import cat
 from tinygrad_attn.tensor import Tensor
 
@@ -81,10 +81,11 @@ def gradgradcheck(
     seed: int = 0,
 ) -> bool:
     """Check fn's second derivatives, in float64: `gradcheck` of the first-order map
-    (inputs, u) -> grad(sum(fn(*inputs) * u), inputs, create_graph=True), u a random cotangent
-    that is itself an input. So the gradient of the gradient w.r.t. every input and w.r.t. u is
-    compared with central differences of the analytic first-order gradients, through a second
-    random cotangent (gradcheck's). Same tolerances and return value as `gradcheck`.
+    (inputs, u) -> grad(sum(fn(*inputs) * u), inputs), u a random cotangent that is itself an
+    input. The analytic side differentiates the gradients built with create_graph=True (each
+    op's `backward_graph`); the numeric side takes central differences of the first-order
+    numpy gradients. So a second-order rule is checked both for its values (through u) and for
+    its derivatives (through the inputs). Same tolerances and return value as `gradcheck`.
     """
     if isinstance(inputs, Tensor):
         inputs = (inputs,)
@@ -97,10 +98,12 @@ def gradgradcheck(
     cotangent = Tensor(np.random.default_rng(seed).standard_normal(shape), requires_grad=True)
 
     def first_order(*tensors: Tensor) -> Tensor:
+        # gradcheck runs its finite differences under no_grad: there, first-order gradients.
+        create_graph = is_grad_enabled()
         *args, u = tensors
         with enable_grad():
             wanted = [args[i] for i in targets]
-            grads = grad(fn(*args), wanted, u, create_graph=True, allow_unused=True)
+            grads = grad(fn(*args), wanted, u, create_graph=create_graph, allow_unused=True)
             flat = [
                 (Tensor(np.zeros(t.shape)) if g is None else g).reshape(-1)
                 for g, t in zip(grads, wanted)
