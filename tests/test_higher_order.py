@@ -43,7 +43,9 @@ def test_fourth_derivative_of_tanh_through_softmax_free_chain() -> None:
         grads.append(y.data.copy())
         y = y.sum()
     t = np.tanh(x.data)
-    s = 1 - t**2  # tanh' ; tanh'' = -2 t s ; tanh''' = -2 s (1 - 3 t^2) ; tanh'''' = 8 t s (2 - 3 t^2)
+    s = (
+        1 - t**2
+    )  # tanh' ; tanh'' = -2 t s ; tanh''' = -2 s (1 - 3 t^2) ; tanh'''' = 8 t s (2 - 3 t^2)
     expected = [s, -2 * t * s, -2 * s * (1 - 3 * t**2), 8 * t * s * (2 - 3 * t**2)]
     for got, want in zip(grads, expected):
         np.testing.assert_allclose(got, want, rtol=1e-12)

@@ -104,6 +104,14 @@ def gradgradcheck(
         with enable_grad():
             wanted = [args[i] for i in targets]
             grads = grad(fn(*args), wanted, u, create_graph=create_graph, allow_unused=True)
+            for i, g in zip(targets, grads):
+                if create_graph and g is not None and not g.requires_grad:
+                    # A gradient is linear in u, which requires grad: no history means some
+                    # op's second-order rule gave a detached, silently first-order answer.
+                    raise GradcheckError(
+                        f"gradgradcheck: the gradient of input {i} computed with "
+                        "create_graph=True carries no history (a detached backward_graph result)"
+                    )
             flat = [
                 (Tensor(np.zeros(t.shape)) if g is None else g).reshape(-1)
                 for g, t in zip(grads, wanted)

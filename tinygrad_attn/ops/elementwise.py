@@ -159,7 +159,9 @@ class Pow(Function):
         zero = constant(0.0, grad_out)
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_a = Where.apply(zero, grad_out * b_t * a_t ** (b_t - 1), cond=b == 0)
+            # b a^(b-1) is 0 at b = 0 by itself unless a = 0 too (0 * inf): masking only there
+            # keeps d/db of it right at b = 0 (it is a^-1, not 0).
+            grad_a = Where.apply(zero, grad_out * b_t * a_t ** (b_t - 1), cond=(b == 0) & (a == 0))
         if ctx.needs_input_grad[1]:
             grad_b = grad_out * saved_output(ctx, out) * a_t.log()
             grad_b = Where.apply(zero, grad_b, cond=(a == 0) & (b >= 0))

@@ -1,0 +1,48 @@
+"""Second derivatives of every registered op: each has a `backward_graph` rule, and
+`gradgradcheck` (float64, random cotangents) passes on its fixed example and on hypothesis
+draws from its table's strategy (a few per op: each draw costs two create_graph backwards per
+input element)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tinygrad_attn import GradcheckWarning, gradgradcheck
+from tinygrad_attn.autograd import has_second_order_rule
+
+from .registry import REGISTRY, OpCase
+
+IDS = [c.op.__name__ for c in REGISTRY]
+# A third of the profile's examples (default 15 -> 5, ci 40 -> 13): the fixed examples and
+# tests/test_mutations_second_order.py carry the sensitivity; these add shapes and values.
+FEW = max(2, settings().max_examples // 3)
+
+
+@pytest.mark.parametrize("case", REGISTRY, ids=IDS)
+def test_every_registered_op_has_a_second_order_rule(case: OpCase) -> None:
+    assert has_second_order_rule(case.op), (
+        f"{case.op.__name__} has no backward_graph (or one defined above an overriding "
+        "backward): create_graph=True through it would raise"
+    )
+
+
+@pytest.mark.parametrize("case", REGISTRY, ids=IDS)
+def test_registry_example_passes_gradgradcheck(case: OpCase) -> None:
+    example = case.example()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GradcheckWarning)  # the example must be sensitive
+        assert gradgradcheck(case.function(example.params), example.tensors)
+
+
+@pytest.mark.parametrize("case", REGISTRY, ids=IDS)
+@settings(max_examples=FEW)
+@given(data=st.data())
+def test_gradgradcheck_on_drawn_cases(case: OpCase, data: st.DataObject) -> None:
+    drawn = data.draw(case.cases)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GradcheckWarning)  # e.g. relu of negatives only
+        gradgradcheck(case.function(drawn.params), drawn.tensors)
