@@ -30,7 +30,10 @@ def read_source(path: Path = SOURCE) -> Any:
     """The text source as a notebook (nbformat NotebookNode), without outputs."""
     import jupytext
 
-    return jupytext.read(path, fmt="py:percent")
+    notebook = jupytext.read(path, fmt="py:percent")
+    for index, cell in enumerate(notebook["cells"]):
+        cell["id"] = f"cell-{index + 1}"  # not random ones: a rebuild changes only what changed
+    return notebook
 
 
 def cells(notebook: Any) -> list[tuple[str, str]]:
@@ -49,7 +52,7 @@ def differences(source: Any, stored: Any) -> list[str]:
     for index, (a, b) in enumerate(zip(ours, theirs)):
         if a != b:
             first = a[1].splitlines()[0] if a[1] else "(empty)"
-            problems.append(f"cell {index} ({a[0]}, starting {first!r}) differs")
+            problems.append(f"cell {index + 1} ({a[0]}, starting {first!r}) differs")
     return problems
 
 

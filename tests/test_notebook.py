@@ -68,7 +68,7 @@ def test_sync_check_names_an_edited_a_dropped_and_an_added_cell() -> None:
     del dropped["cells"][-1]
     added["cells"].insert(2, copy.deepcopy(source["cells"][2]))
     problems = build.differences(source, edited)
-    assert len(problems) == 1 and problems[0].startswith("cell 5 (code, starting ")
+    assert len(problems) == 1 and problems[0].startswith("cell 6 (code, starting ")
     count = len(source["cells"])
     assert build.differences(source, dropped) == [
         f"{count} cells in the source, {count - 1} in the .ipynb"
