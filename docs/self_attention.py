@@ -116,7 +116,7 @@ alpha = np.array([q[0] @ k[i] / math.sqrt(E) for i in range(T)])  # query 1 agai
 alpha_hat = np.exp(alpha) / np.exp(alpha).sum()
 b1 = sum(alpha_hat[i] * v[i] for i in range(T))
 print("alpha_1     =", alpha)
-print("alpha-hat_1 =", alpha_hat, " sum", alpha_hat.sum())
+print("alpha-hat_1 =", alpha_hat, f" (sum {alpha_hat.sum():.4f})")
 print("b_1         =", b1)
 assert abs(alpha_hat.sum() - 1) < TOL and (alpha_hat > 0).all()
 
