@@ -50,6 +50,23 @@ def test_notebook_is_stored_run_top_to_bottom_with_outputs_and_no_errors() -> No
     assert not [o for o in outputs if o.get("name") == "stderr"], "warnings in the stored run"
     silent = [cell["source"] for cell in code[1:] if not cell["outputs"]]
     assert not silent, f"code cells stored without their output: {silent}"  # (1: the setup)
+    kinds = [[(o["output_type"], o.get("name")) for o in cell["outputs"]] for cell in code]
+    unmerged = [a for k in kinds for a, b in zip(k, k[1:]) if a == b and a[0] == "stream"]
+    assert not unmerged, "consecutive prints stored as separate outputs: rebuild the notebook"
+
+
+def test_merge_streams_joins_consecutive_prints_to_one_stream_only() -> None:
+    build = _build_notebook()
+    out = lambda text, name="stdout": {"output_type": "stream", "name": name, "text": text}
+    image = {"output_type": "display_data", "data": {"text/plain": "<Figure>"}, "metadata": {}}
+    outputs = [out("a\n"), out(["b", "\n"]), out("!\n", "stderr"), out("c\n"), image, out("d")]
+    assert build.merge_streams(outputs) == [
+        out("a\nb\n"),
+        out("!\n", "stderr"),
+        out("c\n"),
+        image,
+        out("d"),
+    ]
 
 
 def test_notebook_has_the_cells_of_its_text_source() -> None:
