@@ -26,7 +26,7 @@ def test_hessian_of_a_quadratic_form_is_the_symmetrised_matrix() -> None:
 
 def test_jacobian_jvp_and_vjp_of_a_linear_map_are_the_matrix() -> None:
     x = tg.Tensor(RNG.standard_normal(3))
-    f = lambda t: tg.Tensor(W) @ t  # noqa: E731
+    f = lambda t: tg.Tensor(W) @ t
     np.testing.assert_allclose(AF.jacobian(f, x).data, W)
     v, u = RNG.standard_normal(3), RNG.standard_normal(2)
     out, jv = AF.jvp(f, x, tg.Tensor(v))
@@ -53,12 +53,12 @@ def _inputs() -> tuple[np.ndarray, np.ndarray]:
     return RNG.standard_normal((2, 3)), RNG.standard_normal(3)
 
 
-def _f(a, b):  # noqa: ANN001, ANN202 (a Tensor of either library: only shared methods)
-    """Two inputs, two outputs, written once for both libraries."""
+def _f(a, b):
+    """Two inputs, two outputs, written once for both libraries (only methods both have)."""
     return (a * b).tanh(), (a @ b).exp()
 
 
-def _scalar(a, b):  # noqa: ANN001, ANN202
+def _scalar(a, b):
     return ((a * b).tanh() * (a @ b).exp()[:, None]).sum()
 
 
@@ -80,8 +80,8 @@ def test_every_function_matches_torch_autograd_functional_with_tuples() -> None:
             return
         np.testing.assert_allclose(mine.data, other.detach().numpy(), rtol=1e-12, atol=1e-14)
 
-    as_t = lambda xs: tuple(torch.tensor(x) for x in xs)  # noqa: E731
-    as_ours = lambda xs: tuple(tg.Tensor(x) for x in xs)  # noqa: E731
+    as_t = lambda xs: tuple(torch.tensor(x) for x in xs)
+    as_ours = lambda xs: tuple(tg.Tensor(x) for x in xs)
     same(AF.vjp(f, ours, as_ours(u)), tf.vjp(ft, theirs, as_t(u)))
     same(AF.jvp(f, ours, as_ours(v)), tf.jvp(ft, theirs, as_t(v)))
     same(AF.hvp(scalar, ours, as_ours(v)), tf.hvp(scalar_t, theirs, as_t(v)))
