@@ -452,7 +452,7 @@ class HookHandle:
 
 # The differentiable backward (create_graph) and `grad` live in sibling modules of this package,
 # which build on the names above; they are imported last so that those names exist.
-from .graph import DerivedVersion as DerivedVersion  # noqa: E402
-from .graph import SavedValue as SavedValue  # noqa: E402
-from .graph import has_second_order_rule as has_second_order_rule  # noqa: E402
 from .higher import grad as grad  # noqa: E402
+from .saved import DerivedVersion as DerivedVersion  # noqa: E402
+from .saved import SavedValue as SavedValue  # noqa: E402
+from .saved import has_second_order_rule as has_second_order_rule  # noqa: E402
