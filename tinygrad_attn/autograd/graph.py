@@ -80,13 +80,10 @@ def sweep(
             _add_leaf(leaf_grads, root, seed)
         else:
             _add(cotangents, id(root.grad_fn), seed)
-    at_node: dict[int, list[int]] = {}
-    at_leaf: dict[int, list[int]] = {}
-    for i, t in enumerate(inputs or ()):
-        target = at_leaf if t.grad_fn is None else at_node
-        target.setdefault(id(t) if t.grad_fn is None else id(t.grad_fn), []).append(i)
-    roots_nodes = [r.grad_fn for r in roots if r.grad_fn is not None]
-    order = toposort_many(roots_nodes, set(at_node) if stop else set())
+    at_node, at_leaf = _targets(inputs or ())
+    order = toposort_many(
+        [r.grad_fn for r in roots if r.grad_fn is not None], set(at_node) if stop else set()
+    )
     relevant = None if inputs is None else _relevant(order, at_node, at_leaf)
     results: list = [None] * len(inputs or ())
     for node in order:
@@ -99,14 +96,8 @@ def sweep(
             results[i] = grad_out
         if (stop and id(node) in at_node) or (relevant is not None and id(node) not in relevant):
             continue
-        grads = node_grads_graph(node, grad_out) if create_graph else _first_order(node, grad_out)
-        for t, g in zip(node.inputs, grads):
-            if g is None or t is None or not t.requires_grad:
-                continue
-            if t.grad_fn is None:
-                _add_leaf(leaf_grads, t, g)
-            else:
-                _add(cotangents, id(t.grad_fn), g)
+        grads = node_grads_graph(node, grad_out) if create_graph else _node_grads(node, grad_out)
+        _propagate(node, grads, cotangents, leaf_grads)
         if not retain_graph:
             node.inputs = None
             node._saved = None
@@ -118,6 +109,29 @@ def sweep(
         for i in indices:
             results[i] = leaf_grads.get(key, (None, None))[1]
     return results
+
+
+def _targets(inputs: Sequence[Any]) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    """(node id -> input indices for non-leaf inputs, leaf id -> indices for leaves)."""
+    at_node: dict[int, list[int]] = {}
+    at_leaf: dict[int, list[int]] = {}
+    for i, t in enumerate(inputs):
+        if t.grad_fn is None:
+            at_leaf.setdefault(id(t), []).append(i)
+        else:
+            at_node.setdefault(id(t.grad_fn), []).append(i)
+    return at_node, at_leaf
+
+
+def _propagate(node: Function, grads: list, cotangents: dict, leaf_grads: dict) -> None:
+    """Add each input gradient of `node` to the cotangent of the node that made the input."""
+    for t, g in zip(node.inputs, grads):
+        if g is None or t is None or not t.requires_grad:
+            continue
+        if t.grad_fn is None:
+            _add_leaf(leaf_grads, t, g)
+        else:
+            _add(cotangents, id(t.grad_fn), g)
 
 
 def _add(cotangents: dict, key: int, g: Any) -> None:
@@ -165,10 +179,6 @@ def _relevant(order: list[Function], at_node: dict, at_leaf: dict) -> set[int]:
         ):
             relevant.add(id(node))
     return relevant
-
-
-def _first_order(node: Function, grad_out: np.ndarray) -> list:
-    return _node_grads(node, grad_out)  # the first-order engine's own per-node step
 
 
 def node_grads_graph(node: Function, grad_out: Any) -> list:
