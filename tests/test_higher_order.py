@@ -51,6 +51,8 @@ def test_fourth_derivative_of_tanh_through_softmax_free_chain() -> None:
         np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
+# PyTorch warns that backward(create_graph=True) makes a parameter <-> .grad reference cycle.
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
 def test_backward_create_graph_twice_accumulates_with_history_as_pytorch() -> None:
     torch = pytest.importorskip("torch")
     data = np.random.default_rng(1).uniform(0.5, 1.5, (3,))
