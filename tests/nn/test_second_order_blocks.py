@@ -1,7 +1,7 @@
 """Second derivatives of whole blocks in float64: nn.MultiheadAttention, the encoder layer and
 the decoder layer (key padding, causal self-attention, cross-attention, LayerNorm, GELU). For
-each: gradgradcheck with respect to its inputs, and the Hessian-vector product over all its
-parameters and inputs against central differences of first-order gradients."""
+each: gradgradcheck with respect to its inputs and every parameter, and the Hessian-vector
+product over all of them against central differences of first-order gradients."""
 
 from __future__ import annotations
 
@@ -47,12 +47,39 @@ def _decoder() -> tuple[nn.Module, Callable]:
 BLOCKS = {"mha": _mha, "encoder_layer": _encoder, "decoder_layer": _decoder}
 
 
+def _slots(module: nn.Module) -> list[tuple[nn.Module, str]]:
+    """(owning module, name) of every parameter, in named_parameters order."""
+    slots = [(module, name) for name, p in module._parameters.items() if p is not None]
+    for child in module._modules.values():
+        slots += _slots(child)
+    return slots
+
+
+def _functional(block: nn.Module, fn: Callable) -> Callable:
+    """fn as a function of (x, memory, *parameters): for each call the block's parameters are
+    the given tensors (gradcheck's float64 copies), and the block's own are put back after."""
+    slots = _slots(block)
+    originals = [module._parameters[name] for module, name in slots]
+
+    def call(x: tg.Tensor, memory: tg.Tensor, *params: tg.Tensor) -> tg.Tensor:
+        for (module, name), p in zip(slots, params):
+            module._parameters[name] = p
+        try:
+            return fn(x, memory)
+        finally:
+            for (module, name), p in zip(slots, originals):
+                module._parameters[name] = p
+
+    return call
+
+
 @pytest.mark.parametrize("name", list(BLOCKS))
-def test_block_passes_gradgradcheck_with_respect_to_its_inputs(name: str) -> None:
-    _, fn = BLOCKS[name]()
+def test_block_passes_gradgradcheck_over_its_inputs_and_every_parameter(name: str) -> None:
+    block, fn = BLOCKS[name]()
     x = tg.Tensor(X.copy(), requires_grad=True)
     m = tg.Tensor(MEMORY.copy(), requires_grad=True)
-    assert tg.gradgradcheck(fn, (x, m))
+    params = [tg.Tensor(p.data.copy(), requires_grad=True) for p in block.parameters()]
+    assert tg.gradgradcheck(_functional(block, fn), (x, m, *params))
 
 
 def _loss(fn: Callable, x: tg.Tensor, m: tg.Tensor) -> tg.Tensor:
