@@ -86,6 +86,8 @@ def _batch() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         pytest.param(
             dict(norm_first=True, tie_embeddings=True, activation="gelu"), id="pre-norm-tied-gelu"
         ),
+        pytest.param(dict(pos="rope"), id="rope"),  # rotary q and k in the packed projection
+        pytest.param(dict(pos="t5"), id="t5"),  # a learned position bias inside attention
     ],
 )
 def test_transformer_loss_hvp_over_all_parameters_matches_pytorch(arch: dict) -> None:
