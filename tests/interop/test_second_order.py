@@ -124,27 +124,34 @@ def test_transformer_loss_hvp_over_all_parameters_matches_pytorch(arch: dict) ->
     compare_hvp(ours, theirs, our_loss, their_loss)
 
 
-def test_multihead_attention_block_hvp_matches_pytorch() -> None:
+@pytest.mark.parametrize("need_weights", [False, True], ids=["output", "output-and-weights"])
+def test_multihead_attention_block_hvp_matches_pytorch(need_weights: bool) -> None:
+    """With need_weights the loss also uses the per-head weights (the AttentionWeights op)."""
     tg.manual_seed(1)
     ours = randomised(nn.MultiheadAttention(8, 2), np.float64)
     theirs = interop.to_torch(ours)
     rng = np.random.default_rng(3)
     q, kv = rng.standard_normal((2, 3, 8)), rng.standard_normal((2, 4, 8))
     padding = np.array([[False] * 4, [False, False, True, True]])
-    weights = rng.standard_normal((2, 3, 8))
+    weights, on_probs = rng.standard_normal((2, 3, 8)), rng.standard_normal((2, 2, 3, 4))
+    kw = dict(need_weights=need_weights, average_attn_weights=False)
 
     def our_loss() -> tg.Tensor:
-        out, _ = ours(tg.Tensor(q), tg.Tensor(kv), tg.Tensor(kv), key_padding_mask=padding)
-        return (out.tanh() * tg.Tensor(weights)).sum()
+        out, probs = ours(
+            tg.Tensor(q), tg.Tensor(kv), tg.Tensor(kv), key_padding_mask=padding, **kw
+        )
+        loss = (out.tanh() * tg.Tensor(weights)).sum()
+        return loss + (probs * probs * tg.Tensor(on_probs)).sum() if need_weights else loss
 
     def their_loss():
-        out, _ = theirs(
+        out, probs = theirs(
             torch_tensor(q),
             torch_tensor(kv),
             torch_tensor(kv),
             key_padding_mask=torch.tensor(padding),
-            need_weights=False,
+            **kw,
         )
-        return (out.tanh() * torch_tensor(weights)).sum()
+        loss = (out.tanh() * torch_tensor(weights)).sum()
+        return loss + (probs * probs * torch_tensor(on_probs)).sum() if need_weights else loss
 
     compare_hvp(ours, theirs, our_loss, their_loss)
