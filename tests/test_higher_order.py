@@ -209,3 +209,18 @@ def test_gradgradcheck_fails_on_a_wrong_second_derivative() -> None:
     assert tg.gradcheck(WrongSecond.apply, x)
     with pytest.raises(tg.GradcheckError):
         tg.gradgradcheck(WrongSecond.apply, x)
+
+
+def test_batch_norm_eval_with_a_constant_input_keeps_the_weight_gradient_exact() -> None:
+    """Eval batch norm's rule stands x - running_mean in for x; a constant x must not be used
+    in its place (its weight gradient would then be off by the running mean)."""
+    rng = np.random.default_rng(3)
+    x = tg.Tensor(rng.standard_normal((4, 3)))
+    w = tg.Tensor(rng.standard_normal(3), requires_grad=True)
+    mean, var = np.array([0.5, -0.2, 0.3]), np.array([1.5, 0.7, 1.1])
+    out = tg.functional.batch_norm(x, mean, var, w, None, training=False)
+    (g,) = tg.autograd.grad((out * out).sum(), w, create_graph=True)
+    x_hat = (x.data - mean) / np.sqrt(var + 1e-5)
+    np.testing.assert_allclose(g.data, (2 * x_hat * x_hat * w.data).sum(0), rtol=1e-12)
+    (h,) = tg.autograd.grad(g.sum(), w)
+    np.testing.assert_allclose(h.data, (2 * x_hat * x_hat).sum(0), rtol=1e-12)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinygrad_attn import GradcheckWarning, gradgradcheck
-from tinygrad_attn.autograd import has_second_order_rule
+from tinygrad_attn import GradcheckWarning, Tensor, gradgradcheck
+from tinygrad_attn.autograd import grad, has_second_order_rule
 
 from .registry import REGISTRY, OpCase
 
@@ -46,3 +47,24 @@ def test_gradgradcheck_on_drawn_cases(case: OpCase, data: st.DataObject) -> None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GradcheckWarning)  # e.g. relu of negatives only
         gradgradcheck(case.function(drawn.params), drawn.tensors)
+
+
+@pytest.mark.parametrize("case", REGISTRY, ids=IDS)
+def test_create_graph_gradients_equal_first_order_ones_with_one_input_requiring_grad(
+    case: OpCase,
+) -> None:
+    """The other inputs constant: a rule must not use an input's stand-in value (a norm's
+    x - mean) where the input itself is a constant."""
+    rng = np.random.default_rng(0)
+    for index in range(len(case.example().tensors)):
+        example = case.example()
+        tensors = [
+            t if i == index else Tensor(t.data.copy()) for i, t in enumerate(example.tensors)
+        ]
+        out = case.function(example.params)(*tensors)
+        if not out.requires_grad:
+            continue
+        cotangent = Tensor(rng.standard_normal(out.shape))
+        (first,) = grad(out, tensors[index], cotangent, retain_graph=True)
+        (second,) = grad(out, tensors[index], cotangent, create_graph=True)
+        np.testing.assert_allclose(second.data, first.data, rtol=1e-12, atol=1e-14)

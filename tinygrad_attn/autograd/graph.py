@@ -50,13 +50,25 @@ def composite_grads(ctx: Function, grad_out: Any, fn: Callable, values: Sequence
     """Input gradients of a fused op, as Tensors with history: its forward re-expressed as
     `fn(*tensors)` in differentiable Tensor ops, run on each input's saved value (a distinct
     `saved_input` wrapper, or None for an absent input) and differentiated locally."""
-    wrapped = [None if v is None else saved_input(ctx, i, v) for i, v in enumerate(values)]
+    wrapped = [_stand_in(ctx, i, v) for i, v in enumerate(values)]
     with enable_grad():
         out = fn(*wrapped)
     targets = [w if w is not None and w.requires_grad else None for w in wrapped]
     wanted = [t for t in targets if t is not None]
     grads = iter(sweep([out], [grad_out], wanted, create_graph=True, retain_graph=True, stop=True))
     return tuple(None if t is None else next(grads) for t in targets)
+
+
+def _stand_in(ctx: Function, index: int, value: Any) -> Any:
+    """Input `index` of a fused op as its composition sees it: `value` (which may stand in for
+    the input, e.g. x - mean for a norm's x) on the graph, or as a constant for an input
+    without grad (never the input itself, whose value may differ from the stand-in)."""
+    if value is None:
+        return None
+    t = ctx.inputs[index]
+    if t is None or not t.requires_grad:
+        return _TENSOR[0]._make(np.asarray(value), False)
+    return saved_input(ctx, index, value)
 
 
 def sweep(
