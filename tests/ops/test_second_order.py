@@ -1,7 +1,8 @@
 """Second derivatives of every registered op: each has a `backward_graph` rule, and
 `gradgradcheck` (float64, random cotangents) passes on its fixed example and on hypothesis
 draws from its table's strategy (a few per op: each draw costs two create_graph backwards per
-input element)."""
+input element); its create_graph gradients equal the first-order ones; and its third
+derivatives pass too."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinygrad_attn import GradcheckWarning, Tensor, gradgradcheck
+from tinygrad_attn import GradcheckWarning, Tensor, cat, enable_grad, gradgradcheck, no_grad
 from tinygrad_attn.autograd import grad, has_second_order_rule
 
 from .registry import REGISTRY, OpCase
@@ -68,3 +69,30 @@ def test_create_graph_gradients_equal_first_order_ones_with_one_input_requiring_
         (first,) = grad(out, tensors[index], cotangent, retain_graph=True)
         (second,) = grad(out, tensors[index], cotangent, create_graph=True)
         np.testing.assert_allclose(second.data, first.data, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("case", REGISTRY, ids=IDS)
+def test_third_derivatives_pass_gradgradcheck_of_the_gradient(case: OpCase) -> None:
+    """Any number of times: gradgradcheck of x -> grad(sum(tanh(op(x)) * R), x) checks the
+    third derivatives (tanh makes them non-zero for a linear op too), so every rule's own
+    ops must have rules that are right."""
+    example = case.example()
+    fn = case.function(example.params)
+    with no_grad():
+        shape = fn(*example.tensors).shape
+    weights = Tensor(np.random.default_rng(1).standard_normal(shape))
+
+    def gradient(*tensors: Tensor) -> Tensor:
+        wanted = [t for t in tensors if t.requires_grad]
+        with enable_grad():
+            loss = (fn(*tensors).tanh() * weights).sum()
+            grads = grad(loss, wanted, create_graph=True, allow_unused=True)
+            flat = [
+                (Tensor(np.zeros(t.shape)) if g is None else g).reshape(-1)
+                for g, t in zip(grads, wanted)
+            ]
+        return flat[0] if len(flat) == 1 else cat(flat)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GradcheckWarning)
+        assert gradgradcheck(gradient, example.tensors)
