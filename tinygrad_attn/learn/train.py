@@ -1,0 +1,164 @@
+"""`learn train`, the milestone: a small translation model trained twice from the same seed,
+once with the library's ops and once with the learner's completed ops in their place (through
+`tg.override_ops`), the two loss curves printed side by side.
+
+Data: the toy zh->en corpus examples/data/zh_en/train.tsv when run from a clone (looked up
+from the current directory, then beside the package); otherwise a small built-in task (short
+sentences from a fixed lexicon), so an installed package trains too.
+The model calls Linear and the fused ScaledDotProductAttention: the matmul and attention
+exercises stand in for them (standins.py, attention_op.py); it is built without dropout and
+without learned attention biases, which the attention exercise does not cover.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import numpy as np
+
+import tinygrad_attn as tg
+import tinygrad_attn.functional as F  # noqa: N812
+from tinygrad_attn import optim
+from tinygrad_attn.autograd import Function, toposort
+from tinygrad_attn.learn.attention_op import standin_for
+from tinygrad_attn.learn.exercises import Exercise
+from tinygrad_attn.learn.standins import linear_standin
+from tinygrad_attn.ops.attention import ScaledDotProductAttention
+from tinygrad_attn.ops.matmul import Linear
+
+PAD, BOS, EOS = 0, 1, 2
+_CORPUS = Path("examples") / "data" / "zh_en" / "train.tsv"
+_SUBJECTS = {"我": "i", "你": "you", "他们": "they", "我们": "we"}
+_VERBS = {"喜欢": "like", "看见": "see", "有": "have", "想要": "want"}
+_OBJECTS = {"猫": "cats", "狗": "dogs", "书": "books", "茶": "tea", "苹果": "apples"}
+
+
+def _builtin_pairs() -> list[tuple[list[str], list[str]]]:
+    """Subject-verb-object sentences, with a negation: 我 不 喜欢 猫 -> i do not like cats."""
+    pairs = []
+    for (zs, es), (zv, ev), (zo, eo) in itertools.product(
+        _SUBJECTS.items(), _VERBS.items(), _OBJECTS.items()
+    ):
+        pairs.append(([zs, zv, zo], [es, ev, eo]))
+        pairs.append(([zs, "不", zv, zo], [es, "do", "not", ev, eo]))
+    return pairs
+
+
+def load_pairs(limit: int = 512) -> tuple[list, str]:
+    """(pairs of token lists, where they came from): the clone's corpus, else the built-in."""
+    package_root = Path(__file__).resolve().parents[2]
+    for path in (Path.cwd() / _CORPUS, package_root / _CORPUS):
+        if path.is_file():
+            pairs = []
+            for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+                src, tgt = line.split("\t")[:2]
+                if len(src.split()) <= 8 and len(tgt.split()) <= 10:
+                    pairs.append((src.split(), tgt.split()))
+                if len(pairs) == limit:
+                    break
+            return pairs, str(path)
+    return _builtin_pairs(), "the built-in toy task (no examples/data/zh_en found)"
+
+
+def _batches(pairs: list, batch: int, steps: int, seed: int) -> list[tuple[np.ndarray, ...]]:
+    """`steps` batches of (src, tgt_in, tgt_out) id arrays, padded, in a seeded order."""
+    src_vocab = {w: i + 3 for i, w in enumerate(sorted({w for s, _ in pairs for w in s}))}
+    tgt_vocab = {w: i + 3 for i, w in enumerate(sorted({w for _, t in pairs for w in t}))}
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(steps):
+        chosen = [pairs[i] for i in rng.choice(len(pairs), size=batch, replace=False)]
+        s_len = max(len(s) for s, _ in chosen)
+        t_len = max(len(t) for _, t in chosen) + 1
+        src = np.full((batch, s_len), PAD)
+        tgt = np.full((batch, t_len + 1), PAD)
+        for row, (s, t) in enumerate(chosen):
+            src[row, : len(s)] = [src_vocab[w] for w in s]
+            tgt[row, : len(t) + 2] = [BOS] + [tgt_vocab[w] for w in t] + [EOS]
+        out.append((src, tgt[:, :-1], tgt[:, 1:]))
+    return out, len(src_vocab) + 3, len(tgt_vocab) + 3
+
+
+def replacements(exercises: list[Exercise], classes: list[type[Function]]) -> dict:
+    """Library op -> the learner's class (or its stand-in) for `override_ops`."""
+    mapping: dict = {}
+    for exercise, cls in zip(exercises, classes):
+        if exercise.name == "attention":
+            mapping[ScaledDotProductAttention] = standin_for(cls)
+        else:
+            mapping[exercise.op] = cls
+            if exercise.name == "matmul":
+                mapping[Linear] = linear_standin(cls)
+    return mapping
+
+
+def run(batches: list, vocab: tuple[int, int], mapping: dict, seed: int) -> tuple[list, dict]:
+    """Train from `seed` with `mapping` in force; (losses, op class -> nodes in one step)."""
+    from models import Transformer
+
+    tg.manual_seed(seed)
+    sizes = dict(d_model=32, nhead=2, num_encoder_layers=1, num_decoder_layers=1)
+    model = Transformer(*vocab, **sizes, dim_feedforward=64, dropout=0.0, max_len=32)
+    opt = optim.Adam(model.parameters(), lr=3e-3)
+    losses, counts = [], {}
+    with tg.override_ops(mapping):
+        for step, (src, tgt_in, tgt_out) in enumerate(batches):
+            logits = model(src, tgt_in)
+            loss = F.cross_entropy(logits, tgt_out, ignore_index=PAD, label_smoothing=0.1)
+            if step == 0:
+                for node in toposort(loss.grad_fn):
+                    counts[type(node)] = counts.get(type(node), 0) + 1
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.item()))
+    return losses, counts
+
+
+def train(exercises: list[Exercise], classes: list, steps: int = 120, seed: int = 0) -> list:
+    """Both runs and the printed comparison; returns the printed lines (also printed)."""
+    pairs, source = load_pairs()
+    batches, src_vocab, tgt_vocab = _batches(pairs, 32, steps, seed)
+    mapping = replacements(exercises, classes)
+    lines = [f"learn train: {len(pairs)} sentence pairs from {source}; {steps} Adam steps of "
+             "32, a 1+1-layer transformer (d_model 32, 2 heads, no dropout)"]  # fmt: skip
+    start = time.perf_counter()
+    ours, _ = run(batches, (src_vocab, tgt_vocab), {}, seed)
+    theirs, counts = run(batches, (src_vocab, tgt_vocab), mapping, seed)
+    elapsed = time.perf_counter() - start
+    for exercise in exercises:
+        lines.append("  " + _usage(exercise, mapping, counts))
+    if not exercises:
+        lines.append("  no exercise completed yet: both runs use the library's ops")
+    lines.append(f"{'step':>6} {'library':>10} {'yours':>10} {'difference':>12}")
+    shown = sorted(set(range(0, steps, max(steps // 12, 1))) | {steps - 1})
+    for step in shown:
+        diff = theirs[step] - ours[step]
+        lines.append(f"{step + 1:>6} {ours[step]:>10.5f} {theirs[step]:>10.5f} {diff:>12.2e}")
+    worst = max(abs(a - b) for a, b in zip(ours, theirs))
+    verdict = ("they agree to float32 rounding: your backwards train the model as the "
+               "library's do" if worst < 1e-3 else "they differ: a backward of yours changes "
+               "what the model learns (check each op again)")  # fmt: skip
+    lines.append(f"largest difference {worst:.2e}: {verdict} ({elapsed:.0f} s for both runs)")
+    print("\n".join(lines))
+    return lines
+
+
+def _usage(exercise: Exercise, mapping: dict, counts: dict) -> str:
+    """One line: which library op the exercise replaced, and how often one step calls it."""
+    ops = [op for op in mapping if _belongs(exercise, op)]
+    used = {op.__name__: counts.get(mapping[op], 0) for op in ops}
+    if not any(used.values()):
+        names = ", ".join(op.__name__ for op in ops)
+        return f"{exercise.name}: not used, this model never calls {names}"
+    return f"{exercise.name}: yours replaced " + ", ".join(
+        f"{name} ({n} calls a step)" for name, n in used.items()
+    )  # fmt: skip
+
+
+def _belongs(exercise: Exercise, op: type) -> bool:
+    if exercise.name == "attention":
+        return op is ScaledDotProductAttention
+    return op is exercise.op or (exercise.name == "matmul" and op is Linear)
