@@ -37,6 +37,13 @@ class Case:
         params = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in self.params.items()}
         return Case(inputs, params)
 
+    def values(self, names: tuple[str, ...], limit: int = 12) -> list[str]:
+        """`x = [[0.1, -1.2]]` lines for small inputs (none if any input is bigger)."""
+        arrays = [(n, x) for n, x in zip(names, self.inputs) if x is not None]
+        if any(x.size > limit for _, x in arrays):
+            return []
+        return [f"{n} = {np.round(x, 3).tolist()}" for n, x in arrays]
+
     def describe(self, names: tuple[str, ...]) -> str:
         """`a (2, 1), b (3,), dim=1`: the shapes and the scalar params."""
         parts = [f"{n} {x.shape}" for n, x in zip(names, self.inputs) if x is not None]

@@ -53,7 +53,11 @@ def _start(ex: exercises.Exercise, directory: Path, force: bool) -> int:
 def _check(ex: exercises.Exercise, directory: Path, progress: Progress, examples: int) -> int:
     from tinygrad_attn.learn.grader import grade
 
-    report = grade(ex, directory / f"{ex.name}.py", examples)
+    try:
+        report = grade(ex, directory / f"{ex.name}.py", examples)
+    except ImportError as err:  # hypothesis missing: say which extra to install
+        print(f"check {ex.name}: {err}")
+        return 1
     print("\n".join(report.lines))
     progress.mark(ex.name, report.passed)
     progress.save()

@@ -20,7 +20,10 @@ from tinygrad_attn.learn.exercises import Exercise
 from tinygrad_attn.learn.properties import PROPERTIES
 from tinygrad_attn.learn.stubs import NOT_IMPLEMENTED
 
-EXTRA_HINT = 'the grader needs hypothesis: pip install -e ".[test]" (or pip install hypothesis)'
+EXTRA_HINT = (
+    'the grader needs hypothesis: pip install -e ".[learn]" from a clone (the test extra has it '
+    'too), or pip install "tinygrad_attn[learn]"'
+)
 
 
 @dataclass
@@ -137,12 +140,12 @@ def check_case(exercise: Exercise, cls: type[Function], case: Case) -> Failure |
     else:
         grads, failure = _as_gradients(exercise, attempt, case)
     if failure is None:
+        wrong: list[str] = []  # every input whose gradient is off, the first one first
         for i, (name, g) in enumerate(zip(exercise.inputs, grads)):
             if g is not None:
                 lines = diagnosis.gradient_error(name, g, _numeric(exercise, case, i, grad_out))
-                if lines is not None:
-                    failure = Failure("gradient", lines, case)
-                    break
+                wrong += lines or []
+        failure = Failure("gradient", wrong, case) if wrong else None
     if attempt.error is None and grads and exercise.name in PROPERTIES:
         violated = PROPERTIES[exercise.name](case, grads)
         if violated is not None and failure is None:
@@ -213,6 +216,7 @@ def grade(exercise: Exercise, path: Path, max_examples: int = 25) -> Report:
     lines = [f"check {exercise.name}: FAILED ({failure.kind})"]
     if failure.case is not None and failure.kind != "not implemented":
         lines.append(f"  on {where}: {failure.case.describe(exercise.inputs)}")
+        lines += [f"    {line}" for line in failure.case.values(exercise.inputs)]
     lines += [f"  {line}" for line in failure.lines + diagnosis.mistake_lines(failure.mistakes)]
     if failure.kind == "not implemented":
         lines.append(f"  open {path}, write backward, then run check again")
