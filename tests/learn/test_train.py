@@ -63,6 +63,16 @@ def test_learn_train_prints_both_curves(tmp_path: Path, capsys) -> None:
     assert code == 0
     assert "your ops in this run: softmax, cross_entropy" in out
     assert "softmax: not used, this model never calls Softmax" in out
-    assert "cross_entropy: yours replaced CrossEntropy (1 calls a step)" in out
+    assert "cross_entropy: yours replaced CrossEntropy (1 call a step)" in out
     assert "step    library      yours   difference" in out
-    assert "they agree to float32 rounding" in out
+    assert "steps 1-4 agree to" in out and "your backwards train the model as the" in out
+
+
+def test_an_op_that_raises_in_the_model_is_reported(tmp_path: Path, capsys) -> None:
+    # dK = s dA Q only has the right shape when L == S; cross-attention has L != S.
+    wrong = next(m for m in MISTAKES["attention"] if m.name == "dK transposed")
+    exercise = BY_NAME["attention"]
+    lines = train.train([exercise], [load_class(exercise, write(tmp_path, exercise, wrong.body))],
+                        steps=2)  # fmt: skip
+    assert lines[-2].startswith("with your ops the run failed: ValueError")
+    assert "the model's shapes are (B, T, E)" in capsys.readouterr().out
