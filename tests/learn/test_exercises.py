@@ -134,3 +134,13 @@ def test_the_stub_saves_what_the_library_saves() -> None:
     np.testing.assert_array_equal(out, exercise.op.forward(theirs, *case.inputs, **case.params))
     np.testing.assert_array_equal(mine.saved_tensors[0], theirs.saved_tensors[0])
     assert mine.dim == theirs.dim
+
+
+def test_docs_list_every_exercise_and_mistake() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "learn.md").read_text(encoding="utf-8")
+    for name in NAMES:
+        row = next(
+            line for line in text.splitlines() if line.startswith("| ") and f"`{name}`" in line
+        )
+        for mistake in MISTAKES[name]:
+            assert mistake.name in row, (name, mistake.name)

@@ -129,6 +129,9 @@ NN_MISTAKES["embedding"] = [
                         padding=_ZERO_PADDING)),
     Mistake("padding row not zeroed", "the padding_idx row is a fixed zero vector: it gets no "
             "gradient", _EMB.format(scatter="np.add.at(grad_w, flat, rows)", padding="")),
+    Mistake("gradient not scattered into the table", "grad_out has one row per looked-up "
+            "position (..., E); the weight's gradient is a (V, E) table those rows are added "
+            "into, row ids[i] for position i", "return grad_out\n"),
 ]  # fmt: skip
 
 _ATT = """\
