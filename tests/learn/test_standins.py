@@ -12,9 +12,11 @@ import tinygrad_attn.functional as F  # noqa: N812
 from tinygrad_attn import Tensor
 from tinygrad_attn.learn.attention_op import CausalAttention, standin_for
 from tinygrad_attn.learn.cases import FIXED, causal
-from tinygrad_attn.learn.standins import linear_standin
+from tinygrad_attn.learn.standins import cross_entropy_standin, linear_standin, softmax_attention
 from tinygrad_attn.ops.attention import ScaledDotProductAttention
 from tinygrad_attn.ops.matmul import Linear, MatMul
+from tinygrad_attn.ops.nn import CrossEntropy
+from tinygrad_attn.ops.softmax import LogSoftmax, Softmax
 
 
 def _grads(fn, *arrays: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -33,8 +35,9 @@ def test_the_exercise_forward_is_the_library_attention() -> None:
     np.testing.assert_allclose(mine, theirs.data, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("core", ["attention", "softmax"])
 @pytest.mark.parametrize("packed", [False, True])
-def test_the_standin_gives_the_fused_op_in_the_heads_layout(packed: bool) -> None:
+def test_the_standin_gives_the_fused_op_in_the_heads_layout(packed: bool, core: str) -> None:
     rng = np.random.default_rng(0)
     batch, length, heads, d = 2, 4, 2, 3
     padding = np.zeros((batch, 1, 1, length))
@@ -48,7 +51,8 @@ def test_the_standin_gives_the_fused_op_in_the_heads_layout(packed: bool) -> Non
                            causal_offset=0, block_size=2)[0]  # fmt: skip
 
     out, grads = _grads(attend, *arrays)
-    with tg.override_ops({ScaledDotProductAttention: standin_for(CausalAttention)}):
+    inner = CausalAttention if core == "attention" else softmax_attention(Softmax)
+    with tg.override_ops({ScaledDotProductAttention: standin_for(inner)}):
         out_standin, grads_standin = _grads(attend, *arrays)
     np.testing.assert_allclose(out_standin, out, rtol=1e-10, atol=1e-12)
     for g_standin, g in zip(grads_standin, grads):
@@ -72,3 +76,16 @@ def test_the_linear_standin_gives_linear() -> None:
     np.testing.assert_allclose(out_standin, out, rtol=1e-12)
     for g_standin, g in zip(grads_standin, grads):
         np.testing.assert_allclose(g_standin, g, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+def test_the_cross_entropy_standin_gives_cross_entropy(reduction: str, smoothing: float) -> None:
+    logits = np.random.default_rng(2).standard_normal((2, 3, 4))
+    params = dict(target=np.array([[0, 3, -100], [2, 2, 1]]), ignore_index=-100,
+                  label_smoothing=smoothing, reduction=reduction)  # fmt: skip
+    out, grads = _grads(lambda t: CrossEntropy.apply(t, **params), logits)
+    with tg.override_ops({CrossEntropy: cross_entropy_standin(LogSoftmax)}):
+        out_standin, grads_standin = _grads(lambda t: CrossEntropy.apply(t, **params), logits)
+    np.testing.assert_allclose(out_standin, out, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(grads_standin[0], grads[0], rtol=1e-10, atol=1e-14)

@@ -29,7 +29,7 @@ def _classes(tmp_path: Path, bodies: dict[str, str]) -> list:
 
 def _runs(tmp_path: Path, bodies: dict[str, str]) -> tuple[list, list, dict, dict]:
     exercises = [BY_NAME[name] for name in bodies]
-    mapping = train.replacements(exercises, _classes(tmp_path, bodies))
+    mapping, _ = train.replacements(exercises, _classes(tmp_path, bodies))
     pairs, _ = train.load_pairs(limit=64)
     batches, src_vocab, tgt_vocab = train._batches(pairs, 8, STEPS, seed=0)
     ours, _ = train.run(batches, (src_vocab, tgt_vocab), {}, seed=0)
@@ -47,6 +47,14 @@ def test_the_library_bodies_reproduce_the_library_losses(tmp_path: Path) -> None
     assert not set(mapping) & set(counts)  # no library node left of an op that was replaced
 
 
+def test_softmax_and_log_softmax_alone_run_inside_the_fused_ops(tmp_path: Path) -> None:
+    bodies = {name: right_body(BY_NAME[name]) for name in ("softmax", "log_softmax")}
+    ours, theirs, mapping, counts = _runs(tmp_path, bodies)
+    np.testing.assert_allclose(theirs, ours, rtol=1e-5)
+    names = {cls.__name__ for cls in counts}
+    assert {"SoftmaxAttentionStandIn", "LogSoftmaxCrossEntropyStandIn"} <= names
+
+
 def test_a_subtly_wrong_backward_changes_the_curve(tmp_path: Path) -> None:
     wrong = next(m for m in MISTAKES["layer_norm"] if m.name.endswith("variance missing"))
     ours, theirs, _, _ = _runs(tmp_path, {"layer_norm": wrong.body})
@@ -62,8 +70,10 @@ def test_learn_train_prints_both_curves(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert code == 0
     assert "your ops in this run: softmax, cross_entropy" in out
-    assert "softmax: not used, this model never calls Softmax" in out
-    assert "cross_entropy: yours replaced CrossEntropy (1 call a step)" in out
+    assert (
+        "softmax: yours ran in ScaledDotProductAttention's weights P = softmax(A) (3 calls" in out
+    )
+    assert "cross_entropy: yours ran in CrossEntropy (1 call a step)" in out
     assert "step    library      yours   difference" in out
     assert "steps 1-4 agree to" in out and "your backwards train the model as the" in out
 

@@ -11,6 +11,12 @@ from tinygrad_attn.learn.progress import Progress
 _CMD = "python -m tinygrad_attn.learn"
 
 
+def _guide() -> str:
+    """Where docs/learn.md is: its path in a clone, else its place in the repository."""
+    path = Path(__file__).resolve().parents[2] / "docs" / "learn.md"
+    return str(path) if path.is_file() else "docs/learn.md in the tinygrad_attn repository"
+
+
 def _list(directory: Path, progress: Progress) -> int:
     """The exercises in order, each marked done / started / not started, and what to do next."""
     print(f"Write the backward of each op yourself; your files live in {directory}/")
@@ -34,7 +40,7 @@ def _list(directory: Path, progress: Progress) -> int:
             f"Next: {_CMD} start {todo}   (then edit, then: {_CMD} check {todo}; any order works)"
         )
         print(f"Any time: {_CMD} train  (trains a small translator with the ops you completed)")
-    print("Guide: docs/learn.md")
+    print(f"Guide: {_guide()}")
     return 0
 
 

@@ -75,6 +75,8 @@ def render(exercise: Exercise, body: str | None = None, extra_imports: str = "")
 
 Write the backward of {exercise.class_name} below: forward is the library's own (leave it as it
 is), backward(ctx, grad_out) gets numpy arrays and returns one gradient per forward input.
+Imported for you: np; unbroadcast(g, shape) sums g back to shape (the adjoint of
+broadcasting); row_sum(x, dim) is np.sum(x, axis=dim, keepdims=True).
 Then grade it:  python -m tinygrad_attn.learn check {exercise.name}
 and ask for a hint: python -m tinygrad_attn.learn hint {exercise.name}
 """

@@ -5,9 +5,11 @@ once with the library's ops and once with the learner's completed ops in their p
 Data: the toy zh->en corpus examples/data/zh_en/train.tsv when run from a clone (looked up
 from the current directory, then beside the package); otherwise a small built-in task (short
 sentences from a fixed lexicon), so an installed package trains too.
-The model calls Linear and the fused ScaledDotProductAttention: the matmul and attention
-exercises stand in for them (standins.py, attention_op.py); it is built without dropout and
-without learned attention biases, which the attention exercise does not cover.
+The model calls Linear, the fused ScaledDotProductAttention and the fused CrossEntropy: the
+matmul and attention exercises stand in for the first two, and a completed softmax (when
+attention is not) computes the attention weights, a completed log_softmax (when cross_entropy
+is not) the loss's log-probabilities (standins.py, attention_op.py). The model is built without
+dropout and without learned attention biases, which the attention exercise does not cover.
 """
 
 from __future__ import annotations
@@ -24,9 +26,14 @@ from tinygrad_attn import optim
 from tinygrad_attn.autograd import Function, toposort
 from tinygrad_attn.learn.attention_op import standin_for
 from tinygrad_attn.learn.exercises import Exercise
-from tinygrad_attn.learn.standins import linear_standin
+from tinygrad_attn.learn.standins import (
+    cross_entropy_standin,
+    linear_standin,
+    softmax_attention,
+)
 from tinygrad_attn.ops.attention import ScaledDotProductAttention
 from tinygrad_attn.ops.matmul import Linear
+from tinygrad_attn.ops.nn import CrossEntropy
 
 PAD, BOS, EOS = 0, 1, 2
 AGREE_STEPS, AGREE_TOL = 50, 1e-4  # right backwards agree to ~1e-6 over these steps
@@ -82,17 +89,29 @@ def _batches(pairs: list, batch: int, steps: int, seed: int) -> list[tuple[np.nd
     return out, len(src_vocab) + 3, len(tgt_vocab) + 3
 
 
-def replacements(exercises: list[Exercise], classes: list[type[Function]]) -> dict:
-    """Library op -> the learner's class (or its stand-in) for `override_ops`."""
+def replacements(exercises: list[Exercise], classes: list[type[Function]]) -> tuple[dict, dict]:
+    """(library op -> the learner's class or a stand-in running it, for `override_ops`;
+    exercise name -> [(library op, how the learner's op runs there)])."""
+    mine = {exercise.name: cls for exercise, cls in zip(exercises, classes)}
     mapping: dict = {}
+    roles: dict = {name: [] for name in mine}
     for exercise, cls in zip(exercises, classes):
-        if exercise.name == "attention":
-            mapping[ScaledDotProductAttention] = standin_for(cls)
-        else:
+        if exercise.name != "attention":
             mapping[exercise.op] = cls
-            if exercise.name == "matmul":
-                mapping[Linear] = linear_standin(cls)
-    return mapping
+            roles[exercise.name].append((exercise.op, ""))
+    if "matmul" in mine:
+        mapping[Linear] = linear_standin(mine["matmul"])
+        roles["matmul"].append((Linear, " as x Wᵀ"))
+    if "attention" in mine:
+        mapping[ScaledDotProductAttention] = standin_for(mine["attention"])
+        roles["attention"].append((ScaledDotProductAttention, ""))
+    elif "softmax" in mine:  # the model's only softmax is inside the fused attention
+        mapping[ScaledDotProductAttention] = standin_for(softmax_attention(mine["softmax"]))
+        roles["softmax"].append((ScaledDotProductAttention, "'s weights P = softmax(A)"))
+    if "log_softmax" in mine and "cross_entropy" not in mine:  # and its log-softmax in the loss
+        mapping[CrossEntropy] = cross_entropy_standin(mine["log_softmax"])
+        roles["log_softmax"].append((CrossEntropy, "'s log-probabilities"))
+    return mapping, roles
 
 
 def run(batches: list, vocab: tuple[int, int], mapping: dict, seed: int) -> tuple[list, dict]:
@@ -122,7 +141,7 @@ def train(exercises: list[Exercise], classes: list, steps: int = 120, seed: int 
     """Both runs and the printed comparison; returns the printed lines (also printed)."""
     pairs, source = load_pairs()
     batches, src_vocab, tgt_vocab = _batches(pairs, 32, steps, seed)
-    mapping = replacements(exercises, classes)
+    mapping, roles = replacements(exercises, classes)
     lines = [f"learn train: {len(pairs)} sentence pairs from {source}; {steps} Adam steps of "
              "32, a 1+1-layer transformer (d_model 32, 2 heads, no dropout)"]  # fmt: skip
     start = time.perf_counter()
@@ -136,7 +155,7 @@ def train(exercises: list[Exercise], classes: list, steps: int = 120, seed: int 
         return lines
     elapsed = time.perf_counter() - start
     for exercise in exercises:
-        lines.append("  " + _usage(exercise, mapping, counts))
+        lines.append("  " + _usage(exercise.name, roles[exercise.name], mapping, counts))
     if not exercises:
         lines.append("  no exercise completed yet: both runs use the library's ops")
     lines.append(f"{'step':>6} {'library':>10} {'yours':>10} {'difference':>12}")
@@ -166,19 +185,13 @@ def _verdict(ours: list[float], theirs: list[float]) -> list[str]:
             "backward of yours changes what the model learns (check your ops again)"]  # fmt: skip
 
 
-def _usage(exercise: Exercise, mapping: dict, counts: dict) -> str:
-    """One line: which library op the exercise replaced, and how often one step calls it."""
-    ops = [op for op in mapping if _belongs(exercise, op)]
-    used = {op.__name__: counts.get(mapping[op], 0) for op in ops}
-    if not any(used.values()):
-        names = ", ".join(op.__name__ for op in ops)
-        return f"{exercise.name}: not used, this model never calls {names}"
-    return f"{exercise.name}: yours replaced " + ", ".join(
-        f"{name} ({n} call{'' if n == 1 else 's'} a step)" for name, n in used.items()
-    )  # fmt: skip
-
-
-def _belongs(exercise: Exercise, op: type) -> bool:
-    if exercise.name == "attention":
-        return op is ScaledDotProductAttention
-    return op is exercise.op or (exercise.name == "matmul" and op is Linear)
+def _usage(name: str, roles: list, mapping: dict, counts: dict) -> str:
+    """One line: where the exercise's op ran in the model, and how often one step calls it."""
+    used = [(op, how, counts.get(mapping[op], 0)) for op, how in roles]
+    used = [(op, how, n) for op, how, n in used if n]
+    if not used:
+        names = ", ".join(op.__name__ for op, _ in roles)
+        return f"{name}: not used, this model never calls {names}"
+    return f"{name}: yours ran in " + ", ".join(
+        f"{op.__name__}{how} ({n} call{'' if n == 1 else 's'} a step)" for op, how, n in used
+    )
