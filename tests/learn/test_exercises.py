@@ -144,3 +144,9 @@ def test_docs_list_every_exercise_and_mistake() -> None:
         )
         for mistake in MISTAKES[name]:
             assert mistake.name in row, (name, mistake.name)
+
+
+def test_a_list_of_gradients_is_refused_with_a_reason(tmp_path: Path) -> None:
+    body = "a, b = ctx.saved_tensors\nreturn [unbroadcast(grad_out * b, a.shape), None]\n"
+    report = grade_body(tmp_path, BY_NAME["mul"], body)
+    assert "backward returned a list: return a tuple, one per input" in "\n".join(report.lines)

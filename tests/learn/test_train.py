@@ -86,3 +86,12 @@ def test_an_op_that_raises_in_the_model_is_reported(tmp_path: Path, capsys) -> N
                         steps=2)  # fmt: skip
     assert lines[-2].startswith("with your ops the run failed: ValueError")
     assert "the model's shapes are (B, T, E)" in capsys.readouterr().out
+
+
+def test_without_the_clone_s_corpus_the_built_in_task_trains(tmp_path: Path) -> None:
+    pairs, source = train.load_pairs(places=[tmp_path / "missing.tsv"])
+    assert source.startswith("the built-in toy task") and len(pairs) == 160
+    assert (["我", "不", "喜欢", "猫"], ["i", "do", "not", "like", "cats"]) in pairs
+    batches, src_vocab, tgt_vocab = train._batches(pairs, 8, 4, seed=0)
+    losses, _ = train.run(batches, (src_vocab, tgt_vocab), {}, seed=0)
+    assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]

@@ -124,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         help="train: use this exercise's file even if check has not passed it",
     )
     args = parser.parse_args(argv)
+    for name in args.tried:
+        if name not in exercises.BY_NAME:
+            parser.error(f"--try {name}: no such exercise; one of {', '.join(exercises.BY_NAME)}")
     progress = Progress(args.dir)
     if args.command is None:
         return _list(args.dir, progress)

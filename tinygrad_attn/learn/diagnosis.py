@@ -43,6 +43,8 @@ def run_backward(op: type[Function], backward, case: Case, grad_out: np.ndarray)
         grads = backward(ctx, grad_out.copy())
     except Exception as err:  # noqa: BLE001 (a learner's backward may raise anything)
         return Attempt(None, err)
+    if isinstance(grads, list):  # the engine reads a list as one gradient
+        return Attempt(None, TypeError("backward returned a list: return a tuple, one per input"))
     return Attempt(grads if isinstance(grads, tuple) else (grads,))
 
 

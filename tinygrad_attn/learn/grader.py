@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from tinygrad_attn.autograd import Function
+from tinygrad_attn.gradcheck import gradcheck
 from tinygrad_attn.learn import diagnosis
 from tinygrad_attn.learn.cases import FIXED, Case, strategy
 from tinygrad_attn.learn.diagnosis import Attempt, Failure, run_backward
 from tinygrad_attn.learn.exercises import Exercise
 from tinygrad_attn.learn.properties import PROPERTIES
 from tinygrad_attn.learn.stubs import NOT_IMPLEMENTED
+from tinygrad_attn.tensor import Tensor
 
 EXTRA_HINT = (
     'the grader needs hypothesis: pip install -e ".[learn]" from a clone (the test extra has it '
@@ -159,6 +161,26 @@ def check_case(exercise: Exercise, cls: type[Function], case: Case) -> Failure |
     return failure
 
 
+def _engine_failure(exercise: Exercise, cls: type[Function]) -> Failure | None:
+    """tinygrad_attn.gradcheck of `cls.apply` on the fixed example: the op as the engine (and
+    `learn train`) runs it. The embedding's padding row is left out (it has no gradient by
+    design, which finite differences cannot know)."""
+    case = FIXED[exercise.name]()
+    if exercise.name == "embedding":
+        case.params["padding_idx"] = None
+    tensors = [None if x is None else Tensor(x, requires_grad=True) for x in case.inputs]
+
+    def fn(*given: Tensor) -> Tensor:
+        it = iter(given)
+        return cls.apply(*[None if t is None else next(it) for t in tensors], **case.params)
+
+    try:
+        gradcheck(fn, [t for t in tensors if t is not None])
+    except Exception as err:  # noqa: BLE001 (GradcheckError, or the learner's own error)
+        return Failure("engine", [f"{type(err).__name__}: {err}"], case)
+    return None
+
+
 def _hypothesis_failure(exercise: Exercise, cls: type, max_examples: int) -> Failure | None:
     """Run check_case on hypothesis-drawn cases; the minimal failing case's Failure, or None."""
     from hypothesis import HealthCheck, given, settings
@@ -207,9 +229,12 @@ def grade(exercise: Exercise, path: Path, max_examples: int = 25) -> Report:
         failure = _hypothesis_failure(exercise, cls, max_examples)
         where = "a minimal counterexample (hypothesis shrank it)"
     if failure is None:
+        failure, where = _engine_failure(exercise, cls), "the fixed example, through the engine"
+    if failure is None:
         lines = [f"check {exercise.name}: passed",
                  "  forward unchanged; gradients agree with float64 finite differences on the "
-                 f"fixed example and on {max_examples} hypothesis-drawn inputs"]  # fmt: skip
+                 f"fixed example and on {max_examples} hypothesis-drawn inputs;",
+                 f"  tg.gradcheck passes {exercise.class_name}.apply in the engine"]  # fmt: skip
         if exercise.name in PROPERTIES:
             lines.append("  and the right gradient's property holds")
         return Report(True, lines)

@@ -54,10 +54,15 @@ def _builtin_pairs() -> list[tuple[list[str], list[str]]]:
     return pairs
 
 
-def load_pairs(limit: int = 512) -> tuple[list, str]:
-    """(pairs of token lists, where they came from): the clone's corpus, else the built-in."""
-    package_root = Path(__file__).resolve().parents[2]
-    for path in (Path.cwd() / _CORPUS, package_root / _CORPUS):
+def corpus_places() -> list[Path]:
+    """Where the clone's corpus may be: under the current directory, then beside the package."""
+    return [Path.cwd() / _CORPUS, Path(__file__).resolve().parents[2] / _CORPUS]
+
+
+def load_pairs(limit: int = 512, places: list[Path] | None = None) -> tuple[list, str]:
+    """(pairs of token lists, where they came from): the first corpus of `places` (default
+    `corpus_places()`) that exists, else the built-in task."""
+    for path in corpus_places() if places is None else places:
         if path.is_file():
             pairs = []
             for line in path.read_text(encoding="utf-8").splitlines()[1:]:
