@@ -60,7 +60,15 @@ def _check(ex: exercises.Exercise, directory: Path, progress: Progress, examples
     from tinygrad_attn.learn.grader import grade
 
     try:
-        report = grade(ex, directory / f"{ex.name}.py", examples)
+        from hypothesis.configuration import set_hypothesis_home_dir
+
+        # hypothesis caches what it reads under .hypothesis/: in --dir, not the learner's cwd;
+        # None afterwards is its default again (HYPOTHESIS_STORAGE_DIRECTORY, else ./.hypothesis)
+        set_hypothesis_home_dir(directory / ".hypothesis")
+        try:
+            report = grade(ex, directory / f"{ex.name}.py", examples)
+        finally:
+            set_hypothesis_home_dir(None)
     except ImportError as err:  # hypothesis missing: say which extra to install
         print(f"check {ex.name}: {err}")
         return 1
