@@ -190,13 +190,20 @@ def _verdict(ours: list[float], theirs: list[float]) -> list[str]:
             "backward of yours changes what the model learns (check your ops again)"]  # fmt: skip
 
 
+_INSIDE = {  # where a completed softmax / log_softmax would run if its fused op were not done
+    "softmax": " (its softmax is inside the attention, where your attention op runs)",
+    "log_softmax": " (its log-softmax is inside the loss, where your cross_entropy runs)",
+}
+
+
 def _usage(name: str, roles: list, mapping: dict, counts: dict) -> str:
     """One line: where the exercise's op ran in the model, and how often one step calls it."""
     used = [(op, how, counts.get(mapping[op], 0)) for op, how in roles]
     used = [(op, how, n) for op, how, n in used if n]
     if not used:
         names = ", ".join(op.__name__ for op, _ in roles)
-        return f"{name}: not used, this model never calls {names}"
+        inside = _INSIDE.get(name, "")
+        return f"{name}: not used, this model never calls {names}{inside}"
     return f"{name}: yours ran in " + ", ".join(
         f"{op.__name__}{how} ({n} call{'' if n == 1 else 's'} a step)" for op, how, n in used
     )
