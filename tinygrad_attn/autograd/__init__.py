@@ -167,6 +167,11 @@ class Function:
             return grad_a, grad_b
 
     Call an op with `MyOp.apply(*tensors, **params)`.
+
+    For second derivatives (`backward(create_graph=True)`, `tg.autograd.grad`) an op also
+    needs `backward_graph(ctx, grad_out)`: the same gradients computed with Tensor ops on the
+    Tensor `grad_out`, reading saved arrays through `autograd.graph.saved_input` /
+    `saved_output` (docs/second_order.md). Without one, create_graph through the op raises.
     """
 
     # Set by apply on recorded nodes; class-level defaults keep un-recorded contexts cheap.
