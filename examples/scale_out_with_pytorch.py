@@ -169,7 +169,7 @@ def scale_out(cfg: Config) -> dict:
     src_vocab, tgt_vocab = rio.read_vocabs(run)
     digest = rio.vocab_digest(src_vocab, tgt_vocab)
     model = tt.build_model(tcfg, len(src_vocab), len(tgt_vocab))
-    best = rio.load_weights(model, run / rio.MODEL_FILE, digest)
+    best = rio.load_weights(model, run / rio.MODEL_FILE, digest, asdict(tcfg))
     data = load_task(tcfg.task, tcfg.direction)
     valid = list(batches(data["valid"][: cfg.eval_size], src_vocab, tgt_vocab, 250))
     theirs = interop.to_torch(model)
