@@ -463,7 +463,7 @@ def parse_config(argv: list[str] | None = None) -> Config:
     try:
         check_config(replace(Config(), **given))  # the flags given, the defaults for the rest
     except ConfigError as err:
-        parser.error(f"--{err.field.replace('_', '-')} {err.problem}")
+        parser.exit(2, f"error: --{err.field.replace('_', '-')} {err.problem}\n")  # one line
     if not given.get("resume"):
         cfg = replace(Config(), **given)
         check_flags_used(given, cfg)
@@ -475,7 +475,7 @@ def parse_config(argv: list[str] | None = None) -> Config:
     free = RESUMABLE + ("out", "resume")
     clash = [k for k, v in given.items() if k not in free and getattr(saved, k) != v]
     if clash:
-        parser.error(f"--resume keeps the saved config; cannot change {sorted(clash)}")
+        parser.exit(2, f"error: --resume keeps the saved config; cannot change {sorted(clash)}\n")
     kept = {k: v for k, v in given.items() if k in RESUMABLE}
     cfg = replace(saved, **kept, out=out, resume=True)
     check_flags_used(given, cfg)

@@ -480,7 +480,9 @@ def test_sizes_the_model_cannot_take_are_refused_naming_the_flag(capsys, flags, 
     ZeroDivisionError."""
     with pytest.raises(SystemExit) as exc:
         tt.parse_config(flags)
-    assert exc.value.code == 2 and words in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith(f"error: {words}")
+    assert err.count("\n") == 1  # one line, no usage text
 
 
 @pytest.mark.parametrize("kind", ["a file", "under a file", "/proc"])
