@@ -126,3 +126,19 @@ def test_multihead_attention_one_token_4_heads_at_the_switch(batch: int) -> None
     values = mha(x[:1], x[:1], x[:1])[0].numpy()
     assert out.shape == (batch, 1, 8)
     np.testing.assert_allclose(out.numpy()[:1], values, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("batch", [1023, 1024])
+def test_greedy_decode_of_1024_sentences_with_4_heads(batch: int) -> None:
+    """Issue 28: the first decoding step attends over one key; 1,024 sentences x 4 heads made
+    its scores 4,096 elements and greedy_decode raised where 1,023 worked."""
+    from models import Transformer
+
+    tg.manual_seed(0)
+    model = Transformer(9, 9, d_model=8, nhead=4, num_encoder_layers=1, num_decoder_layers=1,
+                        dim_feedforward=16, dropout=0.0, max_len=8)  # fmt: skip
+    model.eval()
+    src = np.random.default_rng(batch).integers(4, 9, size=(batch, 3))
+    out = model.greedy_decode(src, 1, 2, 4)
+    assert out.shape[0] == batch
+    np.testing.assert_array_equal(out[:5], model.greedy_decode(src[:5], 1, 2, 4)[:, : out.shape[1]])
