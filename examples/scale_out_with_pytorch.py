@@ -32,7 +32,7 @@ test_iid exact match 68.4%) with `--run runs/small --out runs/small_ddp`:
 
 --out becomes a run directory (model.npz, vocab.json, config.json, metrics.json) that
 examples/translate.py reads, plus torch_model.pt, the PyTorch state dict. On GPUs and several
-machines the same loop runs under torchrun with the nccl backend (README, "Moving to PyTorch").
+machines the same loop runs under torchrun with the nccl backend (docs/interop.md).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ whose BLAS kernels round differently, so expect a few points either way):
     test_unk     99.1 [98.2-99.8]   unknown words copied via the alignment head
 
 Each run took 263-293 s (247 s as the first run in a fresh clone) and 364-377 MB at peak on an
-otherwise idle machine. README ("The main job", "Generalizing") has the full tables, the
+otherwise idle machine. docs/translation.md has the full tables, docs/experiments.md the
 position study (examples/position_study.py) and what else was tried.
 
 The data is the project's own bilingual grammar (examples/toydata): 20k training pairs, 20k
@@ -95,7 +95,7 @@ class Config:
     num_encoder_layers: int = 2  # N, the number of encoder layers
     num_decoder_layers: int = 2  # and decoder side
     dim_feedforward: int = 512  # F: hidden width of the position-wise feed-forward blocks
-    dropout: float = 0.0  # 0.1 measured no steadier over seeds (README, What we tried)
+    dropout: float = 0.0  # 0.1 measured no steadier over seeds (docs/experiments.md)
     norm_first: bool = False  # pre-norm x + f(norm(x)) instead of the paper's norm(x + f(x))
     pos: str = "rope"  # position information: sinusoidal | learned | rope | alibi | t5
     src_bos: bool = True  # a start token before every source in the encoder (an anchor)
