@@ -47,6 +47,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import _explorer
+import _run_dir
 import _translation_eval as ev
 import _translation_io as rio
 import numpy as np
@@ -289,7 +290,7 @@ def train(cfg: Config) -> dict:
         # The data, and vocabularies built from the training split (read back on --resume).
         data = load_task(cfg.task, cfg.direction)
         check_against_data(cfg, data)
-        run = rio.RunDir(cfg.out, asdict(cfg), RESUMABLE)
+        run = _run_dir.RunDir(cfg.out, asdict(cfg), RESUMABLE)
         src_vocab, tgt_vocab = run.vocabularies(data["train"], cfg.resume)
         train_pairs = training_pairs(data, cfg)
         consistency = consistency_batches(cfg, src_vocab, tgt_vocab)
@@ -354,7 +355,7 @@ def final_report(
     cfg: Config,
     model: Transformer,
     data: dict,
-    run: rio.RunDir,
+    run: _run_dir.RunDir,
     t_start: float,
     flow: tg.GradientFlow | None = None,
 ) -> dict:
@@ -470,7 +471,7 @@ def parse_config(argv: list[str] | None = None) -> Config:
         return cfg
     out = given.get("out", Config.out)
     if Path(out).is_dir():
-        rio.remove_orphan_temps(Path(out))  # an interrupted first run's, before config.json
+        _run_dir.remove_orphan_temps(Path(out))  # an interrupted first run's, before config.json
     saved = load_config(Path(out) / rio.CONFIG_FILE)
     free = RESUMABLE + ("out", "resume")
     clash = [k for k, v in given.items() if k not in free and getattr(saved, k) != v]

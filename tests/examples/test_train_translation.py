@@ -15,6 +15,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import _run_dir
 import _translation_eval as ev
 import _translation_io as rio
 import numpy as np
@@ -539,7 +540,7 @@ def test_ctrl_c_while_vocab_json_is_written_waits_for_both_files(tmp_path, monke
         real_fsync(fd)
 
     monkeypatch.setattr(rio.os, "fsync", ctrl_c_then_fsync)
-    run = rio.RunDir(tmp_path, {"task": "dates"})
+    run = _run_dir.RunDir(tmp_path, {"task": "dates"})
     vocab = Vocab.build([["a", "b"]])
     with pytest.raises(KeyboardInterrupt):
         run.use_vocabularies(vocab, vocab)
