@@ -17,6 +17,7 @@ from hypothesis.strategies import SearchStrategy
 
 from tinygrad_attn import Function, Tensor, gradcheck
 from tinygrad_attn.autograd import SavedValue
+from tinygrad_attn.learn.attention_op import CausalAttention
 from tinygrad_attn.ops import attention, matmul, movement, norm, position, reduce, softmax
 from tinygrad_attn.ops import elementwise as ew
 from tinygrad_attn.ops import nn as nn_ops
@@ -156,6 +157,16 @@ REGISTRY: list[OpCase] = [
         attention.AttentionWeights,
         A["attention_weights"],
         _case(_t(2, 3, 4), _t(2, 4, 4, seed=1), _t(2, 1, 3, 4, seed=3), **ATTENTION),
+    ),
+    OpCase(  # the learn package's attention exercise: causal over 3 queries and 4 keys
+        CausalAttention,
+        A["learn_causal_attention"],
+        _case(
+            _t(2, 3, 4),
+            _t(2, 4, 4, seed=1),
+            _t(2, 4, 3, seed=2),
+            mask=np.where(np.indices((3, 4))[1] > np.indices((3, 4))[0], -np.inf, 0.0),
+        ),
     ),
     OpCase(  # a packed [q | k | v] of 2 heads of 2: q and k rotated from position 1, v copied
         position.Rotary,

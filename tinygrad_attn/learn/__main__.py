@@ -6,4 +6,5 @@ import sys
 
 from tinygrad_attn.learn.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing the module (pkgutil, pdoc) must not run the course
+    sys.exit(main())

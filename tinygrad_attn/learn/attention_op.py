@@ -16,11 +16,17 @@ with an error, and `learn train` builds its model without them.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from tinygrad_attn.autograd import Function
+from tinygrad_attn.autograd.graph import composite_grads, constant
 from tinygrad_attn.ops.softmax import _shifted_exp
+
+if TYPE_CHECKING:
+    from tinygrad_attn.tensor import Tensor
 
 
 class CausalAttention(Function):
@@ -40,7 +46,7 @@ class CausalAttention(Function):
         _, e, s = _shifted_exp(scores, -1)
         p = e / s  # P = softmax(A) along the keys
         ctx.save_for_backward(q, k, v, p)
-        ctx.scale = scale
+        ctx.scale, ctx.mask = scale, mask
         return p @ v
 
     @staticmethod
@@ -52,6 +58,19 @@ class CausalAttention(Function):
         grad_q = ctx.scale * (grad_a @ k)
         grad_k = ctx.scale * (np.swapaxes(grad_a, -1, -2) @ q)
         return grad_q, grad_k, grad_v
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> tuple:
+        """The forward in Tensor ops, differentiated (composite_grads): second derivatives of
+        the exercise op come from MatMul's and Softmax's own rules."""
+        q, k, v, _ = ctx.saved_tensors
+        scale, mask = ctx.scale, constant(ctx.mask, q)
+
+        def attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+            scores = (q @ k.transpose(-1, -2)) * scale + mask  # A: (..., L, S)
+            return F.softmax(scores, dim=-1) @ v
+
+        return composite_grads(ctx, grad_out, attention, (q, k, v))
 
 
 def _heads(x: np.ndarray, num_heads: int) -> np.ndarray:
