@@ -16,8 +16,8 @@ cross-entropy is not added). Why: without the question pairs, a model may read �
 adjective as the adjective question it was trained on and answer 那 首 诗 比 我们 的 诗 旧 吗 ？
 with "is that poem old ?" (a comparative question being a construction pair no training
 sentence holds, test_struct); without the place pairs, a model may let 在 图书馆 decide how a
-question starts and answer 你 在 图书馆 拍 一 本 小说 吗 ？ with "in the library ?". README
-("Generalizing", consistency) has the measurements.
+question starts and answer 你 在 图书馆 拍 一 本 小说 吗 ？ with "in the library ?".
+docs/experiments.md (consistency) has the measurements.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Helpers of the training script: flags from a dataclass and their type check, progress
-display, BLAS thread limit, peak memory, Ctrl-C handling."""
+display, BLAS thread limit, peak memory, Ctrl-C handling (and holding it off while run files
+are written)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import math
 import resource
 import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 
 try:
     from tqdm import tqdm
@@ -73,6 +76,79 @@ def check_types(config: object) -> None:
             raise ConfigError(f.name, f"must be {_TYPE_NAMES[f.type]}, got {value!r}")
 
 
+# The data split a size field draws from: asking for more than it holds is an error, not a cap.
+DRAWN_FROM = {
+    "compound_pairs": "train_compound",
+    "neg_comparative_pairs": "train_neg_comparative",
+    "everyday_pairs": "train_everyday",
+    "eval_size": "valid",
+    "samples": "test_iid",
+}
+
+
+def check_against_data(cfg: object, data: dict[str, list]) -> None:
+    """ConfigError when a size field asks for more pairs than its split holds (DRAWN_FROM), or
+    max_len is shorter than the longest sequence the model will see: a source (with its start
+    token when cfg.src_bos) or a target with its start / end token."""
+    for name, split in DRAWN_FROM.items():
+        value = getattr(cfg, name)
+        if split in data and value > len(data[split]):
+            raise ConfigError(name, f"must be <= {len(data[split])} ({split}), got {value}")
+    longest, where = 0, ""
+    for split, pairs in data.items():
+        for p in pairs:
+            n = max(len(p.src) + int(cfg.src_bos), len(p.tgt) + 1)
+            if n > longest:
+                longest, where = n, split
+    if cfg.max_len < longest:
+        raise ConfigError(
+            "max_len",
+            f"must be >= {longest}, the longest sequence of the data ({where}, with its start "
+            f"or end token), got {cfg.max_len}",
+        )
+
+
+def _on(value: object) -> bool:
+    """Whether a flag's value asks for something (not 0 / off / the default direction)."""
+    return value not in (0, False, "zh-en")
+
+
+def check_flags_used(given: dict[str, object], cfg: object) -> None:
+    """ConfigError naming a flag the user gave that the run would ignore: the consistency and
+    extra-pair flags outside the translation task, --direction with --task reversal, the
+    consistency pair counts with --question-consistency 0, --unk-rate where no word can be
+    masked (it masks Chinese source words: translation zh-en only), --unpunctuated-rate likewise
+    (it drops a Chinese final 。/？)."""
+    translation = cfg.task == "translation"
+    only_translation = f"only --task translation uses it, not --task {cfg.task}"
+    rules = [
+        (name, translation, only_translation)
+        for name in "compound_pairs neg_comparative_pairs question_consistency".split()
+        + ["everyday_pairs", "consistency_pairs", "place_pairs"]
+    ]
+    rules += [("direction", cfg.task != "reversal", "a reversal is the same both ways")]
+    rules += [
+        (name, cfg.question_consistency > 0, "the consistency term is off (weight 0)")
+        for name in ("consistency_pairs", "place_pairs")
+    ]
+    rules += [
+        (
+            "unk_rate",
+            translation and cfg.direction == "zh-en",
+            "it masks Chinese source words (--task translation --direction zh-en only)",
+        ),
+        (
+            "unpunctuated_rate",
+            translation and cfg.direction == "zh-en",
+            "it drops a Chinese source's final 。/？ (--task translation --direction zh-en only)",
+        ),
+    ]
+    for name, ok, why in rules:
+        if name in given and _on(given[name]) and not ok:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(flag, f"{given[name]} would be ignored: {why}")
+
+
 def interrupt_once() -> None:
     """Make the first Ctrl-C raise KeyboardInterrupt and ignore any after it (for a script's
     main thread): a second Ctrl-C while the first is being handled, reported and the process
@@ -83,6 +159,27 @@ def interrupt_once() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, first_interrupt)
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C (SIGINT) that arrives inside the block until the block is done, then
+    deliver it as the handler in place would have (KeyboardInterrupt): a run file being
+    written is finished, renamed and recorded first. Outside the main thread (where signals
+    cannot be handled) the block just runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[object] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held and callable(previous):
+            previous(signal.SIGINT, held[0])
+        elif held and previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
 
 
 class Progress:

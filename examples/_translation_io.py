@@ -1,18 +1,22 @@
 """The files of a translation run: what train_translation.py writes and translate.py reads.
 
 A run directory (`--out`, default runs/zh_en) holds (and `.<name>.<hex>.tmp` files only while
-one is being written: `remove_orphan_temps` clears those a killed save left behind):
+one is being written: `_run_dir.remove_orphan_temps` clears those a killed save left behind):
     model.npz        the best weights so far (by valid exact match): {"model": state_dict,
-                     "step", "valid_exact", "vocab_sha256"}; what translate.py loads
+                     "step", "valid_exact", "vocab_sha256", "config"}; what translate.py loads
     train_state.npz  the latest resumable state: {"model", "optim", "step", "rng", "best",
-                     "vocab_sha256"}, replaced at every evaluation and at the end
+                     "vocab_sha256", "config"}, replaced at every evaluation and at the end
     vocab.json       {"src": [tokens], "tgt": [tokens]} (ids are list positions)
     config.json      the training Config, field -> value
     metrics.json     the final test table, written by train_translation.py at the end
 Every file is replaced atomically (written beside, then renamed), so Ctrl-C or a crash leaves the
-previous version intact. Loading checks that the weights match the vocabulary (a SHA-256 of
-vocab.json's content) and the config (parameter shapes); every failure is a `RunFileError` that
-names the file.
+previous version intact (a temporary file is removed when its write fails or is interrupted).
+Loading checks that the weights match the vocabulary (a SHA-256 of vocab.json's content) and the
+config: parameter shapes and dtypes, and the configuration saved with the weights ("config", the
+JSON of config.json when they were saved), field by field: a config.json edited in a way that
+keeps every shape (pos, nhead, src_bos, ...) is a RunFileError naming the field. Checkpoints
+written before "config" was saved load as before (shapes checked only), with a warning. Every
+failure is a `RunFileError` that names the file.
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ import hashlib
 import json
 import os
 import re
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from toydata import Pair, Vocab
+from toydata import Vocab
 
 import tinygrad_attn as tg
 
@@ -41,11 +47,29 @@ class RunFileError(Exception):
     """A run file is missing, unreadable, or does not match the others; the message names it."""
 
 
+MEANING = (  # the config fields that change what a model's weights mean (checked on load)
+    "task direction d_model nhead num_encoder_layers num_decoder_layers dim_feedforward "
+    "norm_first pos src_bos"
+).split()
+
+
 def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically: a temporary file beside `path`, then `os.replace`."""
+    """Write JSON atomically: a temporary file beside `path`, flushed and fsynced, then
+    `os.replace`. A failed or interrupted write (Ctrl-C) removes the temporary file; an OSError
+    (unwritable directory, disk full) is a RunFileError naming `path`."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise RunFileError(f"{path}: cannot write it ({err.strerror or err})") from None
+        raise
 
 
 def read_json(path: Path) -> Any:
@@ -58,6 +82,10 @@ def read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise RunFileError(f"{path}: not valid JSON ({err})") from err
+    except RecursionError:
+        raise RunFileError(f"{path}: not a run file (nested too deeply)") from None
+    except OSError as err:
+        raise RunFileError(f"{path}: cannot read it ({err.strerror or err})") from None
 
 
 def read_dataclass(path: Path, cls: type, missing: dict[str, Any] | None = None) -> Any:
@@ -136,11 +164,19 @@ def load_npz(path: Path) -> dict[str, Any]:
         raise RunFileError(f"{path}: corrupt or not a checkpoint ({err})") from err
 
 
-def load_weights(model: tg.nn.Module, path: Path, digest: str) -> dict[str, Any]:
+def load_weights(
+    model: tg.nn.Module,
+    path: Path,
+    digest: str,
+    config: dict[str, Any] | None = None,
+    fields: Iterable[str] = MEANING,
+) -> dict[str, Any]:
     """Load `path` (model.npz or train_state.npz) into `model`; returns the whole checkpoint.
 
     Raises RunFileError naming the files when the weights were saved with another vocabulary
-    or another model configuration (missing, unexpected or mis-shaped parameters).
+    or another model configuration: missing, unexpected, mis-shaped or non-float parameters,
+    or (given `config`, what config.json says) one of `fields` that differs from the config
+    saved with the weights.
     """
     ckpt = load_npz(path)
     if not isinstance(ckpt, dict) or "model" not in ckpt or "vocab_sha256" not in ckpt:
@@ -150,7 +186,12 @@ def load_weights(model: tg.nn.Module, path: Path, digest: str) -> dict[str, Any]
         isinstance(v, np.ndarray) for v in weights.values()
     ):
         raise RunFileError(f"{path}: its 'model' entry is not a dict of arrays")
-    diverged = [k for k, v in weights.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]
+    odd = [k for k, v in weights.items() if v.dtype.kind != "f"]
+    if odd:
+        raise RunFileError(
+            f"{path}: weight {odd[0]!r} holds {weights[odd[0]].dtype} values, not floats"
+        )
+    diverged = [k for k, v in weights.items() if not np.isfinite(v).all()]
     if diverged:
         raise RunFileError(
             f"{path}: weight {diverged[0]!r} holds NaN or Inf values (the run diverged?); "
@@ -160,110 +201,39 @@ def load_weights(model: tg.nn.Module, path: Path, digest: str) -> dict[str, Any]
         raise RunFileError(
             f"{path} was trained with a different vocabulary than {path.parent / VOCAB_FILE}"
         )
+    if config is not None:
+        check_saved_config(path, ckpt, config, fields)
     try:
         model.load_state_dict(weights)
-    except (KeyError, ValueError) as err:
+    except (KeyError, ValueError, TypeError) as err:
         raise RunFileError(
             f"{path} does not match {path.parent / CONFIG_FILE} and {VOCAB_FILE}: {err}"
         ) from err
     return ckpt
 
 
-class RunDir:
-    """A run directory as train_translation.py writes it: config.json and vocab.json at the
-    start, model.npz (the best weights so far) and train_state.npz at every evaluation,
-    metrics.json at the end. `best` is the best valid exact match so far, `saved_step` the step
-    train_state.npz holds (None before the first evaluation)."""
-
-    def __init__(self, out: str | Path, config: dict[str, Any]) -> None:
-        self.out = Path(out)
-        self.out.mkdir(parents=True, exist_ok=True)
-        remove_orphan_temps(self.out)  # left by a save that was killed (kill -9)
-        self.config = {k: v for k, v in config.items() if k != "resume"}
-        self.best, self.saved_step = -1.0, None
-        self.vocabs: tuple[Vocab, Vocab] | None = None  # set by vocabularies()
-        self.digest = ""
-
-    def vocabularies(self, train: list[Pair], resume: bool) -> tuple[Vocab, Vocab]:
-        """(src_vocab, tgt_vocab): built from the training pairs, or (resume) read back and
-        checked against the task; then written with config.json (use_vocabularies)."""
-        if resume:
-            vocabs = read_vocabs(self.out)
-            check_task(self.out, self.config["task"], self.config["direction"], *vocabs)
-        else:
-            vocabs = Vocab.build([p.src for p in train]), Vocab.build([p.tgt for p in train])
-        self.use_vocabularies(*vocabs)
-        return vocabs
-
-    def use_vocabularies(self, src_vocab: Vocab, tgt_vocab: Vocab) -> None:
-        """Write vocab.json and config.json; the weights saved from now on carry the digest."""
-        self.vocabs, self.digest = (src_vocab, tgt_vocab), vocab_digest(src_vocab, tgt_vocab)
-        write_vocabs(self.out, src_vocab, tgt_vocab)
-        write_json(self.out / CONFIG_FILE, self.config)
-
-    def save(self, model: tg.nn.Module, opt: Any, step: int, score: float) -> None:
-        """model.npz if `score` (valid exact match) is the best so far, and train_state.npz."""
-        weights = model.state_dict()
-        remove_orphan_temps(self.out)
-        if score >= self.best:  # ties go to the later, longer-trained model
-            self.save_best(weights, step, score)
-        state = {"model": weights, "optim": opt.state_dict(), "step": step}
-        rng = json.dumps(tg.random.get_state())
-        extra = {"rng": rng, "best": self.best, "vocab_sha256": self.digest}
-        tg.save({**state, **extra}, self.out / STATE_FILE)
-        self.saved_step = step
-
-    def save_best(self, weights: dict[str, np.ndarray], step: int, score: float) -> None:
-        """model.npz: the weights (a state_dict) with their step and valid exact match."""
-        self.best = score
-        best = {"model": weights, "step": step, "valid_exact": score}
-        tg.save({**best, "vocab_sha256": self.digest}, self.out / MODEL_FILE)
-
-    def resume(self, model: tg.nn.Module, opt: Any) -> int:
-        """Model, optimizer, best score and RNG from train_state.npz; returns its step
-        (RunFileError if the file is bad)."""
-        path = self.out / STATE_FILE
-        state = load_weights(model, path, self.digest)
-        try:
-            opt.load_state_dict(state["optim"])
-            step, self.best = state["step"], float(state["best"])
-            if not isinstance(step, int) or step < 0:
-                raise ValueError(f"step {step!r}")
-            tg.random.set_state(json.loads(state["rng"]))  # dropout continues
-        except (KeyError, TypeError, ValueError, AttributeError) as err:
-            raise RunFileError(f"{path}: not a resumable training state ({err!r})") from err
-        self.saved_step = step
-        return step
-
-    def load_best(self, model: tg.nn.Module) -> dict[str, Any]:
-        """Load model.npz into `model`; returns the checkpoint (step, valid_exact, ...)."""
-        return load_weights(model, self.out / MODEL_FILE, self.digest)
-
-    def write_metrics(self, metrics: dict[str, Any]) -> None:
-        write_json(self.out / METRICS_FILE, metrics)
-
-    def interrupted_text(self, step: int, eval_every: int) -> str:
-        """Where an interrupted run stopped and how to resume it."""
-        if self.saved_step is None:
-            return f"\ninterrupted at step {step}, before the first checkpoint (step {eval_every})"
-        return (
-            f"\ninterrupted at step {step}; {self.out / STATE_FILE} holds step "
-            f"{self.saved_step}. Continue with\n"
-            f"  python examples/train_translation.py --out {self.out} --resume"
+def check_saved_config(
+    path: Path, ckpt: dict[str, Any], config: dict[str, Any], fields: Iterable[str]
+) -> None:
+    """RunFileError naming the first of `fields` where config.json (`config`) differs from the
+    configuration saved with the weights; a checkpoint from before configs were saved gets a
+    warning on stderr instead (only its shapes can be checked)."""
+    if "config" not in ckpt:
+        print(
+            f"warning: {path} predates saved configurations; {CONFIG_FILE} is checked against "
+            "its parameter shapes only",
+            file=sys.stderr,
         )
-
-
-_TEMP = re.compile(r"\.(.+?)\.([0-9a-f]+\.)?tmp")  # tg.save's and write_json's temporary files
-
-
-def remove_orphan_temps(out: Path) -> None:
-    """Delete the temporary files of run files whose save was killed (kill -9, power loss).
-
-    A finished save renames its temporary file, so any left over is an orphan, as long as no
-    other process writes to the same run directory (a run directory belongs to one run).
-    """
-    names = {MODEL_FILE, STATE_FILE, VOCAB_FILE, CONFIG_FILE, METRICS_FILE}
-    for tmp in out.glob(".*tmp"):
-        match = _TEMP.fullmatch(tmp.name)
-        if match and match.group(1) in names:
-            tmp.unlink(missing_ok=True)
+        return
+    try:
+        saved = json.loads(ckpt["config"])
+        if not isinstance(saved, dict):
+            raise TypeError(type(saved).__name__)
+    except (TypeError, ValueError, RecursionError) as err:
+        raise RunFileError(f"{path}: its 'config' entry is not a saved config ({err})") from None
+    for name in fields:
+        if name in saved and name in config and saved[name] != config[name]:
+            raise RunFileError(
+                f"{path} was trained with {name} {saved[name]!r}, but "
+                f"{path.parent / CONFIG_FILE} says {name} {config[name]!r}"
+            )

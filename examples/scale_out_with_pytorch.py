@@ -32,7 +32,7 @@ test_iid exact match 68.4%) with `--run runs/small --out runs/small_ddp`:
 
 --out becomes a run directory (model.npz, vocab.json, config.json, metrics.json) that
 examples/translate.py reads, plus torch_model.pt, the PyTorch state dict. On GPUs and several
-machines the same loop runs under torchrun with the nccl backend (README, "Moving to PyTorch").
+machines the same loop runs under torchrun with the nccl backend (docs/interop.md).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import _run_dir
 import _translation_io as rio
 import numpy as np
 import train_translation as tt
@@ -169,7 +170,7 @@ def scale_out(cfg: Config) -> dict:
     src_vocab, tgt_vocab = rio.read_vocabs(run)
     digest = rio.vocab_digest(src_vocab, tgt_vocab)
     model = tt.build_model(tcfg, len(src_vocab), len(tgt_vocab))
-    best = rio.load_weights(model, run / rio.MODEL_FILE, digest)
+    best = rio.load_weights(model, run / rio.MODEL_FILE, digest, asdict(tcfg))
     data = load_task(tcfg.task, tcfg.direction)
     valid = list(batches(data["valid"][: cfg.eval_size], src_vocab, tgt_vocab, 250))
     theirs = interop.to_torch(model)
@@ -199,7 +200,7 @@ def scale_out(cfg: Config) -> dict:
         f"{figures['import_difference']:.1e}"
     )
     imported_cfg = replace(tcfg, out=str(out))
-    target = rio.RunDir(out, asdict(imported_cfg))  # written as train_translation writes a run
+    target = _run_dir.RunDir(out, asdict(imported_cfg))  # written as train_translation writes a run
     target.use_vocabularies(src_vocab, tgt_vocab)
     score = tt.valid_exact_match(imported, data["valid"][: tcfg.eval_size], src_vocab, tgt_vocab)
     target.save_best(imported.state_dict(), best["step"] + cfg.steps, score)

@@ -23,7 +23,7 @@ whose BLAS kernels round differently, so expect a few points either way):
     test_unk     99.1 [98.2-99.8]   unknown words copied via the alignment head
 
 Each run took 263-293 s (247 s as the first run in a fresh clone) and 364-377 MB at peak on an
-otherwise idle machine. README ("The main job", "Generalizing") has the full tables, the
+otherwise idle machine. docs/translation.md has the full tables, docs/experiments.md the
 position study (examples/position_study.py) and what else was tried.
 
 The data is the project's own bilingual grammar (examples/toydata): 20k training pairs, 20k
@@ -47,6 +47,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import _explorer
+import _run_dir
 import _translation_eval as ev
 import _translation_io as rio
 import numpy as np
@@ -54,6 +55,8 @@ from _consistency import ConsistencyBatches, consistency_term
 from _train_utils import (
     ConfigError,
     Progress,
+    check_against_data,
+    check_flags_used,
     check_types,
     flag_parser,
     interrupt_once,
@@ -94,7 +97,7 @@ class Config:
     num_encoder_layers: int = 2  # N, the number of encoder layers
     num_decoder_layers: int = 2  # and decoder side
     dim_feedforward: int = 512  # F: hidden width of the position-wise feed-forward blocks
-    dropout: float = 0.0  # 0.1 measured no steadier over seeds (README, What we tried)
+    dropout: float = 0.0  # 0.1 measured no steadier over seeds (docs/experiments.md)
     norm_first: bool = False  # pre-norm x + f(norm(x)) instead of the paper's norm(x + f(x))
     pos: str = "rope"  # position information: sinusoidal | learned | rope | alibi | t5
     src_bos: bool = True  # a start token before every source in the encoder (an anchor)
@@ -148,6 +151,14 @@ POSITIVE = (  # fields that must be >= 1
     "steps batch_size eval_every eval_size log_every d_model nhead max_len dim_feedforward "
     "num_encoder_layers num_decoder_layers consistency_pairs"
 ).split()
+AT_MOST = {  # bounds that keep a mistyped size from allocating the machine's memory
+    "max_len": 4096,
+    "d_model": 2048,
+    "dim_feedforward": 8192,
+    "num_encoder_layers": 24,
+    "num_decoder_layers": 24,
+    "batch_size": 4096,
+}
 CHOICES = {
     "task": ("translation", "reversal", "dates"),
     "direction": ("zh-en", "en-zh"),
@@ -289,7 +300,8 @@ def train(cfg: Config) -> dict:
     with thread_limit(cfg.threads):
         # The data, and vocabularies built from the training split (read back on --resume).
         data = load_task(cfg.task, cfg.direction)
-        run = rio.RunDir(cfg.out, asdict(cfg))
+        check_against_data(cfg, data)
+        run = _run_dir.RunDir(cfg.out, asdict(cfg), RESUMABLE)
         train_pairs = training_pairs(data, cfg)
         src_vocab, tgt_vocab = run.vocabularies(train_pairs, cfg.resume)
         consistency = consistency_batches(cfg, src_vocab, tgt_vocab)
@@ -298,7 +310,7 @@ def train(cfg: Config) -> dict:
         tg.manual_seed(cfg.seed)
         model = build_model(cfg, len(src_vocab), len(tgt_vocab))
         opt = optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-9)
-        step = run.resume(model, opt) if cfg.resume else 0
+        step = run.resume(model, opt, cfg.steps) if cfg.resume else 0
         sched = optim.lr_scheduler.CosineWithWarmupLR(
             opt, cfg.warmup, max(cfg.steps, cfg.warmup + 1), cfg.lr * cfg.min_lr_ratio, step - 1
         )
@@ -354,7 +366,7 @@ def final_report(
     cfg: Config,
     model: Transformer,
     data: dict,
-    run: rio.RunDir,
+    run: _run_dir.RunDir,
     t_start: float,
     flow: tg.GradientFlow | None = None,
 ) -> dict:
@@ -408,6 +420,7 @@ def check_config(cfg: Config) -> None:
     check_types(cfg)
     rules = [(name, getattr(cfg, name) >= 1, ">= 1") for name in POSITIVE]
     rules += [(name, getattr(cfg, name) >= 0, ">= 0") for name in NONNEGATIVE]
+    rules += [(name, getattr(cfg, name) <= most, f"<= {most}") for name, most in AT_MOST.items()]
     rules += [
         (name, getattr(cfg, name) in choices, f"one of {choices}")
         for name, choices in CHOICES.items()
@@ -426,7 +439,16 @@ def check_config(cfg: Config) -> None:
             cfg.place_pairs <= cfg.consistency_pairs,
             f"<= consistency_pairs {cfg.consistency_pairs}",
         ),
-        ("nhead", cfg.d_model % cfg.nhead == 0, f"a divisor of d_model {cfg.d_model}"),
+        (
+            "nhead",
+            cfg.nhead >= 1 and cfg.d_model % cfg.nhead == 0,
+            f"a divisor of d_model {cfg.d_model}",
+        ),
+        (
+            "nhead",
+            cfg.pos != "rope" or cfg.nhead < 1 or cfg.d_model // cfg.nhead % 2 == 0,
+            f"such that d_model {cfg.d_model} / nhead is even (rotary positions rotate pairs)",
+        ),
         ("random_positions", cfg.random_positions < cfg.max_len, f"< max_len {cfg.max_len}"),
     ]
     for name, ok, rule in rules:
@@ -454,17 +476,23 @@ def parse_config(argv: list[str] | None = None) -> Config:
     try:
         check_config(replace(Config(), **given))  # the flags given, the defaults for the rest
     except ConfigError as err:
-        parser.error(f"--{err.field.replace('_', '-')} {err.problem}")
+        parser.exit(2, f"error: --{err.field.replace('_', '-')} {err.problem}\n")  # one line
     if not given.get("resume"):
-        return replace(Config(), **given)
+        cfg = replace(Config(), **given)
+        check_flags_used(given, cfg)
+        return cfg
     out = given.get("out", Config.out)
+    if Path(out).is_dir():
+        _run_dir.remove_orphan_temps(Path(out))  # an interrupted first run's, before config.json
     saved = load_config(Path(out) / rio.CONFIG_FILE)
     free = RESUMABLE + ("out", "resume")
     clash = [k for k, v in given.items() if k not in free and getattr(saved, k) != v]
     if clash:
-        parser.error(f"--resume keeps the saved config; cannot change {sorted(clash)}")
+        parser.exit(2, f"error: --resume keeps the saved config; cannot change {sorted(clash)}\n")
     kept = {k: v for k, v in given.items() if k in RESUMABLE}
-    return replace(saved, **kept, out=out, resume=True)
+    cfg = replace(saved, **kept, out=out, resume=True)
+    check_flags_used(given, cfg)
+    return cfg
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,9 +21,11 @@ reads as one is translated again with its mark (`final_mark`). Decoding stops wi
 (models.decoding.safeguards), so no input makes it loop. `--strict`
 refuses input with unknown words instead (exit 2). `--ckpt DIR` picks the run directory (default
 runs/zh_en in this repository, where train_translation.py writes). Exit code 2 with a one-line
-message on stderr for empty or too long input, a bad flag value (--beam 0, --plot-attention or
---html into a missing directory), and a missing, corrupt, diverged (NaN) or mismatched
-checkpoint or config.
+message on stderr for empty or too long input, input that is not valid UTF-8, a bad flag value
+(--beam outside 1..64, --layer below 1 or without --plot-attention, --walk with a beam,
+--plot-attention or --html into a missing directory), and a missing, corrupt, diverged (NaN)
+or mismatched checkpoint, config (a field that differs from the configuration saved with the
+weights) or metrics.json.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import argparse
 import os
 import re
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import _translation_eval as ev
@@ -47,6 +50,7 @@ from models.decoding import safeguards
 from tinygrad_attn.viz import attention_html, plot_attention
 
 REPO = Path(__file__).resolve().parent.parent  # the default run directory is found from here
+MAX_BEAM = 64  # --beam's upper bound: each step scores beam x vocabulary candidates
 
 
 OUTSIDE = "[outside what the model learned; a guess]"  # before a mostly-unknown output
@@ -65,7 +69,7 @@ class Translator:
         rio.check_task(ckpt, self.cfg.task, self.cfg.direction, self.src_vocab, self.tgt_vocab)
         self.model: Transformer = build_model(self.cfg, len(self.src_vocab), len(self.tgt_vocab))
         digest = rio.vocab_digest(self.src_vocab, self.tgt_vocab)
-        rio.load_weights(self.model, ckpt / rio.MODEL_FILE, digest)
+        rio.load_weights(self.model, ckpt / rio.MODEL_FILE, digest, asdict(self.cfg))
         self.model.eval()
         self.langs = languages(self.cfg)
         self.copy_head = _copy_head(ckpt, self.model)
@@ -167,13 +171,27 @@ def unknown_share(tokens: list[str], ids: list[int]) -> tuple[int, int]:
 
 def _copy_head(ckpt: Path, model: Transformer) -> tuple[int, int | None]:
     """The (layer, head) that copies unknown words: metrics.json's copy_head, else the best
-    head on test_iid, else the mean of the last layer's heads (no metrics yet)."""
-    try:
-        metrics = rio.read_json(ckpt / rio.METRICS_FILE)
-        name = metrics.get("copy_head") or metrics["test_iid"]["best_head"]
-    except (rio.RunFileError, KeyError, TypeError, AttributeError):
-        name = None
-    return parse_head(name, len(model.decoder), model.decoder[0].cross_attn.num_heads)
+    head on test_iid, else the mean of the last layer's heads (no metrics.json yet). A
+    metrics.json that is no JSON object, or names no head of this model, is a RunFileError."""
+    path = ckpt / rio.METRICS_FILE
+    layers, heads = len(model.decoder), model.decoder[0].cross_attn.num_heads
+    if not path.exists():
+        return parse_head(None, layers, heads)
+    metrics = rio.read_json(path)
+    if not isinstance(metrics, dict):
+        raise rio.RunFileError(f"{path}: not a metrics file (a {type(metrics).__name__})")
+    name = metrics.get("copy_head")
+    if name is None and isinstance(metrics.get("test_iid"), dict):
+        name = metrics["test_iid"].get("best_head")
+    if name is None:
+        return parse_head(None, layers, heads)
+    head = parse_head(name, layers, heads) if isinstance(name, str) else (layers - 1, None)
+    if head[1] is None:
+        raise rio.RunFileError(
+            f"{path}: copy_head must name a head of the model, 'L1H1' to 'L{layers}H{heads}', "
+            f"got {name!r}"
+        )
+    return head
 
 
 def _copy_report(copies: list[Copy], tokens: list[str], tgt_vocab: Vocab, head: tuple) -> str:
@@ -211,7 +229,7 @@ def run_one(tr: Translator, text: str, args: argparse.Namespace) -> None:
         copied = dict.fromkeys(tokens[c.source] for c in copies)
         print(f"copied: {', '.join(copied)}", file=sys.stderr)
     if args.plot_attention:
-        layer = args.layer - 1 if args.layer > 0 else len(tr.model.decoder) - 1
+        layer = len(tr.model.decoder) - 1 if args.layer is None else args.layer - 1
         weights = tr.cross_attention(src, output, layer)
         title = f"cross-attention, decoder layer {layer + 1} (mean of heads)"
         labels = _copy_labels(output, copies) + ["</s>"]
@@ -237,25 +255,46 @@ def write_html(tr: Translator, tokens, output, written, copies, text: str, path:
 
 
 def interactive(tr: Translator, args: argparse.Namespace) -> None:
-    """Translate stdin line by line until EOF; a bad line is reported and skipped."""
+    """Translate stdin line by line until EOF; a bad line (one that is not valid text in
+    stdin's encoding, too) is reported and skipped."""
     prompt = "> " if sys.stdin.isatty() else ""
+    if hasattr(sys.stdin, "reconfigure"):  # undecodable bytes -> surrogates, caught below
+        sys.stdin.reconfigure(errors="surrogateescape")
+    number = 0
     while True:
         try:
             line = input(prompt)
         except EOFError:
             return
+        number += 1
         if not line.strip():
             continue
         try:
+            if _has_surrogates(line):
+                raise InputError(f"line {number} is not valid {sys.stdin.encoding} text")
             run_one(tr, line, args)
         except InputError as err:
             print(f"error: {err}", file=sys.stderr)
 
 
+def _has_surrogates(text: str) -> bool:
+    """Whether `text` holds lone surrogates: the undecodable bytes of stdin or argv."""
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
 def check_flags(args: argparse.Namespace) -> None:
-    """InputError for flag values that cannot work, before the model is loaded."""
-    if args.beam < 1:
-        raise InputError(f"--beam must be >= 1 (1 = greedy), got {args.beam}")
+    """InputError for flag values that cannot work or would be ignored, before the model is
+    loaded."""
+    if not 1 <= args.beam <= MAX_BEAM:
+        raise InputError(f"--beam must be in 1..{MAX_BEAM} (1 = greedy), got {args.beam}")
+    if args.layer is not None and args.layer < 1:
+        raise InputError(f"--layer is 1-based (1 = the first decoder layer), got {args.layer}")
+    if args.layer is not None and not args.plot_attention:
+        raise InputError(f"--layer {args.layer} only chooses the layer --plot-attention draws")
+    if args.walk and args.beam > 1:
+        raise InputError(f"--walk shows greedy decoding; it cannot explain --beam {args.beam}")
+    if args.sentence is not None and _has_surrogates(args.sentence):
+        raise InputError("the sentence is not valid UTF-8 text")
     for flag, path in (("--plot-attention", args.plot_attention), ("--html", args.html)):
         folder = Path(path).parent if path else None
         if folder is not None and not folder.is_dir():
@@ -267,17 +306,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sentence", nargs="?", help="text to translate; none: read stdin lines")
     default_ckpt = REPO / Config.out
     parser.add_argument("--ckpt", default=str(default_ckpt), help=f"run directory ({default_ckpt})")
-    parser.add_argument("--beam", type=int, default=1, help="beam size; 1 = greedy (default)")
+    parser.add_argument(
+        "--beam", type=int, default=1, help=f"beam size, 1..{MAX_BEAM}; 1 = greedy (default)"
+    )
     parser.add_argument("--plot-attention", metavar="PNG", help="save a cross-attention heatmap")
     parser.add_argument("--html", metavar="HTML", help="save the interactive attention explorer")
-    parser.add_argument("--layer", type=int, default=0, help="decoder layer to plot (1-based)")
+    parser.add_argument(
+        "--layer", type=int, help="decoder layer --plot-attention draws (1-based; default: last)"
+    )
     parser.add_argument("--walk", action="store_true", help="print the step-by-step decoding")
     parser.add_argument("--strict", action="store_true", help="refuse input with unknown words")
     args = parser.parse_args(argv)
     try:
         check_flags(args)
         tr = Translator(Path(args.ckpt))
-        if args.layer > len(tr.model.decoder):
+        if args.layer is not None and args.layer > len(tr.model.decoder):
             raise InputError(f"--layer {args.layer}: the model has {len(tr.model.decoder)} layers")
         if args.sentence is None:
             interactive(tr, args)

@@ -1,4 +1,4 @@
-"""The dtype rules (README, "dtypes") and empty tensors: the right answer where PyTorch gives one.
+"""The dtype rules (docs/dtypes.md) and empty tensors: the right answer where PyTorch gives one.
 
 The refusals (TypeError naming the op and dtype) are rows of tests/test_errors.py.
 """

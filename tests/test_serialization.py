@@ -262,3 +262,73 @@ def test_load_of_a_corrupt_or_foreign_file_is_a_value_error_naming_the_path(tmp_
         np.savez(path, __structure__=np.array('{"dict": [["w", {"array": "missing"}]]}'))
     with pytest.raises(ValueError, match="bad.npz"):
         load(path)
+
+
+def _raw_header_member(path, header: str, data: bytes = b"") -> None:
+    """An .npz whose one member has a version 1.0 .npy header of the text `header`."""
+    text = header.encode("latin1")
+    text += b" " * (-(len(text) + 11) % 64) + b"\n"
+    with zipfile.ZipFile(path, "w") as zf, zf.open("w.npy", "w") as member:
+        member.write(b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + data)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (1,) if True else ()}",  # no literal
+        "{'descr': '<f8', 'fortran_order': False, 'shape': " + "(" * 300 + ")" * 300 + "}",
+        "[" * 5000 + "]" * 5000,
+        "{'descr': '<f8', 'fortran_order': False, 'shape': (-1,)}",
+        "{'descr': '<f8', 'fortran_order': False}",
+        "['descr', 'shape']",
+    ],
+    ids=["not-a-literal", "300-parentheses", "5000-brackets", "negative-dim", "no-shape", "list"],
+)
+def test_a_hostile_npy_header_is_a_value_error(tmp_path, header):
+    """Issue 28: a header that is no literal or nests 300 parentheses raised SyntaxError."""
+    _raw_header_member(tmp_path / "bad.npz", header, np.zeros(1).tobytes())
+    with pytest.raises(ValueError, match=r"bad.npz.*\.npy header"):
+        load(tmp_path / "bad.npz")
+
+
+def _structure_file(path, structure: str, **members) -> None:
+    np.savez(path, __structure__=np.array(structure), **members)
+
+
+@pytest.mark.parametrize(
+    "length, problem",
+    [(10**12, "claims 1000000000000 characters"), (-1, "claims -1 characters"), (1, "claims 1")],
+)
+def test_a_string_leaf_claiming_a_bad_length_is_refused_before_allocating(
+    tmp_path, length, problem
+):
+    """Issue 28: a length of 10**12 raised MemoryError, a negative one was accepted; the
+    stored text "ab" may only be padded up to the width of its array (4 characters here)."""
+    _structure_file(
+        tmp_path / "bad.npz",
+        '{"dict": [["s", {"str": ["s", ' + str(length) + "]}]]}",
+        s=np.array("ab", dtype="<U4"),
+    )
+    with pytest.raises(ValueError, match=f"bad.npz.*'s' {problem}"):
+        load(tmp_path / "bad.npz")
+
+
+def test_a_string_leaf_padded_to_its_stored_width_loads(tmp_path):
+    _structure_file(
+        tmp_path / "ok.npz", '{"dict": [["s", {"str": ["s", 4]}]]}', s=np.array("ab", dtype="<U4")
+    )
+    assert load(tmp_path / "ok.npz") == {"s": "ab\0\0"}
+
+
+@pytest.mark.parametrize("depth", [100, 100000])
+def test_a_deeply_nested_structure_is_a_value_error_or_loads(tmp_path, depth):
+    """Nesting the interpreter can follow loads; deeper is a ValueError, not RecursionError."""
+    _structure_file(tmp_path / "deep.npz", '{"list": [' * depth + "]}" * depth)
+    if depth < 200:
+        value = load(tmp_path / "deep.npz")
+        for _ in range(depth - 1):
+            (value,) = value
+        assert value == []
+    else:
+        with pytest.raises(ValueError, match="deep.npz"):
+            load(tmp_path / "deep.npz")

@@ -114,3 +114,32 @@ def test_without_fonttools_the_page_still_works_and_leaves_chinese_to_the_browse
     html = viz.attention_html(_translation())
     assert "@font-face" not in html
     assert page_data(html)["sentences"][0]["src_tokens"][0] == "我"
+
+
+HOSTILE = "我<!--<script>学习。</script>&amp;\u2028\u2029{{data}}{{script}}{{title}}"
+
+
+@pytest.mark.parametrize("page", ["explorer", "backprop"])
+def test_user_text_cannot_break_the_data_element_or_the_template(page: str) -> None:
+    """Issue 28: "<!--<script>" in a sentence let the data element swallow the page's script
+    (a blank page), and "{{data}}" / "{{script}}" in the title were expanded after it."""
+    title = "explorer: " + HOSTILE
+    if page == "explorer":
+        t = _translation(src_tokens=["我", "<!--<script>", HOSTILE], name=HOSTILE)
+        html = viz.attention_html(t, title=title)
+    else:
+        html = viz.backprop_html([], None, title=title)
+    payload = re.search(r'<script type="application/json" id="data">(.*?)</script>', html, re.S)
+    text = payload.group(1)
+    assert not set(text) & set("<>&\u2028\u2029")  # JSON \u escapes instead
+    data = json.loads(text)
+    assert data["title"] == title
+    if page == "explorer":
+        assert data["sentences"][0]["src_tokens"] == ["我", "<!--<script>", HOSTILE]
+        assert data["sentences"][0]["name"] == HOSTILE
+    head = re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+    assert head == title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    script = (Path(viz.__file__).parent / "_html" / f"{page}.js").read_text(encoding="utf-8")
+    assert html.count(script) == 1  # the script once, in its element, never in the title
+    rest = html.replace(script, "")
+    assert rest.count("<script") == 2 and rest.count("</script>") == 2

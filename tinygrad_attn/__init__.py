@@ -5,6 +5,7 @@ import tinygrad_attn.functional as F
 from tinygrad_attn import nn, optim
 """
 
+import tinygrad_attn.autograd.functional  # noqa: E402, F401 (tg.autograd.functional)
 from tinygrad_attn import (
     autograd,
     functional,
@@ -28,7 +29,7 @@ from tinygrad_attn.creation import (
 )
 from tinygrad_attn.explain import TapeRecord, explain_backward
 from tinygrad_attn.functional import cat, stack, where
-from tinygrad_attn.gradcheck import GradcheckError, GradcheckWarning, gradcheck
+from tinygrad_attn.gradcheck import GradcheckError, GradcheckWarning, gradcheck, gradgradcheck
 from tinygrad_attn.gradflow import GradientFlow
 from tinygrad_attn.graphviz import graph_tree, render_dot, to_dot
 from tinygrad_attn.random import manual_seed
@@ -55,6 +56,7 @@ __all__ = [
     "full",
     "functional",
     "gradcheck",
+    "gradgradcheck",
     "graph_tree",
     "is_grad_enabled",
     "load",

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_attn import _checks
+from tinygrad_attn._causal_mask import causal_offset_of
 from tinygrad_attn.ops import attention as attn_ops
 from tinygrad_attn.ops import elementwise as ew
 from tinygrad_attn.ops import matmul as mm
@@ -215,7 +216,11 @@ def scaled_dot_product_attention(
     _check_attention(q, k, v, "scaled_dot_product_attention")
     scores = np.broadcast_shapes(q.shape[:-2], k.shape[:-2]) + (q.shape[-2], k.shape[-2])
     bias, mask = None, None
-    if attn_mask is not None:
+    causal = 0 if is_causal else None
+    mask_causal = causal_offset_of(attn_mask, scores, blocked_if=False)  # tril(ones) and kin
+    if mask_causal is not None:
+        causal = mask_causal if causal is None else min(causal, mask_causal)
+    elif attn_mask is not None:
         bias, mask = _attention_mask(attn_mask, scores, "scaled_dot_product_attention", q.dtype)
     out, _ = attention(
         q,
@@ -223,7 +228,7 @@ def scaled_dot_product_attention(
         v,
         bias=bias,
         mask=mask,
-        causal_offset=0 if is_causal else None,
+        causal_offset=causal,
         dropout_p=dropout_p,
         training=dropout_p > 0,
     )

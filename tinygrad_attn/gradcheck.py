@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tinygrad_attn.autograd import no_grad
+from tinygrad_attn.autograd import enable_grad, grad, is_grad_enabled, no_grad
+from tinygrad_attn.functional import cat
 from tinygrad_attn.tensor import Tensor
 
 
@@ -68,6 +69,56 @@ def gradcheck(
             stacklevel=2,
         )
     return True
+
+
+def gradgradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Tensor] | Tensor,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+    seed: int = 0,
+) -> bool:
+    """Check fn's second derivatives, in float64: `gradcheck` of the first-order map
+    (inputs, u) -> grad(sum(fn(*inputs) * u), inputs), u a random cotangent that is itself an
+    input. The analytic side differentiates the gradients built with create_graph=True (each
+    op's `backward_graph`); the numeric side takes central differences of the first-order
+    numpy gradients. So a second-order rule is checked both for its values (through u) and for
+    its derivatives (through the inputs). Same tolerances and return value as `gradcheck`.
+    """
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    xs = [_float64_copy(x) for x in inputs]
+    targets = [i for i, x in enumerate(xs) if x.requires_grad]
+    if not targets:
+        raise ValueError("gradgradcheck: no input requires grad")
+    with no_grad():
+        shape = fn(*xs).shape
+    cotangent = Tensor(np.random.default_rng(seed).standard_normal(shape), requires_grad=True)
+
+    def first_order(*tensors: Tensor) -> Tensor:
+        # gradcheck runs its finite differences under no_grad: there, first-order gradients.
+        create_graph = is_grad_enabled()
+        *args, u = tensors
+        with enable_grad():
+            wanted = [args[i] for i in targets]
+            grads = grad(fn(*args), wanted, u, create_graph=create_graph, allow_unused=True)
+            for i, g in zip(targets, grads):
+                if create_graph and g is not None and not g.requires_grad:
+                    # A gradient is linear in u, which requires grad: no history means some
+                    # op's second-order rule gave a detached, silently first-order answer.
+                    raise GradcheckError(
+                        f"gradgradcheck: the gradient of input {i} computed with "
+                        "create_graph=True carries no history (a detached backward_graph result)"
+                    )
+            flat = [
+                (Tensor(np.zeros(t.shape)) if g is None else g).reshape(-1)
+                for g, t in zip(grads, wanted)
+            ]
+            return flat[0] if len(flat) == 1 else cat(flat)
+
+    return gradcheck(first_order, (*xs, cotangent), eps, atol, rtol, raise_exception, seed + 1)
 
 
 def _float64_copy(x: Tensor) -> Tensor:

@@ -154,7 +154,13 @@ def _npy_header(f: Any) -> tuple[tuple[int, ...], np.dtype]:
     length = int.from_bytes(f.read(2 if major == 1 else 4), "little")
     if length > _MAX_HEADER:
         raise ValueError(f".npy header of {length} bytes")
-    header = ast.literal_eval(f.read(length).decode("latin1" if major < 3 else "utf8"))
+    text = f.read(length).decode("latin1" if major < 3 else "utf8")
+    try:  # a hostile header: no literal, or nested past the parser's limit
+        header = ast.literal_eval(text)
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        raise ValueError(f".npy header is not a Python literal: {text[:60]!r}") from None
+    if not isinstance(header, dict) or not {"descr", "shape"} <= set(header):
+        raise ValueError(f".npy header is not a dict with 'descr' and 'shape': {text[:60]!r}")
     shape = header["shape"]
     if not isinstance(shape, tuple) or not all(type(n) is int and n >= 0 for n in shape):
         raise ValueError(f".npy header with shape {shape!r}")
@@ -238,14 +244,30 @@ def _unflatten(node: dict[str, Any], arrays: dict[str, np.ndarray]) -> Any:
         return None
     if kind == "str":
         stem, length = (body, None) if isinstance(body, str) else body  # older files: no length
-        text = str(arrays[stem + ".npy"])
-        return text if length is None else text + "\0" * (length - len(text))
+        return _string(arrays[stem + ".npy"], stem, length)
     array = arrays[body + ".npy"]
     if kind == "array":
         return array
     if kind in ("bool", "int", "float"):
         return {"bool": bool, "int": int, "float": float}[kind](array.item())
     raise ValueError(f"unknown entry kind {kind!r} in {STRUCTURE_KEY}")
+
+
+def _string(array: np.ndarray, stem: str, length: Any) -> str:
+    """A str leaf: the text numpy read back (trailing NULs dropped), padded with NULs to its
+    saved `length`, which must lie between the text's length and the array's width (checked
+    before the padding is allocated)."""
+    if array.dtype.kind != "U" or array.ndim:
+        raise ValueError(f"str member {stem!r} holds {array.dtype} {array.shape}, not a string")
+    text = str(array)
+    if length is None:
+        return text
+    width = array.dtype.itemsize // 4
+    if type(length) is not int or not len(text) <= length <= width:
+        raise ValueError(
+            f"str member {stem!r} claims {length!r} characters; it holds {len(text)} of {width}"
+        )
+    return text + "\0" * (length - len(text))
 
 
 def _fsync_directory(directory: str) -> None:

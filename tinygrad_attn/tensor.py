@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_attn import _checks, autograd
+from tinygrad_attn.autograd import higher
 from tinygrad_attn.ops import elementwise as ew
 from tinygrad_attn.ops import matmul as mm
 from tinygrad_attn.ops import movement as mv
@@ -134,10 +135,20 @@ class Tensor:
     __hash__ = object.__hash__  # == is elementwise, so identity hashing is kept explicitly
 
     # ----- autograd ----------------------------------------------------------------------
-    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) * gradient into every leaf's `.grad`."""
+    def backward(
+        self, gradient: Any = None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
+        """Accumulate d(self)/d(leaf) * gradient into every leaf's `.grad`.
+
+        With create_graph=True the gradients carry history (each op's `backward_graph`), so
+        they can be differentiated again; retain_graph defaults to create_graph, as PyTorch.
+        """
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no grad_fn")
+        if create_graph:
+            retain = True if retain_graph is None else retain_graph
+            higher.backward_create_graph(self, gradient, retain)
+            return
         if gradient is None:
             if self._data.size != 1:
                 raise RuntimeError(
@@ -152,7 +163,7 @@ class Tensor:
                     f"backward: gradient shape {grad.shape} != tensor shape {self.shape}"
                 )
             grad = grad.astype(self.dtype, copy=False)
-        autograd.backward(self, grad, retain_graph=retain_graph)
+        autograd.backward(self, grad, retain_graph=bool(retain_graph))
 
     def detach(self) -> Tensor:
         """The same data (shared, with the same version counter) without history."""

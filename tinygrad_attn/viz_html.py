@@ -14,6 +14,7 @@ Chinese glyphs come inline from the packaged CJK font when it is installed (`fon
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,23 +173,35 @@ def _short(file: str) -> str:
 
 
 def _page(title: str, data: dict, script: str, font_css: str, path: str | Path | None) -> str:
-    """Fill _html/page.html: inline CSS, the data as JSON, then the page's script."""
-    payload = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    payload = payload.replace("</", "<\\/")  # the JSON must not close its <script> element
-    html = (ASSETS / "page.html").read_text(encoding="utf-8")
-    replacements = {  # in this order: the data, last, may hold any text
-        "{{title}}": _escape(title),
-        "{{style}}": (ASSETS / "style.css").read_text(encoding="utf-8"),
-        "{{font_family}}": FONT_FAMILY_CSS,
-        "{{font_css}}": font_css,
-        "{{script}}": (ASSETS / script).read_text(encoding="utf-8"),
-        "{{data}}": payload,
+    """Fill _html/page.html: inline CSS, the data as JSON, then the page's script.
+
+    Every placeholder is filled in one pass over the template, so a title or data holding
+    "{{data}}" or "{{script}}" stays that text."""
+    style = (ASSETS / "style.css").read_text(encoding="utf-8")
+    replacements = {
+        "title": _escape(title),
+        "style": style.replace("{{font_family}}", FONT_FAMILY_CSS),
+        "font_css": font_css,
+        "script": (ASSETS / script).read_text(encoding="utf-8"),
+        "data": _script_json(data),
     }
-    for key, value in replacements.items():
-        html = html.replace(key, value)
+    html = (ASSETS / "page.html").read_text(encoding="utf-8")
+    html = re.sub(r"\{\{(\w+)\}\}", lambda m: replacements[m.group(1)], html)
     if path is not None:
         Path(path).write_text(html, encoding="utf-8")
     return html
+
+
+# Characters that mean something to the HTML parser inside <script> ("</script>", "<!--",
+# "<script"), and the two line separators older JavaScript parsers end a line at: written as
+# JSON's own \u escapes, they parse back to the same data and the element is only JSON.
+_SCRIPT_ESCAPES = {ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}
+
+
+def _script_json(data: Any) -> str:
+    """`data` as JSON that is safe inside an HTML <script> element: no <, >, & or U+2028/9."""
+    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.translate(_SCRIPT_ESCAPES)
 
 
 def _escape(text: str) -> str:

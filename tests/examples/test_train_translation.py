@@ -15,6 +15,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import _run_dir
 import _translation_eval as ev
 import _translation_io as rio
 import numpy as np
@@ -449,3 +450,162 @@ def test_ctrl_c_twice_in_quick_succession_stops_cleanly(tmp_path: Path) -> None:
         assert b"Traceback" not in stderr and b"KeyboardInterrupt" not in stderr, stderr.decode()
         assert tg.load(state_file)["step"] % 10 == 0
         state_file.unlink()
+
+
+# ----- issue 28: flags capped or ignored, runs that resume the wrong model, faults ---------
+
+SMALL = replace(TINY, d_model=16, dim_feedforward=32, steps=4, eval_every=2, eval_size=10)
+
+
+def _one_line_error(argv: list[str], capsys, words: str) -> None:
+    """main(argv) exits 2 with one stderr line `error: ...` holding `words`."""
+    assert tt.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and words in err, err
+
+
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--compound-pairs", "50000"], "compound_pairs must be <= 20000 (train_compound)"),
+        (["--neg-comparative-pairs", "20000"], "neg_comparative_pairs must be <= 10000"),
+        (["--eval-size", "5000"], "eval_size must be <= 1000 (valid), got 5000"),
+        (["--max-len", "8"], "max_len must be >= 31, the longest sequence of the data"),
+        (["--task", "reversal", "--max-len", "10"], "max_len must be >= 17"),
+    ],
+)
+def test_a_size_beyond_the_data_is_an_error_not_a_cap(tmp_path, capsys, flags, words) -> None:
+    """--compound-pairs 50000 used 20,000 and --neg-comparative-pairs 20000 used 10,000 without
+    a word; --max-len 8 was a traceback at the first long batch."""
+    _one_line_error([*flags, "--out", str(tmp_path / "run")], capsys, words)
+    assert not (tmp_path / "run").exists()  # refused before anything is written
+
+
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--question-consistency", "0", "--place-pairs", "4"], "--place-pairs 4 would be ignored"),
+        (["--question-consistency", "0", "--consistency-pairs", "8"], "--consistency-pairs 8"),
+        (["--task", "reversal", "--question-consistency", "3"], "only --task translation uses"),
+        (["--task", "reversal", "--place-pairs", "2"], "--place-pairs 2 would be ignored"),
+        (["--task", "dates", "--compound-pairs", "10"], "--compound-pairs 10 would be ignored"),
+        (["--task", "reversal", "--direction", "en-zh"], "a reversal is the same both ways"),
+        (["--direction", "en-zh", "--unk-rate", "0.2"], "--unk-rate 0.2 would be ignored"),
+        (["--task", "dates", "--unk-rate", "0.2"], "it masks Chinese source words"),
+    ],
+)
+def test_a_flag_the_run_would_ignore_is_an_error(tmp_path, capsys, flags, words) -> None:
+    _one_line_error([*flags, "--out", str(tmp_path / "run")], capsys, words)
+
+
+def test_switching_an_ignored_feature_off_explicitly_is_fine() -> None:
+    cfg = tt.parse_config(["--task", "reversal", "--question-consistency", "0", "--unk-rate", "0"])
+    assert (cfg.task, cfg.question_consistency, cfg.unk_rate) == ("reversal", 0, 0)
+
+
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--d-model", "6", "--nhead", "2"], "--nhead must be such that d_model 6 / nhead is even"),
+        (["--nhead", "0"], "--nhead must be >= 1, got 0"),
+        (["--max-len", str(10**8)], "--max-len must be <= 4096"),
+        (["--d-model", "100000"], "--d-model must be <= 2048"),
+    ],
+)
+def test_sizes_the_model_cannot_take_are_refused_naming_the_flag(capsys, flags, words) -> None:
+    """--d-model 6 --nhead 2 (rotary needs an even head size) was a traceback, --nhead 0 a
+    ZeroDivisionError."""
+    with pytest.raises(SystemExit) as exc:
+        tt.parse_config(flags)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith(f"error: {words}")
+    assert err.count("\n") == 1  # one line, no usage text
+
+
+@pytest.mark.parametrize("kind", ["a file", "under a file", "/proc"])
+def test_an_out_that_cannot_be_a_directory_is_one_line(tmp_path, capsys, kind) -> None:
+    target = {"a file": tmp_path / "file", "under a file": tmp_path / "file" / "sub"}.get(kind)
+    (tmp_path / "file").write_text("x")
+    out = str(target) if target else "/proc/tinygrad_attn_run"
+    argv = ["--task", "dates", "--d-model", "16", "--steps", "2", "--out", out]
+    _one_line_error(argv, capsys, f"--out {out}: cannot be a run directory")
+
+
+@pytest.fixture()
+def small_run(tmp_path) -> tt.Config:
+    cfg = replace(SMALL, out=str(tmp_path / "run"))
+    tt.train(cfg)
+    return cfg
+
+
+def test_resume_of_a_state_saved_with_another_config_is_named(small_run, capsys) -> None:
+    """A config.json edited to nhead 1 resumed a nhead 2 state."""
+    config_path = Path(small_run.out) / rio.CONFIG_FILE
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config_path.write_text(json.dumps({**config, "nhead": 1}), encoding="utf-8")
+    capsys.readouterr()
+    words = f"{Path(small_run.out) / rio.STATE_FILE} was trained with nhead 2, but"
+    _one_line_error(["--out", small_run.out, "--resume", "--steps", "6"], capsys, words)
+
+
+def test_resume_to_fewer_steps_than_saved_is_an_error_and_equal_is_a_note(small_run, capsys):
+    """--resume --steps 2 on a run at step 4 went straight to the report."""
+    capsys.readouterr()
+    words = "--steps 2: " + str(Path(small_run.out) / rio.STATE_FILE) + " holds step 4 already"
+    _one_line_error(["--out", small_run.out, "--resume", "--steps", "2"], capsys, words)
+    assert tt.main(["--out", small_run.out, "--resume", "--steps", "4"]) == 0
+    assert "holds step 4 = --steps: nothing to train, report only" in capsys.readouterr().out
+
+
+def test_a_write_interrupted_mid_way_leaves_no_temporary_file(tmp_path, monkeypatch) -> None:
+    def interrupted(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rio.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        rio.write_json(tmp_path / rio.VOCAB_FILE, {"src": [], "tgt": []})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_while_vocab_json_is_written_waits_for_both_files(tmp_path, monkeypatch) -> None:
+    """Ctrl-C at start-up left .vocab.json.tmp (3 of 3 tries)."""
+    real_fsync = os.fsync
+
+    def ctrl_c_then_fsync(fd: int) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        real_fsync(fd)
+
+    monkeypatch.setattr(rio.os, "fsync", ctrl_c_then_fsync)
+    run = _run_dir.RunDir(tmp_path, {"task": "dates"})
+    vocab = Vocab.build([["a", "b"]])
+    with pytest.raises(KeyboardInterrupt):
+        run.use_vocabularies(vocab, vocab)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [rio.CONFIG_FILE, rio.VOCAB_FILE]
+    assert rio.read_vocabs(tmp_path)[0].itos == vocab.itos
+
+
+def test_ctrl_c_just_after_the_state_is_renamed_reports_the_step_it_holds(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    """An interrupt just after os.replace printed "holds step 6" while the file held step 8."""
+    real_save = tg.save
+
+    def save_then_ctrl_c(obj, path):
+        real_save(obj, path)
+        if Path(path).name == rio.STATE_FILE and obj["step"] == 4:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(rio.tg, "save", save_then_ctrl_c)
+    result = tt.train(replace(SMALL, steps=6, out=str(tmp_path)))
+    assert result == {"interrupted": 4}
+    assert tg.load(tmp_path / rio.STATE_FILE)["step"] == 4
+    assert f"{tmp_path / rio.STATE_FILE} holds step 4" in capsys.readouterr().out
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_resume_without_a_config_removes_the_temporaries_of_the_interrupted_start(
+    tmp_path, capsys
+) -> None:
+    (tmp_path / ".vocab.json.tmp").write_text('{"src": [')
+    _one_line_error(["--out", str(tmp_path), "--resume"], capsys, "config.json: file not found")
+    assert list(tmp_path.iterdir()) == []

@@ -182,7 +182,14 @@ def test_config_that_does_not_match_the_weights_is_named(run_dir: Path, tmp_path
     config = json.loads((run / rio.CONFIG_FILE).read_text(encoding="utf-8"))
     config["dim_feedforward"] = 128
     (run / rio.CONFIG_FILE).write_text(json.dumps(config), encoding="utf-8")
-    assert_clean_error(translate(run, SENTENCE), rio.CONFIG_FILE, "ff.linear1.weight")
+    words = ("was trained with dim_feedforward 64", f"{rio.CONFIG_FILE} says dim_feedforward 128")
+    assert_one_line_error(translate(run, SENTENCE), *words)
+    _edit_weights(run, lambda ckpt: ckpt.pop("config"))  # a checkpoint from before configs
+    result = translate(run, SENTENCE)  # were saved: the shapes are still checked
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    warning, error = result.stderr.splitlines()
+    assert warning.startswith(f"warning: {run / rio.MODEL_FILE} predates saved configurations")
+    assert error.startswith("error: ") and "ff.linear1.weight" in error
 
 
 def test_interactive_mode_translates_each_line_until_eof(run_dir: Path) -> None:
@@ -261,7 +268,7 @@ def test_output_piped_into_a_reader_that_stops_early_is_not_a_traceback(run_dir:
 @pytest.mark.parametrize("beam", ["0", "-3"])
 def test_beam_below_one_is_a_clear_error(run_dir: Path, beam: str) -> None:
     result = translate(run_dir, "--beam", beam, SENTENCE)
-    assert_one_line_error(result, f"--beam must be >= 1 (1 = greedy), got {beam}")
+    assert_one_line_error(result, f"--beam must be in 1..64 (1 = greedy), got {beam}")
     assert result.stdout == ""
 
 
@@ -444,3 +451,102 @@ def test_no_input_makes_the_translator_loop_or_pass_its_length_bound(run_dir: Pa
         for source, output in zip(some, outputs):
             assert len(output) <= 2 * len(source) + 5, (source, output)
             assert not has_loop(output) or has_loop(source), (source, output)
+
+
+# ----- issue 28: run files that load the wrong model, flags ignored, tracebacks -------------
+
+
+def _edit_config(run: Path, **changes) -> None:
+    config = json.loads((run / rio.CONFIG_FILE).read_text(encoding="utf-8"))
+    (run / rio.CONFIG_FILE).write_text(json.dumps({**config, **changes}), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "field, value, saved",
+    [
+        ("pos", "alibi", "'rope'"),
+        ("nhead", 4, "2"),
+        ("nhead", 1, "2"),
+        ("src_bos", False, "True"),
+        ("norm_first", True, "False"),
+    ],
+)
+def test_a_config_edit_that_keeps_every_shape_is_named(run_dir, tmp_path, field, value, saved):
+    """Each of these loaded and translated with no warning (13-52 of 60 translations changed):
+    the config saved with the weights now names the field."""
+    run = copy_run(run_dir, tmp_path)
+    _edit_config(run, **{field: value})
+    words = (f"{run / rio.MODEL_FILE} was trained with {field} {saved}", f"says {field} {value!r}")
+    assert_one_line_error(translate(run, SENTENCE), *words)
+
+
+def test_weights_of_int_zeros_are_refused(run_dir: Path, tmp_path: Path) -> None:
+    """Int64 zeros were cast into the float model: every translation empty, exit 0."""
+    run = copy_run(run_dir, tmp_path)
+    _edit_weights(run, lambda c: c.update(model={k: np.zeros(v.shape, np.int64) for k, v in
+                                                 c["model"].items()}))  # fmt: skip
+    assert_one_line_error(translate(run, SENTENCE), str(run / rio.MODEL_FILE), "int64 values")
+
+
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--beam", "1100"], "--beam must be in 1..64 (1 = greedy), got 1100"),
+        (["--beam", "1000000"], "--beam must be in 1..64"),
+        (["--layer", "-1", "--plot-attention", "x.png"], "--layer is 1-based"),
+        (["--layer", "0", "--plot-attention", "x.png"], "--layer is 1-based"),
+        (["--layer", "1"], "--layer 1 only chooses the layer --plot-attention draws"),
+        (["--walk", "--beam", "2"], "--walk shows greedy decoding"),
+    ],
+)
+def test_flags_out_of_range_or_ignored_are_one_line_errors(run_dir, flags, words) -> None:
+    """--beam 1100 raised a ValueError, --beam 1000000 a MemoryError; --layer -1 plotted the
+    last layer, --layer without --plot-attention and --walk with a beam did nothing."""
+    assert_one_line_error(translate(run_dir, *flags, SENTENCE), words)
+
+
+def _translate_bytes(ckpt: Path, *args: bytes, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    """translate.py under a strict UTF-8 locale (no UTF-8 mode: stdin errors are strict)."""
+    env = {**_env(), "LC_ALL": "C.UTF-8", "PYTHONUTF8": "0", "PYTHONIOENCODING": "utf-8"}
+    command = [sys.executable, str(REPO / "examples" / "translate.py"), "--ckpt", str(ckpt)]
+    return subprocess.run(
+        [*command, *args], input=stdin, capture_output=True, env=env, cwd=REPO, timeout=300
+    )
+
+
+def test_invalid_utf8_on_stdin_is_reported_and_skipped(run_dir: Path) -> None:
+    """It was a UnicodeDecodeError traceback."""
+    result = _translate_bytes(run_dir, stdin=b"\xff\xfe\xe6\n" + SENTENCE.encode() + b"\n")
+    stderr = result.stderr.decode()
+    assert result.returncode == 0 and "Traceback" not in stderr, stderr
+    assert stderr == "error: line 1 is not valid utf-8 text\n"
+    assert result.stdout.decode() == expected_translation(run_dir, SENTENCE) + "\n"
+
+
+def test_invalid_utf8_in_the_sentence_argument_is_a_clear_error(run_dir: Path) -> None:
+    result = _translate_bytes(run_dir, b"\xff" + SENTENCE.encode())
+    stderr = result.stderr.decode()
+    assert result.returncode == 2 and stderr == "error: the sentence is not valid UTF-8 text\n"
+
+
+@pytest.mark.parametrize("copy_head", [5, "L9H1", "L1H3", ["L1H1"]])
+def test_metrics_naming_no_head_of_the_model_is_named(run_dir, tmp_path, copy_head) -> None:
+    """copy_head 5 was a TypeError traceback; a head the model lacks fell back silently."""
+    run = copy_run(run_dir, tmp_path)
+    metrics = json.loads((run / rio.METRICS_FILE).read_text(encoding="utf-8"))
+    metrics["copy_head"] = copy_head
+    (run / rio.METRICS_FILE).write_text(json.dumps(metrics), encoding="utf-8")
+    words = (str(run / rio.METRICS_FILE), "copy_head must name a head of the model, 'L1H1' to")
+    assert_one_line_error(translate(run, SENTENCE), *words)
+
+
+def test_config_with_a_huge_max_len_or_deep_nesting_is_named(run_dir, tmp_path) -> None:
+    """max_len 10**8 with sinusoidal positions allocated 95 GiB; a deeply nested value was a
+    RecursionError."""
+    run = copy_run(run_dir, tmp_path)
+    _edit_config(run, max_len=10**8, pos="sinusoidal")
+    assert_one_line_error(translate(run, SENTENCE), "max_len must be <= 4096, got 100000000")
+    config = (run / rio.CONFIG_FILE).read_text(encoding="utf-8")
+    nested = config.replace('"seed": 0', '"seed": ' + "[" * 100000 + "]" * 100000)
+    (run / rio.CONFIG_FILE).write_text(nested, encoding="utf-8")
+    assert_one_line_error(translate(run, SENTENCE), str(run / rio.CONFIG_FILE), "nested")

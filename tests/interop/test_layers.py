@@ -309,3 +309,77 @@ def test_a_modified_transformer_layer_is_an_error_naming_what_differs() -> None:
 def test_a_pytorch_module_without_counterpart_is_an_error_naming_it(make, named) -> None:
     with pytest.raises(ValueError, match=named):
         interop.from_torch(make())
+
+
+def _hooked(kind: str) -> torch.nn.Module:
+    """A PyTorch module whose call does more than its class's forward (issue 28: each came over
+    silently and the copy's output differed by up to 1.6)."""
+    layer = torch.nn.TransformerEncoderLayer(E, 2, 16, dropout=0.0, batch_first=True)
+    if kind == "forward hook":
+        layer.register_forward_hook(lambda m, args, out: out + 1)
+    elif kind == "forward pre-hook":
+        layer.register_forward_pre_hook(lambda m, args: (args[0] * 2,))
+    elif kind == "backward hook":
+        layer.register_full_backward_hook(lambda m, g_in, g_out: None)
+    elif kind == "instance-level forward override":
+        seq = torch.nn.Sequential(layer)
+        layer.forward = lambda x, *a, **k: x
+        return seq
+    else:  # a hook on a submodule
+        layer.self_attn.register_forward_hook(lambda m, args, out: (out[0] * 0, out[1]))
+    return layer
+
+
+@pytest.mark.parametrize(
+    "kind, named",
+    [
+        ("forward hook", "the module has a forward hook"),
+        ("forward pre-hook", "the module has a forward pre-hook"),
+        ("backward hook", "the module has a backward hook"),
+        ("instance-level forward override", "layer '0' has an instance-level forward override"),
+        ("submodule hook", "layer 'self_attn' has a forward hook"),
+    ],
+)
+def test_from_torch_refuses_hooks_and_forward_overrides_naming_them(kind, named) -> None:
+    with pytest.raises(ValueError, match=f"from_torch: {named}; cannot be mapped"):
+        interop.from_torch(_hooked(kind))
+
+
+@pytest.mark.parametrize(
+    "child, replacement, named",
+    [
+        ("norm1", lambda: torch.nn.Identity(), "'norm1' has type Identity"),
+        ("linear1", lambda: torch.nn.Identity(), "'linear1' has type Identity"),
+        ("dropout", lambda: torch.nn.Identity(), "'dropout' has type Identity"),
+        ("norm2", lambda: torch.nn.LayerNorm(E, bias=False), "'norm2' has no affine weight"),
+    ],
+)
+def test_from_torch_names_a_replaced_child_of_a_transformer_layer(child, replacement, named):
+    """Issue 28: norm1 = Identity raised AttributeError ('Identity' has no attribute 'eps')."""
+    layer = torch.nn.TransformerEncoderLayer(E, 2, 16, batch_first=True)
+    setattr(layer, child, replacement())
+    with pytest.raises(ValueError, match=named):
+        interop.from_torch(layer)
+
+
+def test_to_torch_refuses_our_hooks_and_forward_overrides() -> None:
+    linear = nn.Linear(E, E)
+    linear.register_forward_hook(lambda m, args, out: out * 2)
+    with pytest.raises(ValueError, match="to_torch: the module has a forward hook"):
+        interop.to_torch(linear)
+    seq = nn.Sequential(nn.Linear(E, E))
+    seq[0].forward = lambda x: x
+    with pytest.raises(ValueError, match="layer '0' has an instance-level forward override"):
+        interop.to_torch(seq)
+
+
+def test_torch_transformer_keeps_its_own_fast_path_pre_hook() -> None:
+    """TorchTransformer's no-op pre-hook (relative schemes) is the one hook from_torch takes."""
+    theirs = interop.TorchTransformer(7, 7, E, 2, 1, 1, 16, 0.0, 16, pos="t5").eval()
+    assert any(layer._forward_pre_hooks for layer in theirs.encoder)
+    src = torch.tensor([[3, 4, 5]])
+    ours = interop.from_torch(theirs)
+    with torch.no_grad():
+        want = theirs(src, torch.tensor([[1, 3]])).numpy()
+    got = ours(np.array([[3, 4, 5]]), np.array([[1, 3]])).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-5)

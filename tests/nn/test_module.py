@@ -372,3 +372,16 @@ def test_summary_counts_parameters_per_submodule_and_in_total():
     assert f"total trainable parameters: {total}" in text
     block_line = next(line for line in text.splitlines() if line.startswith("layers.0 "))
     assert block_line.split() == ["layers.0", "Block", "28"]
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.bool_, np.complex128])
+def test_load_state_dict_refuses_values_of_another_kind_naming_the_key(dtype):
+    """Issue 28: int64 zeros were cast into the float weights silently (a model of zeros)."""
+    layer = nn.Linear(3, 2)
+    before = layer.weight.data.copy()
+    state = {**layer.state_dict(), "weight": np.zeros((2, 3), dtype=dtype)}
+    with pytest.raises(TypeError, match=f"'weight' holds {np.dtype(dtype)} values but is float"):
+        layer.load_state_dict(state)
+    np.testing.assert_array_equal(layer.weight.data, before)  # nothing copied
+    layer.load_state_dict({k: v.astype(np.float32) for k, v in layer.state_dict().items()})
+    assert layer.weight.dtype == before.dtype  # float32 <-> float64 is still cast

@@ -127,3 +127,12 @@ def fused_attention_case(draw: Any, layout: str = "plain", weights: bool = False
             params["keep"] = draw(hnp.arrays(np.bool_, scores))
             params["dropout_p"] = draw(st.sampled_from([0.25, 0.5]))
     return Case(tuple(parts), params)
+
+
+@st.composite
+def exercise_attention_case(draw: Any) -> Case:
+    """The learn package's attention exercise (CausalAttention): q, k, v of attention_case and
+    its constant mask, 0 where key j <= query i (causal, top-left aligned) and -inf after."""
+    q, k, v = draw(attention_case()).tensors
+    rows, cols = np.indices((q.shape[-2], k.shape[-2]))
+    return Case((q, k, v), {"mask": np.where(cols > rows, -np.inf, 0.0)})

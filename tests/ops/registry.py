@@ -16,6 +16,8 @@ import numpy as np
 from hypothesis.strategies import SearchStrategy
 
 from tinygrad_attn import Function, Tensor, gradcheck
+from tinygrad_attn.autograd import SavedValue
+from tinygrad_attn.learn.attention_op import CausalAttention
 from tinygrad_attn.ops import attention, matmul, movement, norm, position, reduce, softmax
 from tinygrad_attn.ops import elementwise as ew
 from tinygrad_attn.ops import nn as nn_ops
@@ -114,6 +116,8 @@ REGISTRY: list[OpCase] = [
     OpCase(ew.Where, E["where"], _case(_t(3, 4), _t(4, seed=1), cond=MASK)),
     OpCase(ew.MaskedFill, E["masked_fill"], _case(_t(3, 4), mask=MASK, value=0.0)),
     OpCase(ew.Cast, E["cast"], _case(_t(2, 3))),
+    OpCase(ew.NormalCdf, E["normal_cdf"], _case(_t(2, 3))),
+    OpCase(SavedValue, E["saved_value"], _case(_t(2, 3))),
     OpCase(reduce.Sum, R["sum"], _case(_t(3, 4), dim=1, keepdim=False)),
     OpCase(reduce.Max, R["max"], _case(_t(3, 4, kind="distinct"), dim=-1, keepdim=False)),
     OpCase(reduce.Min, R["min"], _case(_t(3, 4, kind="distinct"), dim=(0,), keepdim=True)),
@@ -128,6 +132,7 @@ REGISTRY: list[OpCase] = [
         M["getitem_int_array"],
         _case(_t(4, 3), index=(np.array([0, 2, 0, 3]),)),
     ),
+    OpCase(movement.IndexAdd, M["index_add"], _case(_t(4, 3), index=(np.array([0, 2, 0, 3]),))),
     OpCase(movement.Cat, M["cat"], _case(_t(2, 3), _t(1, 3, seed=1), _t(3, 3, seed=2), dim=0)),
     OpCase(movement.Stack, M["stack"], _case(_t(2, 3), _t(2, 3, seed=1), dim=1)),
     OpCase(
@@ -152,6 +157,16 @@ REGISTRY: list[OpCase] = [
         attention.AttentionWeights,
         A["attention_weights"],
         _case(_t(2, 3, 4), _t(2, 4, 4, seed=1), _t(2, 1, 3, 4, seed=3), **ATTENTION),
+    ),
+    OpCase(  # the learn package's attention exercise: causal over 3 queries and 4 keys
+        CausalAttention,
+        A["learn_causal_attention"],
+        _case(
+            _t(2, 3, 4),
+            _t(2, 4, 4, seed=1),
+            _t(2, 4, 3, seed=2),
+            mask=np.where(np.indices((3, 4))[1] > np.indices((3, 4))[0], -np.inf, 0.0),
+        ),
     ),
     OpCase(  # a packed [q | k | v] of 2 heads of 2: q and k rotated from position 1, v copied
         position.Rotary,

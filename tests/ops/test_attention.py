@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 
 import tinygrad_attn as tg
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
+from tinygrad_attn.learn.attention_op import CausalAttention
 from tinygrad_attn.ops import attention as attn_ops
 from tinygrad_attn.ops.nn import Dropout
 
 from .checks import Row, assert_close, table_tests
-from .nn_strategies import attention_case, fused_attention_case
+from .nn_strategies import attention_case, exercise_attention_case, fused_attention_case
 
 
 def _sdpa_ref(q: np.ndarray, k: np.ndarray, v: np.ndarray, **kw: Any) -> np.ndarray:
@@ -47,6 +48,14 @@ def _attention_op(*tensors: tg.Tensor, **params: Any) -> tg.Tensor:
 def _weights_op(*tensors: tg.Tensor, **params: Any) -> tg.Tensor:
     (q, k, _), bias = _unpack(tensors, 1 if params["packed"] else 2)
     return attn_ops.AttentionWeights.apply(q, k, bias, **params)
+
+
+def _exercise_op(q: tg.Tensor, k: tg.Tensor, v: tg.Tensor, **params: Any) -> tg.Tensor:
+    return CausalAttention.apply(q, k, v, **params)
+
+
+def _exercise_ref(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return _fused_ref(q, k, v, num_heads=0, packed=False, mask=mask)
 
 
 def _heads_np(x: np.ndarray, heads: int) -> np.ndarray:
@@ -111,6 +120,7 @@ TABLE = [
         lambda *a, **p: _fused_ref(*a, weights=True, **p),
         fused_attention_case("packed", weights=True),
     ),
+    Row("learn_causal_attention", _exercise_op, _exercise_ref, exercise_attention_case()),
 ]
 
 

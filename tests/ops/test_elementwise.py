@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 import tinygrad_attn as tg
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
+from tinygrad_attn.autograd import SavedValue
 from tinygrad_attn.ops import special
-from tinygrad_attn.ops.elementwise import Cast
+from tinygrad_attn.ops.elementwise import Cast, NormalCdf
 
 from . import strategies as cases
 from .checks import Row, table_tests
@@ -86,6 +87,10 @@ TABLE = [
         lambda x: x.astype(WIDE),
         cases.unary(),
     ),
+    # The standard normal CDF that exact GELU's second-order rule records.
+    Row("normal_cdf", NormalCdf.apply, lambda x: 0.5 * _erfc(-x / math.sqrt(2)), cases.unary()),
+    # The identity node through which a second pass reads a saved input (autograd/graph.py).
+    Row("saved_value", SavedValue.apply, lambda x: x, cases.unary()),
 ]
 
 

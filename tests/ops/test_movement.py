@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 
 import tinygrad_attn as tg
+from tinygrad_attn import _checks
+from tinygrad_attn.ops.movement import IndexAdd
 
 from . import strategies as cases
 from .checks import Row, table_tests
@@ -18,6 +20,17 @@ def _np_index(index: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(_np_index(i) for i in index)
     return index.data if isinstance(index, tg.Tensor) else index
+
+
+def _index_add(x: tg.Tensor, index: Any) -> tg.Tensor:
+    """x[index] scattered back into zeros of x's shape (IndexAdd, GetItem's adjoint)."""
+    return IndexAdd.apply(x[index], index=_checks.index(index, tg.Tensor), shape=x.shape)
+
+
+def _index_add_ref(x: np.ndarray, index: Any) -> np.ndarray:
+    out = np.zeros_like(x)
+    np.add.at(out, _np_index(index), x[_np_index(index)])
+    return out
 
 
 def _expand_ref(x: np.ndarray, shape: tuple) -> np.ndarray:
@@ -89,6 +102,7 @@ TABLE = [
         lambda x, index: x[_np_index(index)],
         cases.array_index(),
     ),
+    Row("index_add", _index_add, _index_add_ref, cases.array_index()),
     Row(
         "getitem_bool_mask",
         lambda x, index: x[index],

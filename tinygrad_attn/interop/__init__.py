@@ -34,8 +34,10 @@ the rotation (and gives NaN with a float attn_mask in torch 2.13).
 Anything else, and any setting the other side cannot express (a replaced or modified layer,
 position layers included: a rotary base or T5 bucket count models.Transformer does not take;
 PyTorch's batch_first=False, add_bias_kv, kdim != embed_dim, a tanh-GELU inside a transformer
-layer, a RotarySelfAttention outside a TorchTransformer, ...), is a ValueError naming the
-layer: never an approximation. `interop.TorchTransformer`, `TorchPositionalEncoding`,
+layer, a RotarySelfAttention outside a TorchTransformer, a layer's norm1 replaced by Identity,
+...), and any module whose call does more than its class's forward (forward, pre- or backward
+hooks, an instance-level `forward`, on either side), is a ValueError naming the layer: never
+an approximation. `interop.TorchTransformer`, `TorchPositionalEncoding`,
 `TorchLearnedPositionalEncoding`, `TorchRelativeBias` and `RotarySelfAttention` give the
 PyTorch classes.
 

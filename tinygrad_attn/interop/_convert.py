@@ -14,8 +14,8 @@ from torch import nn as tnn
 import tinygrad_attn as tg
 from tinygrad_attn import nn
 from tinygrad_attn.interop import _keys
-from tinygrad_attn.interop._from_torch import build_ours
-from tinygrad_attn.interop._to_torch import DTYPES, build_torch
+from tinygrad_attn.interop._from_torch import build_ours, refuse_hooks
+from tinygrad_attn.interop._to_torch import DTYPES, build_torch, refuse_our_hooks
 
 
 def float_dtype(arrays: dict[str, np.ndarray], who: str) -> np.dtype:
@@ -40,6 +40,7 @@ def _random_streams_kept() -> Iterator[None]:
 
 def to_torch(module: nn.Module) -> tnn.Module:
     """See tinygrad_attn.interop.to_torch."""
+    refuse_our_hooks(module)
     with _random_streams_kept():
         theirs = build_torch(module)
     state = _keys.to_torch_state(module)
@@ -50,6 +51,7 @@ def to_torch(module: nn.Module) -> tnn.Module:
 
 def from_torch(theirs: tnn.Module) -> nn.Module:
     """See tinygrad_attn.interop.from_torch."""
+    refuse_hooks(theirs)
     with _random_streams_kept():
         ours = build_ours(theirs)
     state = {k: v.detach().cpu().numpy() for k, v in theirs.state_dict().items()}

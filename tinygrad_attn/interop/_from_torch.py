@@ -18,7 +18,7 @@ from tinygrad_attn.interop._torch_positions import (
     TorchPositionalEncoding,
 )
 from tinygrad_attn.interop._torch_rotary import RotarySelfAttention
-from tinygrad_attn.interop._torch_transformer import TorchTransformer
+from tinygrad_attn.interop._torch_transformer import TorchTransformer, _ordinary_path
 
 
 def _require(path: str, checks: dict[str, bool]) -> None:
@@ -56,9 +56,36 @@ def _torch_activation(t: Any, path: str) -> str:
     raise ValueError(f"from_torch: {where(path)} has activation {t.activation}; cannot be mapped")
 
 
+_LAYER_CHILDREN = {  # the type of each child a PyTorch transformer layer is built with
+    "linear": tnn.Linear,
+    "norm": tnn.LayerNorm,
+    "dropout": tnn.Dropout,
+}
+
+
+def _check_layer_children(t: Any, path: str) -> None:
+    """ValueError naming a child of a transformer layer that was replaced (norm1 = Identity)
+    or built otherwise (a LayerNorm without its affine weight or bias)."""
+    for name, child in t.named_children():
+        kind = next((k for k in _LAYER_CHILDREN if name.startswith(k)), None)
+        if kind is None:
+            continue
+        if type(child) is not _LAYER_CHILDREN[kind]:
+            found = type(child).__name__
+            setting = f"type {found} (expected {_LAYER_CHILDREN[kind].__name__})"
+            _require(f"{path}{name}.", {setting: False})
+        if kind == "norm":
+            affine = child.elementwise_affine and child.bias is not None
+            _require(f"{path}{name}.", {"no affine weight or bias": affine})
+            _require(
+                f"{path}{name}.", {"a multi-dim normalized_shape": len(child.weight.shape) == 1}
+            )
+
+
 def _from_layer(t: Any, path: str, in_transformer: bool = False) -> nn.Module:
     """Our encoder or decoder layer. A RotarySelfAttention (pos="rope") maps only inside a
     TorchTransformer, whose Transformer passes the rotation to our layers at each call."""
+    _check_layer_children(t, path)
     dropouts = {name: m.p for name, m in t.named_children() if isinstance(m, tnn.Dropout)}
     dropouts.update({name: m.dropout for name, m in t.named_children() if name.endswith("attn")})
     norms = {name: m.eps for name, m in t.named_children() if name.startswith("norm")}
@@ -120,6 +147,31 @@ FROM_TORCH: dict[type, Callable[[Any, str], nn.Module]] = {
     tnn.TransformerDecoderLayer: _from_layer,
     TorchTransformer: _from_transformer,
 }
+
+
+def refuse_hooks(root: tnn.Module) -> None:
+    """ValueError naming the first module whose call does more than its class's forward:
+    forward hooks, forward pre-hooks, backward hooks, an instance-level `forward`, or a global
+    module hook. (TorchTransformer's own no-op pre-hook, which only keeps PyTorch's encoder
+    layer off its fast path, is the one hook that is allowed.)"""
+    from torch.nn.modules import module as torch_module
+
+    for name, kind in (("_global_forward_hooks", "forward"), ("_global_forward_pre_hooks", "pre")):
+        if getattr(torch_module, name, None):
+            raise ValueError(
+                f"from_torch: a global module {kind} hook is registered; cannot be "
+                "mapped (its effect would be lost)"
+            )
+    for name, m in root.named_modules():
+        path = f"{name}." if name else ""
+        pre = [h for h in m._forward_pre_hooks.values() if h is not _ordinary_path]
+        checks = {
+            "a forward hook": not m._forward_hooks,
+            "a forward pre-hook": not pre,
+            "a backward hook": not (m._backward_hooks or m._backward_pre_hooks),
+            "an instance-level forward override": "forward" not in m.__dict__,
+        }
+        _require(path, checks)
 
 
 def build_ours(t: tnn.Module, path: str = "") -> nn.Module:

@@ -178,6 +178,18 @@ TO_TORCH: dict[type, Callable[[Any, str], tnn.Module]] = {
 }
 
 
+def refuse_our_hooks(root: nn.Module) -> None:
+    """ValueError naming the first module with a forward hook or an instance-level `forward`:
+    PyTorch's module would not run them."""
+    for name, m in root.named_modules():
+        for what, found in (
+            ("a forward hook", bool(m._forward_hooks)),
+            ("an instance-level forward override", "forward" in vars(m)),
+        ):
+            if found:
+                raise ValueError(f"to_torch: {where(name)} has {what}; cannot be mapped")
+
+
 def build_torch(m: nn.Module, path: str = "") -> tnn.Module:
     """The PyTorch module with `m`'s settings (weights not copied yet)."""
     if type(m) in (nn.Sequential, nn.ModuleList):

@@ -21,6 +21,7 @@ import numpy as np
 
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from tinygrad_attn import _checks
+from tinygrad_attn._causal_mask import causal_offset_of
 from tinygrad_attn.nn import init
 from tinygrad_attn.nn.linear import Linear
 from tinygrad_attn.nn.module import Module
@@ -128,6 +129,11 @@ class MultiheadAttention(Module):
         self._check_inputs(query, key, value)
         q, k, v, offset = self._project(query, key, value, cache, rotary)  # or packed (B, T, 3E)
         scores = F._scores_shape(q, k, self.num_heads, k is None)  # (B, H, L, S)
+        causal = offset if is_causal else None
+        mask_causal = causal_offset_of(attn_mask, scores, blocked_if=True)
+        if mask_causal is not None:  # a causal attn_mask array: the op skips the keys instead
+            attn_mask = None
+            causal = mask_causal if causal is None else min(causal, mask_causal)
         bias, mask = self._masks(attn_mask, key_padding_mask, attn_bias, scores, q.dtype)
         heads, weights = F.attention(
             q,
@@ -137,7 +143,7 @@ class MultiheadAttention(Module):
             packed=k is None,
             bias=bias,
             mask=mask,
-            causal_offset=offset if is_causal else None,
+            causal_offset=causal,
             dropout_p=self.dropout,
             training=self.training,
             need_weights=need_weights or self.store_attn_weights,

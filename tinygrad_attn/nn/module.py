@@ -301,7 +301,9 @@ class Module:
         """Copy values into the existing parameters and buffers (objects and dtypes kept).
 
         strict: a KeyError names missing and unexpected keys. A shape mismatch is always a
-        ValueError naming the key. Nothing is copied unless every check passes.
+        ValueError naming the key, and values of another kind (ints or bools into a floating
+        parameter, floats into an int buffer) a TypeError naming it; float32 <-> float64 is
+        cast. Nothing is copied unless every check passes.
         """
         own = OrderedDict(self._state_items())
         missing = [k for k in own if k not in state_dict]
@@ -321,6 +323,11 @@ class Module:
                 raise ValueError(
                     f"load_state_dict ({type(self).__name__}): {key!r} has shape {array.shape} "
                     f"in the state dict but {t.shape} in the model"
+                )
+            if not _castable(array.dtype, t.dtype):
+                raise TypeError(
+                    f"load_state_dict ({type(self).__name__}): {key!r} holds {array.dtype} "
+                    f"values but is {t.dtype} in the model (not cast: it would change them)"
                 )
             values[key] = array
         for key, array in values.items():
@@ -396,3 +403,13 @@ def _join(prefix: str, name: str) -> str:
 
 def _indent(text: str) -> str:
     return text.replace("\n", "\n  ")
+
+
+def _castable(found: np.dtype, target: np.dtype) -> bool:
+    """Whether load_state_dict may cast `found` values into a `target` array: within floats,
+    within ints (and bools into ints or bools), never across kinds."""
+    if target.kind == "f":
+        return found.kind == "f"
+    if target.kind in "iu":
+        return found.kind in "iub"
+    return found.kind == target.kind

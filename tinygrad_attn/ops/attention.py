@@ -34,10 +34,13 @@ only dQ adds up across blocks. A causal mask lets a block skip the keys (forward
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tinygrad_attn.autograd import Function
+from tinygrad_attn.autograd.graph import composite_grads
+from tinygrad_attn.ops import attention_graph
 from tinygrad_attn.ops.attention_parts import (
     Extras,
     Grads,
@@ -53,6 +56,9 @@ from tinygrad_attn.ops.attention_parts import (
     with_ones_row,
 )
 from tinygrad_attn.ops.rowwise import row_sum
+
+if TYPE_CHECKING:
+    from tinygrad_attn.tensor import Tensor
 
 
 class ScaledDotProductAttention(Function):
@@ -159,6 +165,18 @@ class ScaledDotProductAttention(Function):
             grads.store_scores(d_scores, r0, j0, j1)
         return grads.result(key_end)
 
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> tuple:
+        """The forward as Tensor ops (ops/attention_graph.py) on the saved inputs,
+        differentiated with history: exact second derivatives for every mask and layout."""
+        qh, kh, vh, _, _, bias = ctx.saved_tensors
+        q, k, v = attention_graph.input_values(ctx.layout, qh, kh, vh)
+
+        def attend(q: Tensor, k: Tensor | None, v: Tensor | None, b: Tensor | None) -> Tensor:
+            return attention_graph.attention(ctx.layout, ctx.extras, ctx.scale, q, k, v, b)
+
+        return composite_grads(ctx, grad_out, attend, (q, k, v, bias))
+
 
 def _blocked_forward(
     qs: np.ndarray,
@@ -239,3 +257,14 @@ class AttentionWeights(Function):
         grads = Grads(ctx, qh, kh, None, bias, accumulate_dq=False)
         grads.store_scores(d_scores, 0, 0, kh.shape[-2])
         return grads.result(kh.shape[-2])
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> tuple:
+        """The weights as Tensor ops on the saved inputs, differentiated with history."""
+        qh, kh, _, bias = ctx.saved_tensors
+        q, k, _ = attention_graph.input_values(ctx.layout, qh, kh, None)
+
+        def weights(q: Tensor, k: Tensor | None, b: Tensor | None) -> Tensor:
+            return attention_graph.weights(ctx.layout, ctx.extras, ctx.scale, q, k, b)
+
+        return composite_grads(ctx, grad_out, weights, (q, k, bias))

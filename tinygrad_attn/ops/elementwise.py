@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tinygrad_attn.autograd import Function
+from tinygrad_attn.autograd.graph import constant, saved_input, saved_output
 from tinygrad_attn.ops.special import erfc
+
+if TYPE_CHECKING:
+    from tinygrad_attn.tensor import Tensor
 
 _SQRT_2_OVER_PI = 0.7978845608028654  # sqrt(2 / pi), for the tanh form of GELU
 _INV_SQRT_2 = 0.7071067811865476
@@ -43,6 +48,11 @@ class Add(Function):
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
         return grad_out, grad_out
 
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> tuple:
+        """da = g, db = g (Tensors)."""
+        return grad_out, grad_out
+
 
 class Sub(Function):
     """a - b.  backward: da = g, db = -g."""
@@ -53,6 +63,11 @@ class Sub(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
+        return grad_out, (-grad_out if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> tuple:
+        """da = g, db = -g (Tensors)."""
         return grad_out, (-grad_out if ctx.needs_input_grad[1] else None)
 
 
@@ -73,6 +88,15 @@ class Mul(Function):
         grad_b = grad_out * a if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
 
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> tuple:
+        """da = g * b, db = g * a, with a and b the saved inputs on the graph."""
+        a, b = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        grad_a = grad_out * saved_input(ctx, 1, b) if needs[0] else None
+        grad_b = grad_out * saved_input(ctx, 0, a) if needs[1] else None
+        return grad_a, grad_b
+
 
 class Div(Function):
     """a / b.  backward: da = g / b, db = -g * a / b**2."""
@@ -89,6 +113,15 @@ class Div(Function):
         a, b = ctx.saved_tensors
         grad_a = grad_out / b
         grad_b = -grad_a * a / b if ctx.needs_input_grad[1] else None
+        return (grad_a if ctx.needs_input_grad[0] else None), grad_b
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> tuple:
+        """da = g / b, db = -(g / b) * a / b, with a and b on the graph."""
+        a, b = ctx.saved_tensors
+        b_t = saved_input(ctx, 1, b)
+        grad_a = grad_out / b_t
+        grad_b = -grad_a * saved_input(ctx, 0, a) / b_t if ctx.needs_input_grad[1] else None
         return (grad_a if ctx.needs_input_grad[0] else None), grad_b
 
 
@@ -118,6 +151,22 @@ class Pow(Function):
             grad_b = np.where((a == 0) & (b >= 0), 0, grad_b).astype(out.dtype, copy=False)
         return grad_a, grad_b
 
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> tuple:
+        """The same rule in Tensor ops (a, b and the output a**b on the graph)."""
+        a, b, out = ctx.saved_tensors
+        a_t, b_t = saved_input(ctx, 0, a), saved_input(ctx, 1, b)
+        zero = constant(0.0, grad_out)
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            # b a^(b-1) is 0 at b = 0 by itself unless a = 0 too (0 * inf): masking only there
+            # keeps d/db of it right at b = 0 (it is a^-1, not 0).
+            grad_a = Where.apply(zero, grad_out * b_t * a_t ** (b_t - 1), cond=(b == 0) & (a == 0))
+        if ctx.needs_input_grad[1]:
+            grad_b = grad_out * saved_output(ctx, out) * a_t.log()
+            grad_b = Where.apply(zero, grad_b, cond=(a == 0) & (b >= 0))
+        return grad_a, grad_b
+
 
 class Neg(Function):
     """-x.  backward: dx = -g."""
@@ -128,6 +177,11 @@ class Neg(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        return -grad_out
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = -g."""
         return -grad_out
 
 
@@ -147,6 +201,11 @@ class Exp(Function):
         (y,) = ctx.saved_tensors
         return grad_out * y
 
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = g * y, y the output on the graph (so d2 = g * y again)."""
+        return grad_out * saved_output(ctx, ctx.saved_tensors[0])
+
 
 class Log(Function):
     """log(x).  backward: dx = g / x."""
@@ -162,6 +221,11 @@ class Log(Function):
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
         (x,) = ctx.saved_tensors
         return grad_out / x
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = g / x, x on the graph."""
+        return grad_out / saved_input(ctx, 0, ctx.saved_tensors[0])
 
 
 class Sqrt(Function):
@@ -180,6 +244,11 @@ class Sqrt(Function):
         (y,) = ctx.saved_tensors
         return grad_out / (2 * y)
 
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = g / (2 y), y the output on the graph."""
+        return grad_out / (saved_output(ctx, ctx.saved_tensors[0]) * 2.0)
+
 
 class Tanh(Function):
     """tanh(x).  backward: dx = g * (1 - y**2)."""
@@ -194,6 +263,12 @@ class Tanh(Function):
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
         (y,) = ctx.saved_tensors
         return grad_out * (1 - y * y)
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = g * (1 - y**2), y the output on the graph."""
+        y = saved_output(ctx, ctx.saved_tensors[0])
+        return grad_out * (1.0 - y * y)
 
 
 class Sigmoid(Function):
@@ -212,6 +287,12 @@ class Sigmoid(Function):
         (y,) = ctx.saved_tensors
         return grad_out * y * (1 - y)
 
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = g * y * (1 - y), y the output on the graph."""
+        y = saved_output(ctx, ctx.saved_tensors[0])
+        return grad_out * y * (1.0 - y)
+
 
 class Relu(Function):
     """max(x, 0).  backward: dx = g * (x > 0)."""
@@ -226,6 +307,11 @@ class Relu(Function):
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
         (y,) = ctx.saved_tensors
         return grad_out * (y > 0)
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = g * (x > 0), the step a constant (its derivative is 0 almost everywhere)."""
+        return grad_out * constant(ctx.saved_tensors[0] > 0, grad_out)
 
 
 def _normal_cdf(x: np.ndarray) -> np.ndarray:
@@ -263,6 +349,18 @@ class Gelu(Function):
         pdf = _INV_SQRT_2PI * np.exp(-0.5 * x * x)
         return grad_out * (cdf + x * pdf)
 
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """The same derivative in Tensor ops of x (Phi through `NormalCdf`)."""
+        x = saved_input(ctx, 0, ctx.saved_tensors[0])
+        if ctx.approximate == "tanh":
+            th = (x + x * x * x * 0.044715) * _SQRT_2_OVER_PI
+            th = th.tanh()
+            du = (1.0 + x * x * (3 * 0.044715)) * _SQRT_2_OVER_PI
+            return grad_out * ((1.0 + th) * 0.5 + x * 0.5 * (1.0 - th * th) * du)
+        pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
+        return grad_out * (NormalCdf.apply(x) + x * pdf)
+
 
 class Abs(Function):
     """|x|.  backward: dx = g * sign(x) (0 at x = 0, as PyTorch)."""
@@ -276,6 +374,11 @@ class Abs(Function):
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
         (x,) = ctx.saved_tensors
         return grad_out * np.sign(x)
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = g * sign(x), the sign a constant."""
+        return grad_out * constant(np.sign(ctx.saved_tensors[0]), grad_out)
 
 
 class Clip(Function):
@@ -300,6 +403,18 @@ class Clip(Function):
             inside &= x <= high
         return grad_out * inside
 
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = g * inside, the indicator a constant."""
+        (x,) = ctx.saved_tensors
+        low, high = ctx.bounds
+        inside = np.ones(x.shape, dtype=bool)
+        if low is not None:
+            inside &= x >= low
+        if high is not None:
+            inside &= x <= high
+        return grad_out * constant(inside, grad_out)
+
 
 class Where(Function):
     """where(cond, a, b), cond a boolean array (no gradient).
@@ -319,6 +434,14 @@ class Where(Function):
         grad_b = np.where(ctx.cond, zero, grad_out) if ctx.needs_input_grad[1] else None
         return grad_a, grad_b
 
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> tuple:
+        """da = g masked to cond, db = g masked to ~cond (MaskedFill, linear in g)."""
+        needs = ctx.needs_input_grad
+        grad_a = MaskedFill.apply(grad_out, mask=~ctx.cond, value=0.0) if needs[0] else None
+        grad_b = MaskedFill.apply(grad_out, mask=ctx.cond, value=0.0) if needs[1] else None
+        return grad_a, grad_b
+
 
 class MaskedFill(Function):
     """x with `value` where mask is True (mask broadcasts to x).  backward: dx = g * ~mask."""
@@ -334,6 +457,11 @@ class MaskedFill(Function):
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
         return np.where(ctx.mask, np.zeros((), dtype=grad_out.dtype), grad_out)
 
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = g with zeros where the mask is True."""
+        return MaskedFill.apply(grad_out, mask=ctx.mask, value=0.0)
+
 
 class Cast(Function):
     """x.astype(dtype).  backward: dx = g cast back to x's dtype (the engine does the cast)."""
@@ -345,3 +473,31 @@ class Cast(Function):
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
         return grad_out
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = g (the engine casts it back to x's dtype, itself a Cast node)."""
+        return grad_out
+
+
+class NormalCdf(Function):
+    """Phi(x), the standard normal CDF (exact GELU's first derivative uses it).
+
+    backward: dx = g * phi(x), phi(x) = exp(-x^2 / 2) / sqrt(2 pi).
+    """
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x)
+        return _normal_cdf(x).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        (x,) = ctx.saved_tensors
+        return grad_out * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = g * phi(x) in Tensor ops of x."""
+        x = saved_input(ctx, 0, ctx.saved_tensors[0])
+        return grad_out * (x * x * -0.5).exp() * _INV_SQRT_2PI

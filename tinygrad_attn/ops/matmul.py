@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from tinygrad_attn.autograd import Function
+from tinygrad_attn.autograd.graph import saved_input
+
+if TYPE_CHECKING:
+    from tinygrad_attn.tensor import Tensor
 
 
 class MatMul(Function):
@@ -51,6 +57,28 @@ class MatMul(Function):
                 grad_b = grad_b[..., 0]
         return grad_a, grad_b
 
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> tuple:
+        """da = g @ bᵀ, db = aᵀ @ g in Tensor ops (1-D operands promoted as in forward)."""
+        a, b = ctx.saved_tensors
+        g = grad_out
+        if b.ndim == 1:
+            g = g.unsqueeze(-1)
+        if a.ndim == 1:
+            g = g.unsqueeze(-2)
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            b_t = saved_input(ctx, 1, b)
+            b2 = b_t.unsqueeze(-1) if b.ndim == 1 else b_t
+            grad_a = g @ b2.transpose(-1, -2)
+            grad_a = grad_a[..., 0, :] if a.ndim == 1 else grad_a
+        if ctx.needs_input_grad[1]:
+            a_t = saved_input(ctx, 0, a)
+            a2 = a_t.unsqueeze(0) if a.ndim == 1 else a_t
+            grad_b = a2.transpose(-1, -2) @ g
+            grad_b = grad_b[..., 0] if b.ndim == 1 else grad_b
+        return grad_a, grad_b
+
 
 class Linear(Function):
     """x @ weight^T + bias as one node, on the flattened rows (one BLAS call each way).
@@ -80,4 +108,20 @@ class Linear(Function):
         grad_w = g.T @ rows if needs[1] else None
         # A column sum as a product with a ones vector: numpy's axis-0 sum is far slower here.
         grad_b = np.ones(g.shape[0], dtype=g.dtype) @ g if needs[2] else None
+        return grad_x, grad_w, grad_b
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> tuple:
+        """dx = g W, dW = gᵀ x, db = sum of g's rows, in Tensor ops of x and W."""
+        rows, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        g = grad_out.reshape(-1, weight.shape[0])  # (R, O)
+        grad_x = grad_w = grad_b = None
+        if needs[0]:
+            grad_x = (g @ saved_input(ctx, 1, weight)).reshape(ctx.x_shape)
+        if needs[1]:
+            x = saved_input(ctx, 0, rows.reshape(ctx.x_shape))
+            grad_w = g.T @ x.reshape(-1, rows.shape[1])
+        if needs[2]:
+            grad_b = g.sum(0)
         return grad_x, grad_w, grad_b

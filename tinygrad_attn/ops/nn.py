@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from tinygrad_attn.autograd import Function
+from tinygrad_attn.autograd.graph import constant, derived_output
+from tinygrad_attn.ops.elementwise import MaskedFill
+from tinygrad_attn.ops.movement import IndexAdd
+from tinygrad_attn.ops.softmax import Softmax
+
+if TYPE_CHECKING:
+    from tinygrad_attn.tensor import Tensor
 
 
 class Embedding(Function):
@@ -34,6 +43,17 @@ class Embedding(Function):
             grad_w[ctx.padding_idx] = 0
         return grad_w
 
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dW = IndexAdd(g) at the indices (a differentiable scatter-add), padding row zeroed."""
+        shape = (ctx.num_embeddings, grad_out.shape[-1])
+        grad_w = IndexAdd.apply(grad_out, index=(ctx.indices,), shape=shape)
+        if ctx.padding_idx is None:
+            return grad_w
+        padding = np.zeros((shape[0], 1), dtype=bool)
+        padding[ctx.padding_idx] = True
+        return MaskedFill.apply(grad_w, mask=padding, value=0.0)
+
 
 class Dropout(Function):
     """x * mask, where `mask` holds 0 or 1/(1-p) (drawn by F.dropout).  backward: dx = g * mask."""
@@ -46,6 +66,11 @@ class Dropout(Function):
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
         return grad_out * ctx.mask
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = g * mask, the mask a constant."""
+        return grad_out * constant(ctx.mask, grad_out)
 
 
 class CrossEntropy(Function):
@@ -108,3 +133,29 @@ class CrossEntropy(Function):
         else:
             scale = grad_out * ctx.valid[:, None]
         return (grad * scale).reshape(ctx.logits_shape)
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dlogits = (p - target distribution) * scale in Tensor ops, where p, the saved
+        softmax, is handed over as the output of a Softmax node on the logits: its own
+        derivative (diag(p) - p pᵀ per row) is then the Hessian of the loss."""
+        (probs,) = ctx.saved_tensors
+        shape = ctx.logits_shape
+        p = derived_output(
+            Softmax,
+            (ctx.inputs[0],),
+            (probs.reshape(shape),),
+            probs.reshape(shape),
+            ctx,
+            dim=len(shape) - 1,
+        )
+        target = np.full(probs.shape, ctx.smoothing / probs.shape[1], dtype=probs.dtype)
+        target[ctx.rows, ctx.target] += 1 - ctx.smoothing
+        valid = constant(ctx.valid.reshape(shape[:-1] + (1,)), grad_out)
+        if ctx.reduction == "none":
+            scale = grad_out.reshape(ctx.target_shape + (1,)) * valid
+        elif ctx.reduction == "mean":
+            scale = grad_out * valid * (1.0 / ctx.count)
+        else:
+            scale = grad_out * valid
+        return (p - constant(target.reshape(shape), grad_out)) * scale

@@ -7,10 +7,16 @@ they differ in the axes the statistics are taken over: layer norm over each exam
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from tinygrad_attn.autograd import Function
+from tinygrad_attn.autograd.graph import composite_grads, constant
 from tinygrad_attn.ops.rowwise import row_sum
+
+if TYPE_CHECKING:
+    from tinygrad_attn.tensor import Tensor
 
 
 def _mean(x: np.ndarray, axes: tuple) -> np.ndarray:
@@ -65,7 +71,7 @@ class LayerNorm(Function):
         axes = tuple(range(x.ndim - num_dims, x.ndim))
         x_hat, inv_std, _, _ = _normalize(x, axes, eps)
         ctx.save_for_backward(x_hat, inv_std, weight)
-        ctx.axes = axes
+        ctx.axes, ctx.eps = axes, eps
         if weight is None:
             return x_hat if bias is None else x_hat + bias
         y = x_hat * weight
@@ -83,6 +89,20 @@ class LayerNorm(Function):
             grad_x = _normalize_backward(grad_x_hat, x_hat, inv_std, ctx.axes)
         grad_w = grad_out * x_hat if needs[1] else None  # the engine sums the leading axes
         return grad_x, grad_w, (grad_out if needs[2] else None)
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> tuple:
+        """The forward re-expressed in Tensor ops and differentiated (composite_grads). x_hat /
+        inv_std (= x - mean) stands in for x: a norm is unchanged by a shift of its input
+        along the normalised axes, so are all its derivatives."""
+        x_hat, inv_std, weight = ctx.saved_tensors
+        values = (x_hat / inv_std, weight, _zeros_for(ctx.inputs[2]))
+        axes, eps = ctx.axes, ctx.eps
+
+        def layer_norm(x: Tensor, w: Tensor | None, b: Tensor | None) -> Tensor:
+            return _affine(_standardize(x, axes, eps), w, b)
+
+        return composite_grads(ctx, grad_out, layer_norm, values)
 
 
 class BatchNorm(Function):
@@ -126,7 +146,7 @@ class BatchNorm(Function):
             x_hat = (x - mean) * inv_std
         w = None if weight is None else weight.reshape(feature_shape)
         ctx.save_for_backward(x_hat, inv_std, w)
-        ctx.axes, ctx.training = axes, training
+        ctx.axes, ctx.training, ctx.eps = axes, training, eps
         y = x_hat if w is None else x_hat * w
         return y if bias is None else y + bias.reshape(feature_shape)
 
@@ -143,3 +163,37 @@ class BatchNorm(Function):
         grad_w = np.sum(grad_out * x_hat, axis=ctx.axes) if needs[1] else None
         grad_b = np.sum(grad_out, axis=ctx.axes) if needs[2] else None
         return grad_x, grad_w, grad_b
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> tuple:
+        """As LayerNorm's: the forward in Tensor ops on x_hat / inv_std (x minus the mean it
+        was normalised by), differentiated; eval mode's inv_std is a constant."""
+        x_hat, inv_std, w = ctx.saved_tensors
+        feature_shape = (1, x_hat.shape[1]) + (1,) * (x_hat.ndim - 2)
+        weight = None if w is None else w.reshape(-1)
+        values = (x_hat / inv_std, weight, _zeros_for(ctx.inputs[2]))
+        axes, eps, training = ctx.axes, ctx.eps, ctx.training
+
+        def batch_norm(x: Tensor, w: Tensor | None, b: Tensor | None) -> Tensor:
+            x_hat = _standardize(x, axes, eps) if training else x * constant(inv_std, x)
+            w = None if w is None else w.reshape(feature_shape)
+            return _affine(x_hat, w, None if b is None else b.reshape(feature_shape))
+
+        return composite_grads(ctx, grad_out, batch_norm, values)
+
+
+def _standardize(x: Tensor, axes: tuple, eps: float) -> Tensor:
+    """(x - mean) / sqrt(var + eps) over `axes` (biased variance), in Tensor ops."""
+    centered = x - x.mean(axes, keepdim=True)
+    var = (centered * centered).mean(axes, keepdim=True)
+    return centered / (var + eps).sqrt()
+
+
+def _affine(x_hat: Tensor, w: Tensor | None, b: Tensor | None) -> Tensor:
+    y = x_hat if w is None else x_hat * w
+    return y if b is None else y + b
+
+
+def _zeros_for(t: object) -> np.ndarray | None:
+    """A stand-in value for a bias (its value never enters a derivative), or None."""
+    return None if t is None else np.zeros(t.shape, dtype=t.dtype)

@@ -12,9 +12,14 @@ through i - j: the scores are relative although each vector is rotated by its ow
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from tinygrad_attn.autograd import Function
+
+if TYPE_CHECKING:
+    from tinygrad_attn.tensor import Tensor
 
 
 class Rotary(Function):
@@ -47,6 +52,11 @@ class Rotary(Function):
         grad_x[..., width:] = grad_out[..., width:]
         _rotate(grad_out[..., :width], grad_x[..., :width], ctx.cos, -ctx.sin)  # Rᵀ = R(-θ)
         return grad_x
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = the transposed rotation of g: a Rotary node by -θ (linear in g)."""
+        return Rotary.apply(grad_out, cos=ctx.cos, sin=-ctx.sin, width=ctx.width)
 
 
 def _rotate(x: np.ndarray, out: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> None:

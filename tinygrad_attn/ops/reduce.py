@@ -5,9 +5,15 @@ Shapes: x: (...) -> x with the reduced axes removed (or kept as size 1 with keep
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from tinygrad_attn.autograd import Function
+from tinygrad_attn.autograd.graph import constant, saved_input
+
+if TYPE_CHECKING:
+    from tinygrad_attn.tensor import Tensor
 
 
 def _expand_back(grad_out: np.ndarray, ndim: int, dim: tuple | None, keepdim: bool) -> np.ndarray:
@@ -29,6 +35,13 @@ class Sum(Function):
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
         g = _expand_back(grad_out, len(ctx.shape), ctx.dim, ctx.keepdim)
         return np.broadcast_to(g, ctx.shape)
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = g reshaped to keep the summed axes, expanded back (Tensor ops)."""
+        kept = _kept_shape(ctx.shape, ctx.dim, ctx.keepdim)
+        g = grad_out.reshape(kept)
+        return g if kept == ctx.shape else g.expand(ctx.shape)
 
 
 class _Extreme(Function):
@@ -53,6 +66,14 @@ class _Extreme(Function):
         hits = x == y
         count = np.sum(hits, axis=ctx.dim, keepdims=True)
         return grad_out.reshape(y.shape) * hits / count.astype(x.dtype)
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = g * (x == max) / ties, the tie pattern a constant."""
+        x, y = ctx.saved_tensors
+        hits = x == y
+        share = hits / np.sum(hits, axis=ctx.dim, keepdims=True).astype(x.dtype)
+        return grad_out.reshape(y.shape) * constant(share, grad_out)
 
 
 class Max(_Extreme):
@@ -98,3 +119,19 @@ class Var(Function):
         (centered,) = ctx.saved_tensors
         g = _expand_back(grad_out, centered.ndim, ctx.dim, ctx.keepdim)
         return g * centered * np.asarray(2 * ctx.inv_denominator, dtype=centered.dtype)
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = g * 2 c / (n - correction), c = x - mean(x) in Tensor ops. The saved centred
+        values stand in for x: var is unchanged by a shift of x, so are its derivatives."""
+        (centered,) = ctx.saved_tensors
+        x = saved_input(ctx, 0, centered)
+        c = x - x.mean(ctx.dim, keepdim=True)
+        g = grad_out.reshape(_kept_shape(centered.shape, ctx.dim, ctx.keepdim))
+        return g * c * (2 * ctx.inv_denominator)
+
+
+def _kept_shape(shape: tuple, dim: tuple | None, keepdim: bool) -> tuple:
+    """The reduced shape with the reduced axes kept as size 1."""
+    axes = range(len(shape)) if dim is None else dim
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))

@@ -31,9 +31,10 @@ def row_max(x: np.ndarray, dim: int) -> np.ndarray:
         shape = list(x.shape)
         shape[dim] = 1
         return np.full(shape, -np.inf, dtype=x.dtype)
-    if dim != x.ndim - 1 or x.ndim < 2 or x.shape[-1] >= _FOLD or x.size < 4096:
+    width = x.shape[-1] if x.ndim else 0
+    if dim != x.ndim - 1 or x.ndim < 2 or not 2 <= width < _FOLD or x.size < 4096:
+        # A row of one is its own max (folding it in halves would leave an empty half).
         return np.asarray(np.max(x, axis=dim, keepdims=True))
-    width = x.shape[-1]
     half = width // 2
     folded = np.maximum(x[..., :half], x[..., half : 2 * half])  # (..., half)
     if width % 2:

@@ -6,9 +6,15 @@ never NaN: the max shift is taken as 0 there and the empty sum as 1.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from tinygrad_attn.autograd import Function
+from tinygrad_attn.autograd.graph import saved_output
+
+if TYPE_CHECKING:
+    from tinygrad_attn.tensor import Tensor
 from tinygrad_attn.ops.rowwise import row_max, row_sum
 
 
@@ -44,6 +50,14 @@ class Softmax(Function):
         gy = grad_out * y
         return gy - y * row_sum(gy, ctx.dim)
 
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = y * (g - sum(g * y, dim)), y the output on the graph: its second derivative
+        comes from differentiating y again (this node)."""
+        y = saved_output(ctx, ctx.saved_tensors[0])
+        gy = grad_out * y
+        return gy - y * gy.sum(ctx.dim, keepdim=True)
+
 
 class LogSoftmax(Function):
     """x - logsumexp(x) along `dim`.  Shapes: x: (..., N) -> (..., N).
@@ -63,3 +77,9 @@ class LogSoftmax(Function):
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
         (y,) = ctx.saved_tensors
         return grad_out - np.exp(y) * row_sum(grad_out, ctx.dim)
+
+    @staticmethod
+    def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
+        """dx = g - exp(y) * sum(g, dim), y the output on the graph."""
+        y = saved_output(ctx, ctx.saved_tensors[0])
+        return grad_out - y.exp() * grad_out.sum(ctx.dim, keepdim=True)

@@ -167,6 +167,11 @@ class Function:
             return grad_a, grad_b
 
     Call an op with `MyOp.apply(*tensors, **params)`.
+
+    For second derivatives (`backward(create_graph=True)`, `tg.autograd.grad`) an op also
+    needs `backward_graph(ctx, grad_out)`: the same gradients computed with Tensor ops on the
+    Tensor `grad_out`, reading saved arrays through `autograd.graph.saved_input` /
+    `saved_output` (docs/second_order.md). Without one, create_graph through the op raises.
     """
 
     # Set by apply on recorded nodes; class-level defaults keep un-recorded contexts cheap.
@@ -448,3 +453,11 @@ class HookHandle:
         """Unregister the hook (doing it twice is harmless)."""
         if self._fn in self._hooks:
             self._hooks.remove(self._fn)
+
+
+# The differentiable backward (create_graph) and `grad` live in sibling modules of this package,
+# which build on the names above; they are imported last so that those names exist.
+from .higher import grad as grad  # noqa: E402
+from .saved import DerivedVersion as DerivedVersion  # noqa: E402
+from .saved import SavedValue as SavedValue  # noqa: E402
+from .saved import has_second_order_rule as has_second_order_rule  # noqa: E402
