@@ -72,8 +72,8 @@ EVERYDAY_VERBS: dict[str, Verb] = {
     )
 }
 
-_GOOD_OF = "readable watchable song item weather"
-# Predicate adjectives only: 这 本 书 很 好 -> "this book is good", 天气 很 冷.
+_GOOD_OF = "song item food weather"
+# Predicate adjectives only: 这 首 歌 很 好 -> "this song is good", 天气 很 冷.
 EVERYDAY_ADJECTIVES: dict[str, Adjective] = {
     a.zh: a
     for a in (

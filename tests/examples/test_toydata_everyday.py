@@ -59,9 +59,9 @@ HAND_CHECKED = [
         "0 2 1 3 4",
     ),
     (
-        [Clause(NP("dem", "这"), question=True, copula=NP("noun", "书", "poss", poss=YOU))],
-        "这 是 你 的 书 吗 ？",
-        "is this your book ?",
+        [Clause(NP("dem", "这"), question=True, copula=NP("noun", "包", "poss", poss=YOU))],
+        "这 是 你 的 包 吗 ？",
+        "is this your bag ?",
         "1,5 0 2,3 4 6",
     ),
     (
@@ -102,9 +102,9 @@ HAND_CHECKED = [
         "2 - 0 1 3",
     ),
     (
-        [Clause(NP("noun", "书", "dem", dem="这"), pred_adj="好", also=True)],
-        "这 本 书 也 很 好 。",
-        "this book is also good .",
+        [Clause(NP("noun", "歌", "dem", dem="这"), pred_adj="好", also=True)],
+        "这 首 歌 也 很 好 。",
+        "this song is also good .",
         "0 2 4 3 5 6",
     ),
     (
