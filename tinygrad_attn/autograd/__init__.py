@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -291,18 +291,28 @@ def _freed_message(op: str) -> str:
 
 def toposort(root: Function) -> list[Function]:
     """Nodes reachable from `root`, each before the nodes that made its inputs (no recursion)."""
+    return toposort_many([root], set())
+
+
+def toposort_many(roots: Sequence[Function], stop: set[int]) -> list[Function]:
+    """Nodes reachable from `roots`, each before the nodes that made its inputs (no
+    recursion); the parents of nodes whose id is in `stop` are not visited."""
     order: list[Function] = []
-    visited = {id(root)}
-    stack: list[tuple[Function, Iterator]] = [(root, iter(_parents(root)))]
-    while stack:
-        node, parents = stack[-1]
-        parent = next(parents, None)
-        if parent is None:
-            stack.pop()
-            order.append(node)
-        elif id(parent) not in visited:
-            visited.add(id(parent))
-            stack.append((parent, iter(_parents(parent))))
+    visited: set[int] = set()
+    for root in roots:
+        if id(root) in visited:
+            continue
+        visited.add(id(root))
+        stack = [(root, iter(() if id(root) in stop else _parents(root)))]
+        while stack:
+            node, parents = stack[-1]
+            parent = next(parents, None)
+            if parent is None:
+                stack.pop()
+                order.append(node)
+            elif id(parent) not in visited:
+                visited.add(id(parent))
+                stack.append((parent, iter(() if id(parent) in stop else _parents(parent))))
     order.reverse()
     return order
 

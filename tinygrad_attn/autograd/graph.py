@@ -33,8 +33,8 @@ from . import (
     _freed_message,
     _GradMode,
     _node_grads,
-    _parents,
     enable_grad,
+    toposort_many,
 )
 from .saved import DerivedVersion as DerivedVersion
 from .saved import SavedValue as SavedValue
@@ -154,29 +154,6 @@ def _add(cotangents: dict, key: int, g: Any) -> None:
 def _add_leaf(leaf_grads: dict, leaf: Any, g: Any) -> None:
     _, previous = leaf_grads.get(id(leaf), (leaf, None))
     leaf_grads[id(leaf)] = (leaf, g if previous is None else previous + g)
-
-
-def toposort_many(roots: Sequence[Function], stop: set[int]) -> list[Function]:
-    """Nodes reachable from `roots`, each before the nodes that made its inputs (no
-    recursion); the parents of nodes whose id is in `stop` are not visited."""
-    order: list[Function] = []
-    visited: set[int] = set()
-    for root in roots:
-        if id(root) in visited:
-            continue
-        visited.add(id(root))
-        stack = [(root, iter(() if id(root) in stop else _parents(root)))]
-        while stack:
-            node, parents = stack[-1]
-            parent = next(parents, None)
-            if parent is None:
-                stack.pop()
-                order.append(node)
-            elif id(parent) not in visited:
-                visited.add(id(parent))
-                stack.append((parent, iter(() if id(parent) in stop else _parents(parent))))
-    order.reverse()
-    return order
 
 
 def _relevant(order: list[Function], at_node: dict, at_leaf: dict) -> set[int]:
