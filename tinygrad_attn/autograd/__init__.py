@@ -130,21 +130,29 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...], op_name: str = "op") -
     """
     if grad.shape == shape:
         return grad
-    extra = grad.ndim - len(shape)
-    if extra < 0 or any(s not in (1, g) for s, g in zip(shape, grad.shape[extra:])):
-        raise ValueError(
-            f"{op_name}.backward returned a gradient of shape {grad.shape} for an input of "
-            f"shape {shape}; it must have the input's shape or one that it broadcasts to"
-        )
-    if grad.shape[extra:] == shape and grad.flags.c_contiguous and grad.dtype.kind == "f":
+    axes = broadcast_axes(grad.shape, shape, f"{op_name}.backward")
+    leading_only = grad.shape[grad.ndim - len(shape) :] == shape
+    if leading_only and grad.flags.c_contiguous and grad.dtype.kind == "f":
         # Only leading axes to sum (a bias, a LayerNorm weight): one product of the stacked
         # rows with a ones vector, which BLAS runs several times faster than numpy's sum here.
         rows = grad.reshape(-1, math.prod(shape))  # (leading, rest)
         return (np.ones(rows.shape[0], dtype=grad.dtype) @ rows).reshape(shape)
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, s in enumerate(shape) if s == 1 and grad.shape[extra + i] != 1
-    )
     return grad.sum(axis=axes).reshape(shape)
+
+
+def broadcast_axes(grad_shape: tuple, shape: tuple, where: str) -> tuple[int, ...]:
+    """The axes of `grad_shape` to sum to get back `shape` (the leading axes broadcasting added
+    and those where `shape` has size 1); ValueError naming `where` when `shape` does not
+    broadcast to `grad_shape`."""
+    extra = len(grad_shape) - len(shape)
+    if extra < 0 or any(s not in (1, g) for s, g in zip(shape, grad_shape[extra:])):
+        raise ValueError(
+            f"{where} returned a gradient of shape {grad_shape} for an input of shape {shape}; "
+            "it must have the input's shape or one that it broadcasts to"
+        )
+    return tuple(range(extra)) + tuple(
+        extra + i for i, s in enumerate(shape) if s == 1 and grad_shape[extra + i] != 1
+    )
 
 
 class Function:

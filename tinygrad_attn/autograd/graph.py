@@ -33,6 +33,7 @@ from . import (
     _freed_message,
     _GradMode,
     _node_grads,
+    broadcast_axes,
     enable_grad,
     toposort_many,
 )
@@ -219,15 +220,7 @@ def unbroadcast_tensor(g: Any, shape: tuple[int, ...], op_name: str = "op") -> A
     """`autograd.unbroadcast` as Tensor ops (a sum over the broadcast axes, then a reshape)."""
     if g.shape == shape:
         return g
-    extra = g.ndim - len(shape)
-    if extra < 0 or any(s not in (1, n) for s, n in zip(shape, g.shape[extra:])):
-        raise ValueError(
-            f"{op_name}.backward_graph returned a gradient of shape {g.shape} for an input of "
-            f"shape {shape}; it must have the input's shape or one that it broadcasts to"
-        )
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, s in enumerate(shape) if s == 1 and g.shape[extra + i] != 1
-    )
+    axes = broadcast_axes(g.shape, shape, f"{op_name}.backward_graph")
     return (g.sum(axes) if axes else g).reshape(shape)
 
 

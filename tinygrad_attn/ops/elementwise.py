@@ -381,6 +381,18 @@ class Abs(Function):
         return grad_out * constant(np.sign(ctx.saved_tensors[0]), grad_out)
 
 
+def _inside(ctx: Function) -> np.ndarray:
+    """Where Clip's saved x lies within its bounds (min <= x <= max; a None bound is open)."""
+    (x,) = ctx.saved_tensors
+    low, high = ctx.bounds
+    inside = np.ones(x.shape, dtype=bool)
+    if low is not None:
+        inside &= x >= low
+    if high is not None:
+        inside &= x <= high
+    return inside
+
+
 class Clip(Function):
     """clip(x, min, max).  backward: dx = g where min <= x <= max, else 0 (as torch.clamp)."""
 
@@ -394,26 +406,12 @@ class Clip(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
-        (x,) = ctx.saved_tensors
-        low, high = ctx.bounds
-        inside = np.ones(x.shape, dtype=bool)
-        if low is not None:
-            inside &= x >= low
-        if high is not None:
-            inside &= x <= high
-        return grad_out * inside
+        return grad_out * _inside(ctx)
 
     @staticmethod
     def backward_graph(ctx: Function, grad_out: Tensor) -> Tensor:
         """dx = g * inside, the indicator a constant."""
-        (x,) = ctx.saved_tensors
-        low, high = ctx.bounds
-        inside = np.ones(x.shape, dtype=bool)
-        if low is not None:
-            inside &= x >= low
-        if high is not None:
-            inside &= x <= high
-        return grad_out * constant(inside, grad_out)
+        return grad_out * constant(_inside(ctx), grad_out)
 
 
 class Where(Function):
