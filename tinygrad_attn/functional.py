@@ -14,7 +14,7 @@ import numpy as np
 
 from tinygrad_attn import _checks
 from tinygrad_attn._causal_mask import causal_offset_of
-from tinygrad_attn.ops import attention as attn_ops
+from tinygrad_attn.ops import attention_fast as attn_ops
 from tinygrad_attn.ops import elementwise as ew
 from tinygrad_attn.ops import matmul as mm
 from tinygrad_attn.ops import movement as mv

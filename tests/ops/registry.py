@@ -18,7 +18,7 @@ from hypothesis.strategies import SearchStrategy
 from tinygrad_attn import Function, Tensor, gradcheck
 from tinygrad_attn.autograd import SavedValue
 from tinygrad_attn.learn.attention_op import CausalAttention
-from tinygrad_attn.ops import attention, matmul, movement, norm, position, reduce, softmax
+from tinygrad_attn.ops import attention_fast, matmul, movement, norm, position, reduce, softmax
 from tinygrad_attn.ops import elementwise as ew
 from tinygrad_attn.ops import nn as nn_ops
 
@@ -140,7 +140,7 @@ REGISTRY: list[OpCase] = [
     ),
     OpCase(matmul.Linear, N["linear"], _case(_t(2, 3, 4), _t(5, 4, seed=1), _t(5, seed=2))),
     OpCase(
-        attention.ScaledDotProductAttention,
+        attention_fast.ScaledDotProductAttention,
         A["attention_heads"],
         _case(  # blocks of 2 query rows (backward recomputes the weights) and dropout
             _t(2, 3, 4),
@@ -154,7 +154,7 @@ REGISTRY: list[OpCase] = [
         ),
     ),
     OpCase(
-        attention.AttentionWeights,
+        attention_fast.AttentionWeights,
         A["attention_weights"],
         _case(_t(2, 3, 4), _t(2, 4, 4, seed=1), _t(2, 1, 3, 4, seed=3), **ATTENTION),
     ),

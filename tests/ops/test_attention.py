@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import tinygrad_attn as tg
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from tinygrad_attn.learn.attention_op import CausalAttention
-from tinygrad_attn.ops import attention as attn_ops
+from tinygrad_attn.ops import attention_fast as attn_ops
 from tinygrad_attn.ops.nn import Dropout
 
 from .checks import Row, assert_close, table_tests
