@@ -1,4 +1,4 @@
-"""The fused attention ops (ops/attention.py) and F.scaled_dot_product_attention: forward vs
+"""The fused attention ops (ops/attention_fast.py) and F.scaled_dot_product_attention: forward vs
 numpy, gradients, the composed-ops oracle, blocked = unblocked, the mask conventions (bool True =
 may attend, float added, causal), and what the engine's version counters still catch."""
 

@@ -1,4 +1,6 @@
-"""Scaled dot-product attention as one op, its backward written out by hand.
+"""Scaled dot-product attention as one fast op, its backward written out by hand.
+
+Read ops/attention.py first: the same math as a plain op (it keeps the (L, S) weights).
 
 For one head, with queries Q (L, D), keys K (S, D), values V (S, Dv) and s = 1/sqrt(D):
 
