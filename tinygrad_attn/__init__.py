@@ -13,6 +13,7 @@ from tinygrad_attn import (
     optim,
     random,
 )
+from tinygrad_attn._buffers import empty_cache, set_buffer_pool
 from tinygrad_attn.anomaly import AnomalyError, detect_anomaly
 from tinygrad_attn.autograd import Function, enable_grad, is_grad_enabled, no_grad, override_ops
 from tinygrad_attn.creation import (
@@ -50,6 +51,7 @@ __all__ = [
     "autograd",
     "cat",
     "detect_anomaly",
+    "empty_cache",
     "enable_grad",
     "explain_backward",
     "eye",
@@ -73,6 +75,7 @@ __all__ = [
     "random",
     "render_dot",
     "save",
+    "set_buffer_pool",
     "stack",
     "tensor",
     "to_dot",

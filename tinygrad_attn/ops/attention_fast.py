@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tinygrad_attn import _buffers
 from tinygrad_attn.autograd import Function
 from tinygrad_attn.autograd.graph import composite_grads
 from tinygrad_attn.ops import attention_graph
@@ -103,7 +104,7 @@ class ScaledDotProductAttention(Function):
         layout = Layout(q, k, v, num_heads, packed)
         qh, kh, vh = layout.heads(q, k, v)
         scale = 1.0 / math.sqrt(qh.shape[-1])
-        qs = qh * qh.dtype.type(scale)  # scale q, not the scores: L*D work instead of L*S
+        qs = _buffers.multiply(qh, scale)  # scale q, not the scores: L*D work instead of L*S
         k_t = key_matrix(kh, qh.shape[-2])  # (..., D, S)
         extras = Extras(bias, mask, causal_offset, keep, dropout_p, kh.shape[-2])
         extras.shift = not scores_are_small(qs, k_t, extras)
@@ -132,7 +133,9 @@ class ScaledDotProductAttention(Function):
         qh, kh, vh, out, saved, bias = ctx.saved_tensors
         extras, length = ctx.extras, qh.shape[-2]
         gh, oh = ctx.layout.split_output(grad_out), ctx.layout.split_output(out)
-        delta = row_sum(gh * oh, gh.ndim - 1)  # (..., L, 1): rowsum(dP ⊙ P) the cheap way
+        delta = row_sum(
+            _buffers.multiply(gh, oh), gh.ndim - 1
+        )  # (..., L, 1): rowsum(dP ⊙ P) the cheap way
         one_block = ctx.block_size is None  # else `saved` is the row log-sum-exp
         grads = Grads(ctx, qh, kh, vh, bias, accumulate_dq=not one_block)
         key_end = extras.key_end(length)
@@ -143,7 +146,7 @@ class ScaledDotProductAttention(Function):
         # copies that make [g | -δ] cost more than the pass they save (measured at T = 32).
         fold_delta = not one_block and extras.keep is None
         if not one_block:
-            qs = qh * qh.dtype.type(ctx.scale)
+            qs = _buffers.multiply(qh, ctx.scale)
             q_lse, k_ones = with_column(qs, -saved), with_ones_row(transposed(kh))  # D + 1
         if fold_delta:
             g_delta, v_ones = with_column(gh, -delta), with_ones_row(transposed(vh))
@@ -159,9 +162,9 @@ class ScaledDotProductAttention(Function):
             g = gh[..., r0:, :]
             grads.store_values(extras.dropped(probs, r0, j0), g, j0, j1)
             if fold_delta:
-                d_scores = g_delta[..., r0:, :] @ v_ones[..., j0:j1]  # dP - δ (..., rows, keys)
+                d_scores = _buffers.matmul(g_delta[..., r0:, :], v_ones[..., j0:j1])  # dP - δ
             else:
-                d_scores = extras.undropped(g @ v_t[..., j0:j1], r0, j0)  # dP
+                d_scores = extras.undropped(_buffers.matmul(g, v_t[..., j0:j1]), r0, j0)  # dP
                 d_scores -= delta[..., r0:, :]
             d_scores *= probs  # dA = P ⊙ (dP − δ), in dP's buffer
             grads.store_scores(d_scores, r0, j0, j1)
@@ -195,14 +198,14 @@ def _blocked_forward(
     length = qs.shape[-2]
     if extras.keep is None:
         ones = np.ones(vh.shape[:-1] + (1,), dtype=vh.dtype)
-        vh = np.concatenate([vh, ones], axis=-1)  # (..., S, Dv + 1) = [V | 1]
+        vh = _buffers.concatenate([vh, ones], axis=-1)  # (..., S, Dv + 1) = [V | 1]
     lse = None
     for i0, i1 in block_ranges(length, block_size):
         end = extras.key_end(i1)
         weights = extras.scores(qs, k_t, (i0, i1), (0, end))
         top = exp_(weights, extras.shift)  # E, in place
         if extras.keep is None:
-            product = weights @ vh[..., :end, :]  # (..., n, Dv + 1)
+            product = _buffers.matmul(weights, vh[..., :end, :])  # (..., n, Dv + 1)
             unscaled, total = product[..., :-1], product[..., -1:]
         else:
             unscaled = extras.dropped(weights, i0, 0) @ vh[..., :end, :]

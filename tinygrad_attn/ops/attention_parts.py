@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_attn import _buffers
 from tinygrad_attn.autograd import Function, unbroadcast
 from tinygrad_attn.ops.rowwise import row_max, row_sum
 
@@ -51,9 +52,9 @@ class Layout:
         length, dv = qh.shape[-2], vh.shape[-1]
         if self.num_heads == 0:
             batch = np.broadcast_shapes(qh.shape[:-2], kh.shape[:-2], vh.shape[:-2])
-            out = np.empty(batch + (length, dv), dtype=qh.dtype)
+            out = _buffers.empty(batch + (length, dv), qh.dtype)
             return out, out
-        out = np.empty((qh.shape[0], length, self.num_heads, dv), dtype=qh.dtype)  # (B, L, H, Dv)
+        out = _buffers.empty((qh.shape[0], length, self.num_heads, dv), qh.dtype)  # (B, L, H, Dv)
         return out.reshape(qh.shape[0], length, -1), out.transpose(0, 2, 1, 3)
 
     def split_output(self, x: np.ndarray) -> np.ndarray:
@@ -66,12 +67,13 @@ class Layout:
         if self.num_heads == 0:  # the batch dims all three gradients get before unbroadcasting
             batch = np.broadcast_shapes(*(x.shape[:-2] for x in inputs if x is not None))
             arrays = [
-                None if x is None else np.empty(batch + x.shape[-2:], qh.dtype) for x in inputs
+                None if x is None else _buffers.empty(batch + x.shape[-2:], qh.dtype)
+                for x in inputs
             ]
             return arrays, arrays
         if self.packed:
             batch, length, _ = self.q_shape
-            buf = np.empty((batch, length, 3, self.num_heads, qh.shape[-1]), dtype=qh.dtype)
+            buf = _buffers.empty((batch, length, 3, self.num_heads, qh.shape[-1]), qh.dtype)
             views = [buf[:, :, i].transpose(0, 2, 1, 3) for i in range(3)]  # (B, H, T, D)
             return [buf.reshape(self.q_shape), None, None], views
         arrays, views = [], []
@@ -80,7 +82,7 @@ class Layout:
                 arrays.append(None)
                 views.append(None)
                 continue
-            buf = np.empty(shape[:2] + (self.num_heads, x.shape[-1]), dtype=qh.dtype)
+            buf = _buffers.empty(shape[:2] + (self.num_heads, x.shape[-1]), qh.dtype)
             arrays.append(buf.reshape(shape))  # (B, T, H*D)
             views.append(buf.transpose(0, 2, 1, 3))  # (B, H, T, D)
         return arrays, views
@@ -121,7 +123,7 @@ class Extras:
     ) -> np.ndarray:
         """A = s q kᵀ + bias + mask for query rows i0..i1 and keys j0..j1.  -> (..., n, m)."""
         (i0, i1), (j0, j1) = rows, cols
-        scores = qs[..., i0:i1, :] @ k_t[..., j0:j1]  # (..., n, m)
+        scores = _buffers.matmul(qs[..., i0:i1, :], k_t[..., j0:j1])  # (..., n, m)
         for extra in (self.bias, self.mask):
             if extra is not None:
                 scores += window(extra, i0, i1, j0, j1)
@@ -164,7 +166,7 @@ class Grads:
         if self.dv is not None and vh is None:
             self.dv[...] = 0  # AttentionWeights in the packed layout: v's slot gets nothing
         # Key blocks each add to dQ: they sum in a contiguous array, scaled once at the end.
-        self.dq_sum = np.zeros(self.dq.shape, self.dq.dtype) if accumulate_dq else None
+        self.dq_sum = _buffers.zeros(self.dq.shape, self.dq.dtype) if accumulate_dq else None
         self.d_bias = None
         if bias is not None and self.needs[-1]:
             self.d_bias = np.zeros(bias.shape, dtype=qh.dtype)
@@ -180,7 +182,7 @@ class Grads:
         if self.dq_sum is None:
             np.matmul(d_scores, keys, out=self.dq)
         else:
-            self.dq_sum[..., r0:, :] += d_scores @ keys
+            self.dq_sum[..., r0:, :] += _buffers.matmul(d_scores, keys)
         if self.d_bias is not None:
             region = window(self.d_bias, r0, self.qh.shape[-2], j0, j1)
             region += unbroadcast(d_scores, region.shape, "ScaledDotProductAttention")
@@ -263,13 +265,13 @@ def with_column(x: np.ndarray, column: np.ndarray) -> np.ndarray:
     """[x | column] along the last axis.  Shapes: (..., n, d), (..., n, 1) -> (..., n, d + 1)."""
     batch = np.broadcast_shapes(x.shape[:-2], column.shape[:-2])
     parts = [np.broadcast_to(a, batch + a.shape[-2:]) for a in (x, column.astype(x.dtype))]
-    return np.concatenate(parts, axis=-1)
+    return _buffers.concatenate(parts, axis=-1)
 
 
 def with_ones_row(x_t: np.ndarray) -> np.ndarray:
     """[xᵀ; 1], a row of ones below.  Shapes: (..., d, S) -> (..., d + 1, S)."""
     ones = np.ones(x_t.shape[:-2] + (1, x_t.shape[-1]), dtype=x_t.dtype)
-    return np.concatenate([x_t, ones], axis=-2)
+    return _buffers.concatenate([x_t, ones], axis=-2)
 
 
 def key_matrix(kh: np.ndarray, num_queries: int) -> np.ndarray:
@@ -277,12 +279,12 @@ def key_matrix(kh: np.ndarray, num_queries: int) -> np.ndarray:
     on a transposed view, unless there are too few queries (a decoding step's one) to repay the
     copy, which costs as much as the product itself there."""
     view = np.swapaxes(kh, -1, -2)
-    return view if num_queries < 8 else np.ascontiguousarray(view)
+    return view if num_queries < 8 else _buffers.contiguous(view)
 
 
 def transposed(x: np.ndarray) -> np.ndarray:
     """(..., T, D) -> (..., D, T) contiguous: matmul against it beats a transposed view."""
-    return np.ascontiguousarray(np.swapaxes(x, -1, -2))
+    return _buffers.contiguous(np.swapaxes(x, -1, -2))
 
 
 def window(x: np.ndarray, i0: int, i1: int, j0: int, j1: int) -> np.ndarray:

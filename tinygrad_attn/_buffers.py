@@ -1,0 +1,209 @@
+"""A small pool of large buffers for the attention op's own arrays, so a call does not refault.
+
+Why: the attention op of an MHA block allocates megabytes per call (the (B, H, L, S) scores
+and their gradient, scaled q, transposed k and v, the output, the packed gradient). When the
+graph is freed at the end of backward, glibc's malloc gives that memory back to the kernel (it
+trims the top of its heap, and unmaps large chunks), and the next call takes a page fault for
+every 4 KiB page it touches again: ~2500 faults per call of a (64, 32, 128) causal block, a
+quarter of its time (benchmarks/bench_faults.py measures them). The pool keeps a few freed
+buffers and hands them out again. Its buffers are anonymous memory maps of their own, outside
+malloc's heap, so keeping them does not change how malloc treats everything else.
+
+Safety: a buffer is handed out again only when nothing else references it. Every array that
+uses its memory (a view, an op's output, a saved tensor, a Tensor's data, a memoryview, a
+torch tensor from torch.from_numpy) holds a reference to the pooled array, so a reference
+count equal to the pool's own, and no weak reference, means no one can see its contents
+change. A live Tensor's data is never reused, so the version counters see every in-place
+edit as before. What the pool keeps is bounded (MAX_BUFFERS arrays, and `set_buffer_pool`'s
+bytes, 64 MiB by default, free or in use); `empty_cache()` forgets it all.
+
+    import tinygrad_attn as tg
+    tg.empty_cache()              # unmap the pool's free buffers (those in use go with them)
+    with tg.set_buffer_pool(0):   # no pool inside the block (as a plain call: from now on)
+        ...
+"""
+
+from __future__ import annotations
+
+import mmap
+import sys
+import threading
+import weakref
+from typing import Any
+
+import numpy as np
+
+MIN_BYTES = 64 << 10  # smaller arrays come from numpy's malloc: a few pages, kept warm there
+MAX_BUFFERS = 24  # arrays the pool keeps, free or in use
+DEFAULT_MAX_BYTES = 64 << 20  # bytes the pool keeps, free or in use
+
+
+class BufferPool:
+    """Large uint8 buffers handed out as typed views, reused once nothing references them."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._buffers: list[np.ndarray] = []  # oldest first
+        self._lock = threading.Lock()
+
+    def empty(self, shape: tuple, dtype: Any) -> np.ndarray:
+        """An uninitialised C-contiguous array, like np.empty(shape, dtype)."""
+        dtype = np.dtype(dtype)
+        nbytes = dtype.itemsize * _count(shape)
+        if nbytes < MIN_BYTES or nbytes > self.max_bytes:
+            return np.empty(shape, dtype)
+        with self._lock:
+            base = self._take(nbytes)
+        return base[:nbytes].view(dtype).reshape(shape)
+
+    def _take(self, nbytes: int) -> np.ndarray:
+        """The smallest free buffer of at least nbytes, else a new one.
+
+        On a miss the free buffers smaller than nbytes are forgotten first: sizes that grow
+        (the causal blocks of a long sequence, one larger than the last) would otherwise
+        pile up a buffer per size, none of them ever large enough again."""
+        best, smaller = None, []
+        for i in range(len(self._buffers)):
+            size = self._buffers[i].nbytes
+            if best is not None and size >= self._buffers[best].nbytes:
+                continue
+            if _is_free(self._buffers, i):
+                if size >= nbytes:
+                    best = i
+                else:
+                    smaller.append(i)
+        if best is not None:
+            return self._buffers[best]
+        for i in reversed(smaller):
+            del self._buffers[i]
+        base = np.frombuffer(mmap.mmap(-1, nbytes), np.uint8)
+        self._buffers.append(base)
+        self._trim()
+        return base
+
+    def _trim(self) -> None:
+        """Forget buffers until the bounds hold: free ones first (smallest first), then the
+        oldest in use (still valid for its users, and unmapped when they let it go)."""
+        while len(self._buffers) > MAX_BUFFERS or self.kept_bytes() > self.max_bytes:
+            free = [i for i in range(len(self._buffers)) if _is_free(self._buffers, i)]
+            victim = min(free, key=lambda i: self._buffers[i].nbytes) if free else 0
+            del self._buffers[victim]
+
+    def kept_bytes(self) -> int:
+        """Bytes of every buffer the pool keeps, free or in use."""
+        return sum(b.nbytes for b in self._buffers)
+
+    def free_bytes(self) -> int:
+        """Bytes of the kept buffers that nothing references now."""
+        with self._lock:
+            n = range(len(self._buffers))
+            return sum(self._buffers[i].nbytes for i in n if _is_free(self._buffers, i))
+
+    def set_limit(self, max_bytes: int) -> None:
+        """Keep at most max_bytes from now on (0: hand out plain numpy arrays)."""
+        with self._lock:
+            self.max_bytes = max_bytes
+            self._trim()
+
+    def clear(self) -> None:
+        """Forget every buffer (those in use stay valid for their users)."""
+        with self._lock:
+            self._buffers.clear()
+
+
+def _refs(obj: Any) -> int:
+    return sys.getrefcount(obj)
+
+
+def _is_free(buffers: list, i: int) -> bool:
+    """True when buffers[i], and the memoryview under it, are referenced by the pool alone."""
+    buf = buffers[i]
+    return (
+        _refs(buf) == _FREE and _refs(buf.base) == _FREE_BASE and not weakref.getweakrefcount(buf)
+    )
+
+
+def _count(shape: tuple) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def _free_counts() -> tuple[int, int]:
+    """The reference counts `_is_free` sees for a buffer that only the pool's list holds
+    (measured, not assumed: the interpreter's own references differ between versions)."""
+    buffers = [np.frombuffer(mmap.mmap(-1, mmap.PAGESIZE), np.uint8)]
+    buf = buffers[0]
+    return _refs(buf), _refs(buf.base)
+
+
+_FREE, _FREE_BASE = _free_counts()
+POOL = BufferPool()
+
+
+class set_buffer_pool:  # noqa: N801 (a function that is also a context manager, as torch's set_grad_enabled)
+    """Bound the attention buffer pool to `max_bytes` (0: no pool). As a plain call it sets
+    the bound from now on; in a `with` block the previous bound comes back at the end.
+    Buffers past the new bound are forgotten at once (those in use stay valid)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        if max_bytes < 0:
+            raise ValueError(f"set_buffer_pool: max_bytes must be >= 0, got {max_bytes}")
+        self.previous = POOL.max_bytes
+        POOL.set_limit(max_bytes)
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        POOL.set_limit(self.previous)
+
+
+def empty_cache() -> None:
+    """Forget every buffer the attention pool keeps: the free ones are unmapped now, those
+    still in use by tensors when the tensors go."""
+    POOL.clear()
+
+
+def empty(shape: tuple, dtype: Any) -> np.ndarray:
+    """np.empty(shape, dtype), from the pool when large."""
+    return POOL.empty(shape, dtype)
+
+
+def zeros(shape: tuple, dtype: Any) -> np.ndarray:
+    """np.zeros(shape, dtype), from the pool when large."""
+    out = POOL.empty(shape, dtype)
+    out.fill(0)
+    return out
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b into a pooled array.  Shapes: (..., n, k), (..., k, m) -> (..., n, m)."""
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    out = POOL.empty(batch + (a.shape[-2], b.shape[-1]), np.result_type(a, b))
+    return np.matmul(a, b, out=out)
+
+
+def multiply(a: np.ndarray, b: Any) -> np.ndarray:
+    """a * b (b an array or a scalar, in a's dtype) into a pooled C-contiguous array."""
+    if np.ndim(b) == 0:
+        b = a.dtype.type(b)
+    out = POOL.empty(np.broadcast_shapes(a.shape, np.shape(b)), np.result_type(a, b))
+    return np.multiply(a, b, out=out)
+
+
+def contiguous(x: np.ndarray) -> np.ndarray:
+    """np.ascontiguousarray(x): x itself when C-contiguous, else a pooled copy."""
+    if x.flags.c_contiguous:
+        return x
+    out = POOL.empty(x.shape, x.dtype)
+    np.copyto(out, x)
+    return out
+
+
+def concatenate(parts: list, axis: int) -> np.ndarray:
+    """np.concatenate(parts, axis) into a pooled array (parts of one dtype and batch shape)."""
+    shape = list(parts[0].shape)
+    shape[axis] = sum(p.shape[axis] for p in parts)
+    return np.concatenate(parts, axis=axis, out=POOL.empty(tuple(shape), parts[0].dtype))
