@@ -41,8 +41,8 @@ DEFAULT_MAX_BYTES = 64 << 20  # bytes the pool keeps, free or in use
 class BufferPool:
     """Large uint8 buffers handed out as typed views, reused once nothing references them."""
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
-        self.max_bytes = max_bytes
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, min_bytes: int = MIN_BYTES) -> None:
+        self.max_bytes, self.min_bytes = max_bytes, min_bytes
         self._buffers: list[np.ndarray] = []  # oldest first
         self._lock = threading.Lock()
 
@@ -50,7 +50,7 @@ class BufferPool:
         """An uninitialised C-contiguous array, like np.empty(shape, dtype)."""
         dtype = np.dtype(dtype)
         nbytes = dtype.itemsize * _count(shape)
-        if nbytes < MIN_BYTES or nbytes > self.max_bytes:
+        if nbytes < self.min_bytes or nbytes > self.max_bytes or nbytes == 0:
             return np.empty(shape, dtype)
         with self._lock:
             base = self._take(nbytes)
@@ -99,10 +99,11 @@ class BufferPool:
             n = range(len(self._buffers))
             return sum(self._buffers[i].nbytes for i in n if _is_free(self._buffers, i))
 
-    def set_limit(self, max_bytes: int) -> None:
-        """Keep at most max_bytes from now on (0: hand out plain numpy arrays)."""
+    def set_limits(self, max_bytes: int, min_bytes: int) -> None:
+        """Keep at most max_bytes from now on (0: hand out plain numpy arrays), and pool only
+        arrays of at least min_bytes."""
         with self._lock:
-            self.max_bytes = max_bytes
+            self.max_bytes, self.min_bytes = max_bytes, min_bytes
             self._trim()
 
     def clear(self) -> None:
@@ -142,22 +143,26 @@ _FREE, _FREE_BASE = _free_counts()
 POOL = BufferPool()
 
 
-class set_buffer_pool:  # noqa: N801 (a function that is also a context manager, as torch's set_grad_enabled)
-    """Bound the attention buffer pool to `max_bytes` (0: no pool). As a plain call it sets
-    the bound from now on; in a `with` block the previous bound comes back at the end.
-    Buffers past the new bound are forgotten at once (those in use stay valid)."""
+class set_buffer_pool:  # noqa: N801 (a function and a context manager, as torch.set_grad_enabled)
+    """Bound the attention buffer pool to `max_bytes` in all (0: no pool; 64 MiB by default),
+    pooling arrays of `min_bytes` or more (64 KiB). As a plain call it sets the bounds from now
+    on; in a `with` block the previous ones come back at its end. Buffers past a new bound are
+    forgotten at once (those in use stay valid for their users)."""
 
-    def __init__(self, max_bytes: int) -> None:
-        if max_bytes < 0:
-            raise ValueError(f"set_buffer_pool: max_bytes must be >= 0, got {max_bytes}")
-        self.previous = POOL.max_bytes
-        POOL.set_limit(max_bytes)
+    def __init__(self, max_bytes: int, min_bytes: int = MIN_BYTES) -> None:
+        if max_bytes < 0 or min_bytes < 0:
+            raise ValueError(
+                f"set_buffer_pool: max_bytes and min_bytes must be >= 0, got {max_bytes} and "
+                f"{min_bytes}"
+            )
+        self.previous = POOL.max_bytes, POOL.min_bytes
+        POOL.set_limits(max_bytes, min_bytes)
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, *exc: object) -> None:
-        POOL.set_limit(self.previous)
+        POOL.set_limits(*self.previous)
 
 
 def empty_cache() -> None:

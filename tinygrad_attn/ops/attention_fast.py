@@ -133,9 +133,8 @@ class ScaledDotProductAttention(Function):
         qh, kh, vh, out, saved, bias = ctx.saved_tensors
         extras, length = ctx.extras, qh.shape[-2]
         gh, oh = ctx.layout.split_output(grad_out), ctx.layout.split_output(out)
-        delta = row_sum(
-            _buffers.multiply(gh, oh), gh.ndim - 1
-        )  # (..., L, 1): rowsum(dP ⊙ P) the cheap way
+        # (..., L, 1): rowsum(dP ⊙ P) the cheap way
+        delta = row_sum(_buffers.multiply(gh, oh), gh.ndim - 1)
         one_block = ctx.block_size is None  # else `saved` is the row log-sum-exp
         grads = Grads(ctx, qh, kh, vh, bias, accumulate_dq=not one_block)
         key_end = extras.key_end(length)
