@@ -11,7 +11,7 @@ in one more call the peak of numpy's traced allocations and what the buffer pool
     python -m benchmarks.bench_faults                   # every case, pool on and off (~1 min)
     python -m benchmarks.bench_faults --cases mha floor --calls 50
     python -m benchmarks.bench_faults --mallopt         # also: glibc thresholds set by mallopt
-    python -m benchmarks.bench_faults --lines mha       # which source lines take the faults
+    python -m benchmarks.bench_faults --lines mha --no-pool   # which lines take the faults
 
 Cases: "mha" nn.MultiheadAttention fwd + bwd (B=64, T=32, E=128, 8 heads, causal bool
 attn_mask, need_weights=False, as benchmarks/_mha.py builds it), "floor" the numpy floor of
@@ -169,22 +169,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lines", choices=CASES, help="only: faults per source line")
     parser.add_argument("--quick", action="store_true", help="the mha case, 2 calls")
     parser.add_argument("--child", choices=CASES, help=argparse.SUPPRESS)
-    parser.add_argument("--no-pool", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-pool", action="store_true", help="--lines without the pool")
     args = parser.parse_args(argv)
     if args.child:
         calls = args.calls or CALLS[args.child]
         print(json.dumps(measure(args.child, calls, not args.no_pool, args.mallopt)))
         return
     if args.lines:
+        import tinygrad_attn as tg
+
+        tg.set_buffer_pool(0 if args.no_pool else tg._buffers.DEFAULT_MAX_BYTES)
         lines(args.lines)
         return
     print(_common.runtime_report())
     cases = ["mha"] if args.quick else args.cases
-    settings = [(True, False), (False, False)] + ([(False, True)] if args.mallopt else [])
+    settings = [(True, False), (False, False)]
+    settings += [(True, True), (False, True)] if args.mallopt else []
     rows = []
     for case in cases:
         calls = 2 if args.quick else args.calls or CALLS[case]
         for pool, mallopt in settings:
+            if case == "floor" and pool:
+                continue  # the floor is plain numpy: the pool never serves it
             r = run_child(case, calls, pool, mallopt)
             setting = ("pool" if pool else "no pool") + (", mallopt" if mallopt else "")
             rows.append([case, setting, f"{r['faults']:.1f}", f"{r['cpu_ms']:.2f}"])
@@ -192,6 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     print("\nMinor page faults per call (steady state, fresh process per row, 1 thread)")
     headers = ["case", "allocator", "faults/call", "CPU ms/call", "numpy peak MB", "pool MB"]
     print(_common.table(headers, rows))
+    print("numpy peak: tracemalloc over one call; it does not see the pool's maps (pool MB).")
     print(f"\nat the end: {_common.load_report()}")
 
 

@@ -18,6 +18,7 @@ SCRIPTS = {
     "bench_train_step": ["Train step", "MHA block", "Peak memory"],
     "bench_ops": ["Per-op", "MHA block", "Train step vs d_model"],
     "bench_decode": ["Greedy decoding", "Beam search"],
+    "bench_faults": ["Minor page faults"],
 }
 
 

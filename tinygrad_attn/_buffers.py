@@ -14,8 +14,9 @@ uses its memory (a view, an op's output, a saved tensor, a Tensor's data, a memo
 torch tensor from torch.from_numpy) holds a reference to the pooled array, so a reference
 count equal to the pool's own, and no weak reference, means no one can see its contents
 change. A live Tensor's data is never reused, so the version counters see every in-place
-edit as before. What the pool keeps is bounded (MAX_BUFFERS arrays, and `set_buffer_pool`'s
-bytes, 64 MiB by default, free or in use); `empty_cache()` forgets it all.
+edit as before. Buffers are handed out under a lock, so threads never share one. What the
+pool keeps is bounded (MAX_BUFFERS arrays, and `set_buffer_pool`'s bytes, 64 MiB by default,
+free or in use); `empty_cache()` forgets it all.
 
     import tinygrad_attn as tg
     tg.empty_cache()              # unmap the pool's free buffers (those in use go with them)
@@ -59,9 +60,11 @@ class BufferPool:
     def _take(self, nbytes: int) -> np.ndarray:
         """The smallest free buffer of at least nbytes, else a new one.
 
-        On a miss the free buffers smaller than nbytes are forgotten first: sizes that grow
-        (the causal blocks of a long sequence, one larger than the last) would otherwise
-        pile up a buffer per size, none of them ever large enough again."""
+        Sizes that grow (the causal blocks of a long sequence, each larger than the last)
+        would get a fresh map per block, every page of it a fault. So a new buffer is mapped
+        at the next power of two (the kernel gives a page only when it is first touched: the
+        untouched rest costs no memory), and on a miss the free buffers smaller than nbytes
+        are forgotten first, rather than piling up one per size."""
         best, smaller = None, []
         for i in range(len(self._buffers)):
             size = self._buffers[i].nbytes
@@ -76,7 +79,9 @@ class BufferPool:
             return self._buffers[best]
         for i in reversed(smaller):
             del self._buffers[i]
-        base = np.frombuffer(mmap.mmap(-1, nbytes), np.uint8)
+        capacity = 1 << (nbytes - 1).bit_length()
+        capacity = capacity if capacity <= self.max_bytes else nbytes
+        base = np.frombuffer(_new_map(capacity), np.uint8)
         self._buffers.append(base)
         self._trim()
         return base
@@ -90,14 +95,9 @@ class BufferPool:
             del self._buffers[victim]
 
     def kept_bytes(self) -> int:
-        """Bytes of every buffer the pool keeps, free or in use."""
+        """Bytes mapped for every buffer the pool keeps, free or in use (an upper bound on
+        their memory: the kernel backs only the pages that were touched)."""
         return sum(b.nbytes for b in self._buffers)
-
-    def free_bytes(self) -> int:
-        """Bytes of the kept buffers that nothing references now."""
-        with self._lock:
-            n = range(len(self._buffers))
-            return sum(self._buffers[i].nbytes for i in n if _is_free(self._buffers, i))
 
     def set_limits(self, max_bytes: int, min_bytes: int) -> None:
         """Keep at most max_bytes from now on (0: hand out plain numpy arrays), and pool only
@@ -110,6 +110,15 @@ class BufferPool:
         """Forget every buffer (those in use stay valid for their users)."""
         with self._lock:
             self._buffers.clear()
+
+
+def _new_map(nbytes: int) -> mmap.mmap:
+    """Anonymous memory of nbytes, private to the process where the platform has the flag
+    (Python's default is a shared map, whose pages the kernel keeps in its shared memory)."""
+    private = getattr(mmap, "MAP_PRIVATE", None)
+    if private is None:  # Windows: anonymous maps are always private to the process
+        return mmap.mmap(-1, nbytes)
+    return mmap.mmap(-1, nbytes, flags=private | mmap.MAP_ANONYMOUS)
 
 
 def _refs(obj: Any) -> int:
@@ -134,7 +143,7 @@ def _count(shape: tuple) -> int:
 def _free_counts() -> tuple[int, int]:
     """The reference counts `_is_free` sees for a buffer that only the pool's list holds
     (measured, not assumed: the interpreter's own references differ between versions)."""
-    buffers = [np.frombuffer(mmap.mmap(-1, mmap.PAGESIZE), np.uint8)]
+    buffers = [np.frombuffer(_new_map(mmap.PAGESIZE), np.uint8)]
     buf = buffers[0]
     return _refs(buf), _refs(buf.base)
 

@@ -293,8 +293,9 @@ def test_integer_mask_is_refused_and_a_wrong_shape_is_named() -> None:
 
 def test_long_causal_sequences_are_blocked_and_skip_unseen_keys(monkeypatch) -> None:
     """Causal attention over 128 positions runs in blocks, and a block only multiplies the pairs
-    it may see: forward, 32 query rows against 32, 64, 96 and 128 keys; backward, 32 keys
-    against the 128, 96, 64 and 32 queries that see them."""
+    it may see: forward, 32 query rows against 128, 96, 64 and 32 keys (the last rows first,
+    so each block fits in the buffer the one before freed); backward, 32 keys against the 128,
+    96, 64 and 32 queries that see them."""
     seen = []
     original = attn_ops.Extras.scores
 
@@ -307,7 +308,7 @@ def test_long_causal_sequences_are_blocked_and_skip_unseen_keys(monkeypatch) -> 
     rng = np.random.default_rng(0)
     q, k, v = (tg.Tensor(rng.standard_normal((1, 128, 8)), requires_grad=True) for _ in "qkv")
     out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-    assert seen == [(1, 32, end) for end in (32, 64, 96, 128)]
+    assert seen == [(1, 32, end) for end in (128, 96, 64, 32)]
     reference = _sdpa_ref(q.data, k.data, v.data, is_causal=True)
     np.testing.assert_allclose(out.data, reference, rtol=1e-12, atol=1e-12)
     upstream = rng.standard_normal(out.shape)

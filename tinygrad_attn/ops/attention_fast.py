@@ -167,6 +167,7 @@ class ScaledDotProductAttention(Function):
                 d_scores -= delta[..., r0:, :]
             d_scores *= probs  # dA = P ⊙ (dP − δ), in dP's buffer
             grads.store_scores(d_scores, r0, j0, j1)
+            del probs, d_scores  # free before the next block's: the pool hands them out again
         return grads.result(key_end)
 
     @staticmethod
@@ -199,7 +200,8 @@ def _blocked_forward(
         ones = np.ones(vh.shape[:-1] + (1,), dtype=vh.dtype)
         vh = _buffers.concatenate([vh, ones], axis=-1)  # (..., S, Dv + 1) = [V | 1]
     lse = None
-    for i0, i1 in block_ranges(length, block_size):
+    # Largest block first (causal blocks grow): each later one fits in the buffer it freed.
+    for i0, i1 in reversed(block_ranges(length, block_size)):
         end = extras.key_end(i1)
         weights = extras.scores(qs, k_t, (i0, i1), (0, end))
         top = exp_(weights, extras.shift)  # E, in place
@@ -214,6 +216,7 @@ def _blocked_forward(
         if lse is None:
             lse = np.empty(total.shape[:-2] + (length, 1), dtype=total.dtype)
         lse[..., i0:i1, :] = np.log(total) + top
+        del weights
     return lse
 
 
