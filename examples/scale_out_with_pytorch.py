@@ -52,7 +52,6 @@ import train_translation as tt
 from _train_utils import flag_parser
 from toydata import PAD, batches, load_task
 
-from models import TransformerConfig
 from tinygrad_attn import interop
 
 try:
@@ -122,16 +121,14 @@ def max_logits_difference(ours, theirs, batch: tuple) -> float:
     return float(np.abs(mine - expected).max())
 
 
-def worker(
-    rank: int, cfg: Config, tcfg: tt.Config, model_cfg: TransformerConfig, state: dict, port: int
-) -> None:
+def worker(rank: int, cfg: Config, tcfg: tt.Config, args: dict, state: dict, port: int) -> None:
     """One DDP process: its share of the batches, gradients averaged across processes."""
     torch.set_num_threads(cfg.threads)
     os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo0" if sys.platform == "darwin" else "lo")
     url = f"tcp://127.0.0.1:{port}"
     dist.init_process_group("gloo", init_method=url, rank=rank, world_size=cfg.world_size)
     try:
-        model = interop.TorchTransformer(model_cfg)
+        model = interop.TorchTransformer(**args)
         model.load_state_dict(state)
         ddp = DistributedDataParallel(model.train())  # all-reduces gradients in backward
         opt = torch.optim.Adam(ddp.parameters(), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-9)
@@ -191,7 +188,7 @@ def scale_out(cfg: Config) -> dict:
     )
     out.mkdir(parents=True, exist_ok=True)
     state = theirs.state_dict()
-    mp.spawn(worker, (cfg, tcfg, theirs.config, state, port), nprocs=cfg.world_size)
+    mp.spawn(worker, (cfg, tcfg, asdict(theirs.config), state, port), nprocs=cfg.world_size)
     theirs.load_state_dict(torch.load(out / TORCH_FILE))
     imported = interop.from_torch(theirs.eval())
     figures["valid_loss_after"] = valid_loss(theirs, valid, tcfg.label_smoothing)
