@@ -234,13 +234,13 @@ class Transformer(nn.Module):
     sits at position 0 and the source at 1, 2, ... (or at 1 + src_positions when given).
     """
 
-    def __init__(self, config: TransformerConfig | int, *args: Any, **kwargs: Any) -> None:
-        """`Transformer(config)`, or `Transformer(src_vocab, tgt_vocab, d_model=..., ...)` with
-        TransformerConfig's arguments and defaults (models/config.py), which makes the config
-        first. `model.config` gives it back; the modules below are built from it alone, in
-        this order (the order their parameters are drawn from the RNG)."""
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """`Transformer(config)`, or TransformerConfig's arguments with its defaults
+        (`Transformer(src_vocab, tgt_vocab, d_model=..., ...)`, models/config.py), which make
+        the config first. `model.config` gives it back; the modules below are built from it
+        alone, in this order (the order their parameters are drawn from the RNG)."""
         super().__init__()
-        self.config = cfg = TransformerConfig.of(config, *args, **kwargs)
+        self.config = cfg = TransformerConfig.of(*args, **kwargs)
         self.src_embed = nn.Embedding(cfg.src_vocab, cfg.d_model, padding_idx=cfg.pad_id)
         self.tgt_embed = nn.Embedding(cfg.tgt_vocab, cfg.d_model, padding_idx=cfg.pad_id)
         self.pos, self.rel_pos = None, None  # absolute: added to the embeddings; relative: not

@@ -61,11 +61,11 @@ class TorchTransformer(nn.Module):
     Shapes: src (B, S) ints, tgt_in (B, T) ints -> logits (B, T, tgt_vocab).
     """
 
-    def __init__(self, config: TransformerConfig | int, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         """`TorchTransformer(config)`, or TransformerConfig's arguments as for models.Transformer
         (`TorchTransformer(src_vocab, tgt_vocab, d_model=..., ...)`)."""
         super().__init__()
-        self.config = cfg = TransformerConfig.of(config, *args, **kwargs)
+        self.config = cfg = TransformerConfig.of(*args, **kwargs)
         if cfg.pos not in SCHEMES:
             raise ValueError(f"TorchTransformer: pos must be one of {SCHEMES}, got {cfg.pos!r}")
         self.src_embed = nn.Embedding(cfg.src_vocab, cfg.d_model, padding_idx=cfg.pad_id)
