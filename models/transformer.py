@@ -214,6 +214,12 @@ def causal_mask(length: int) -> np.ndarray:
     return np.triu(np.ones((length, length), dtype=bool), k=1)
 
 
+def _config_field(name: str, doc: str) -> property:
+    """A read-only attribute that is the config's field `name`: model.pad_id is
+    model.config.pad_id."""
+    return property(lambda model: getattr(model.config, name), doc=f"config.{name}: {doc}.")
+
+
 class Transformer(nn.Module):
     """Encoder-decoder transformer for sequence-to-sequence tasks (e.g. translation), built
     from a TransformerConfig (models/config.py: every setting, its default and its range).
@@ -265,41 +271,14 @@ class Transformer(nn.Module):
             self.out_proj = nn.Linear(cfg.d_model, cfg.tgt_vocab)
         self._init_embeddings()
 
-    # The config's fields the methods below (and decoding, interop, the examples) read.
-    @property
-    def d_model(self) -> int:
-        """config.d_model: E, the embedding and residual width."""
-        return self.config.d_model
-
-    @property
-    def pad_id(self) -> int:
-        """config.pad_id: the padding token, masked as a key everywhere."""
-        return self.config.pad_id
-
-    @property
-    def max_len(self) -> int:
-        """config.max_len: the longest source or target accepted."""
-        return self.config.max_len
-
-    @property
-    def norm_first(self) -> bool:
-        """config.norm_first: pre-norm layers and a final LayerNorm per stack."""
-        return self.config.norm_first
-
-    @property
-    def tie_embeddings(self) -> bool:
-        """config.tie_embeddings: the output projection is the target embedding matrix."""
-        return self.config.tie_embeddings
-
-    @property
-    def pos_scheme(self) -> str:
-        """config.pos: the position scheme's name (`self.pos` is its module, if absolute)."""
-        return self.config.pos
-
-    @property
-    def src_bos(self) -> int | None:
-        """config.src_bos: the start token put before every source in the encoder, or None."""
-        return self.config.src_bos
+    # The config's fields that the methods below, decoding, interop and the examples read.
+    d_model = _config_field("d_model", "E, the embedding and residual width")
+    pad_id = _config_field("pad_id", "the padding token, masked as a key everywhere")
+    max_len = _config_field("max_len", "the longest source or target accepted")
+    norm_first = _config_field("norm_first", "pre-norm layers and a final LayerNorm per stack")
+    tie_embeddings = _config_field("tie_embeddings", "the output projection is tgt_embed's")
+    pos_scheme = _config_field("pos", "the position scheme's name (self.pos: its module)")
+    src_bos = _config_field("src_bos", "the start token before every source, or None")
 
     def _init_embeddings(self) -> None:
         """Embeddings ~ N(0, 1/E) (fairseq's choice), so that after the sqrt(E) scaling tokens and
