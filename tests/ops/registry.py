@@ -22,6 +22,7 @@ from tinygrad_attn.ops import (
     activations,
     arithmetic,
     attention,
+    attention_fast,
     matmul,
     movement,
     norm,
@@ -35,6 +36,7 @@ from tinygrad_attn.ops import nn as nn_ops
 
 from . import (
     test_attention,
+    test_attention_plain,
     test_elementwise,
     test_matmul,
     test_movement,
@@ -152,8 +154,22 @@ REGISTRY: list[OpCase] = [
         matmul.MatMul, _rows(test_matmul)["matmul_operator"], _case(_t(2, 3, 3), _t(3, 3, seed=1))
     ),
     OpCase(matmul.Linear, N["linear"], _case(_t(2, 3, 4), _t(5, 4, seed=1), _t(5, seed=2))),
+    OpCase(  # the plain op: a bias broadcast over the batch, a bool mask, causal, dropout
+        attention.Attention,
+        _rows(test_attention_plain)["plain_attention"],
+        _case(
+            _t(2, 3, 4),
+            _t(2, 4, 4, seed=1),
+            _t(2, 4, 3, seed=2),
+            _t(3, 4, seed=3),
+            mask=np.indices((3, 4))[0] - np.indices((3, 4))[1] != 2,  # query 2 may not see key 0
+            is_causal=True,
+            keep=np.random.default_rng(7).random((2, 3, 4)) > 0.25,
+            dropout_p=0.25,
+        ),
+    ),
     OpCase(
-        attention.ScaledDotProductAttention,
+        attention_fast.ScaledDotProductAttention,
         A["attention_heads"],
         _case(  # blocks of 2 query rows (backward recomputes the weights) and dropout
             _t(2, 3, 4),
@@ -167,7 +183,7 @@ REGISTRY: list[OpCase] = [
         ),
     ),
     OpCase(
-        attention.AttentionWeights,
+        attention_fast.AttentionWeights,
         A["attention_weights"],
         _case(_t(2, 3, 4), _t(2, 4, 4, seed=1), _t(2, 1, 3, 4, seed=3), **ATTENTION),
     ),
