@@ -86,7 +86,7 @@ def test_every_public_function_class_and_method_has_a_docstring() -> None:
 # The attention ops (ops/attention.py, ops/attention_fast.py), whose docstrings keep Shapes and
 # the backward on the class for now (issue 29): empty this set when they follow the convention
 # (the test below fails on a name here that no longer needs the exemption).
-PENDING_OPS = {"Attention", "ScaledDotProductAttention", "AttentionWeights"}
+PENDING_OPS = {"ScaledDotProductAttention", "AttentionWeights"}
 
 
 def _op_methods() -> Iterator[tuple[str, str, str | None]]:
