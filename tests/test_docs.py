@@ -122,7 +122,7 @@ def test_every_op_documents_its_forward_shapes_and_its_backward_math() -> None:
     assert pending == PENDING_OPS, f"documented now, drop from PENDING_OPS: {PENDING_OPS - pending}"
 
 
-# ----- README and docs/adding_an_op.md: "Adding an op" runs as printed ----------------------------------------------
+# ----- README and docs/adding_an_op.md: "Adding an op" runs as printed ----------------------------
 FENCE = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
