@@ -15,11 +15,10 @@ import numpy as np
 from tinygrad_attn import _checks
 from tinygrad_attn._causal_mask import causal_offset_of
 from tinygrad_attn.ops import attention_fast as attn_ops
-from tinygrad_attn.ops import elementwise as ew
 from tinygrad_attn.ops import matmul as mm
 from tinygrad_attn.ops import movement as mv
 from tinygrad_attn.ops import nn as nn_ops
-from tinygrad_attn.ops import norm
+from tinygrad_attn.ops import norm, selection
 from tinygrad_attn.ops import position as pos_ops
 from tinygrad_attn.random import get_rng
 from tinygrad_attn.tensor import Tensor
@@ -470,4 +469,4 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
     tb = b if isinstance(b, Tensor) else like._operand(b)
     values = _checks.broadcast_shape(ta.shape, tb.shape, "where")
     _checks.broadcast_shape(mask.shape, values, "where")
-    return ew.Where.apply(ta, tb, cond=mask)
+    return selection.Where.apply(ta, tb, cond=mask)

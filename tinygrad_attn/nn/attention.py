@@ -282,6 +282,7 @@ class MultiheadAttention(Module):
         return bias, mask
 
     def extra_repr(self) -> str:
+        """`embed_dim=8, num_heads=2, dropout=0.0, bias=True` in repr, above the projections."""
         return (
             f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
             f"bias={self.q_proj.bias is not None}"

@@ -41,11 +41,6 @@ if TYPE_CHECKING:
 class Attention(Function):
     """softmax(s q kᵀ + bias + mask) v with dropout on the weights (the module docstring's math).
 
-    Shapes: q (..., L, D), k (..., S, D), v (..., S, Dv) -> (..., L, Dv), batch dims broadcast;
-    bias (a tensor or None), mask and keep broadcast to the (..., L, S) scores.
-    backward: dV = P̃ᵀ g; dP = g Vᵀ ⊙ keep/(1−p); dA = P ⊙ (dP − rowsum(dP ⊙ P));
-    dQ = s dA K; dK = s dAᵀ Q; dbias = dA (unbroadcast).
-
     Args (keyword-only):
         mask: None; bool, True = may attend (F.scaled_dot_product_attention's convention); or
             float, added to the scores. A constant: no gradient (a learned one is the bias).
@@ -66,7 +61,11 @@ class Attention(Function):
         keep: np.ndarray | None = None,
         dropout_p: float = 0.0,
     ) -> np.ndarray:
-        """A, P and O = P̃ V of the module docstring; keeps q, k, v, P and the bias."""
+        """A, P and O = P̃ V of the module docstring; keeps q, k, v, P and the bias.
+
+        Shapes: q (..., L, D), k (..., S, D), v (..., S, Dv) -> (..., L, Dv), batch dims
+        broadcast; bias (a tensor or None), mask and keep broadcast to the (..., L, S) scores.
+        """
         ctx.scale = 1.0 / math.sqrt(q.shape[-1])
         ctx.mask = _additive(mask, is_causal, q.shape[-2], k.shape[-2], q.dtype)
         keep_scale = 1.0 / (1.0 - dropout_p) if dropout_p < 1 else 0.0  # p = 1 drops all
@@ -81,7 +80,8 @@ class Attention(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
-        """dQ, dK, dV and dbias, a line each (the module docstring's backward)."""
+        """backward: dV = P̃ᵀ g; dP = g Vᵀ ⊙ keep/(1−p); dA = P ⊙ (dP − rowsum(dP ⊙ P));
+        dQ = s dA K; dK = s dAᵀ Q; dbias = dA (unbroadcast): a line each below."""
         q, k, v, p, bias = ctx.saved_tensors
         d_v = np.swapaxes(p * ctx.drop, -1, -2) @ grad_out  # dV = P̃ᵀ g
         d_p = (grad_out @ np.swapaxes(v, -1, -2)) * ctx.drop  # dP = g Vᵀ ⊙ keep / (1 − p)
