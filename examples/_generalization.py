@@ -16,6 +16,7 @@ The interface the recipe sees:
         .transform(pairs, epoch)           an epoch's pairs, masked and unpunctuated
         .positions(step, src_len, tgt_len) the model's position keywords for one update
         .extra_loss(model, step)           ExtraLoss(name, weight, term) or None
+        .summary()                         what the run's first line adds about the extras
 Every draw is a function of (seed, epoch) or (seed, step) in a stream of its own, so the batch
 order does not depend on these settings and a resumed run draws the same.
 docs/experiments.md has what each extra is for and what it measured.
