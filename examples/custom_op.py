@@ -26,21 +26,20 @@ from tinygrad_attn import Function, Tensor, gradcheck, nn, optim
 
 
 class Swish(Function):
-    """Swish / SiLU with a slope: y = x * sigmoid(beta * x) (Ramachandran et al. 2017).
-
-    Shapes: x (...), beta broadcastable to x (e.g. () or (features,)) -> broadcast shape.
-    backward: with s = sigmoid(beta x): dx = g * (s + beta x s (1 - s)),
-              dbeta = g * x^2 s (1 - s)  (the engine sums dbeta back to beta's shape).
-    """
+    """Swish / SiLU with a slope, x * sigmoid(beta * x) (Ramachandran et al. 2017)."""
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        """y = x * s, s = sigmoid(beta x) without overflow; saves x, beta and s.
+        Shapes: x (...), beta broadcastable to x (e.g. () or (features,)) -> the broadcast shape."""
         s = np.exp(-np.logaddexp(0.0, -beta * x))  # sigmoid without overflow for large |beta x|
         ctx.save_for_backward(x, beta, s)
         return x * s
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """backward: with s = sigmoid(beta x): dx = g * (s + beta x s (1 - s)),
+        dbeta = g * x^2 s (1 - s) (the engine sums dbeta back to beta's shape)."""
         x, beta, s = ctx.saved_tensors
         ds = s * (1.0 - s)  # sigmoid'(beta x)
         grad_x = grad_out * (s + beta * x * ds) if ctx.needs_input_grad[0] else None

@@ -127,7 +127,7 @@ class _FullPrefix:
         return self.model.decode(prefix, self.memory, self.src).data[:, -1, :]  # (N, V)
 
     def reorder(self, rows: np.ndarray) -> None:
-        pass
+        """Nothing to do: no state is kept between calls (DecoderCache moves its cache rows)."""
 
 
 def _stepper(

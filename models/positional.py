@@ -136,6 +136,7 @@ class ALiBi(nn.Module):
         return (-self.slopes[:, None, None] * distance).astype(np.float32)  # (H, L, S)
 
     def extra_repr(self) -> str:
+        """`ALiBi(num_heads=2, bidirectional=True)` in repr."""
         return f"num_heads={self.num_heads}, bidirectional={self.bidirectional}"
 
 
@@ -198,6 +199,8 @@ class T5RelativeBias(nn.Module):
         return self.relative_attention_bias(buckets).permute(2, 0, 1)  # (H, L, S)
 
     def extra_repr(self) -> str:
+        """`num_heads=2, bidirectional=True, num_buckets=32, max_distance=128` in repr, above its
+        table (the Embedding `relative_attention_bias`)."""
         return (
             f"num_heads={self.num_heads}, bidirectional={self.bidirectional}, "
             f"num_buckets={self.num_buckets}, max_distance={self.max_distance}"

@@ -18,6 +18,7 @@ import pytest
 
 import models
 import tinygrad_attn
+from tests.ops.test_registry import _package_functions
 from tinygrad_attn.testing import load_profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,6 +81,45 @@ def test_every_public_function_class_and_method_has_a_docstring() -> None:
     assert not missing, f"{len(missing)} public callables without a docstring:\n" + "\n".join(
         missing
     )
+
+
+# The attention ops (ops/attention.py, ops/attention_fast.py), whose docstrings keep Shapes and
+# the backward on the class for now (issue 29): empty this set when they follow the convention
+# (the test below fails on a name here that no longer needs the exemption).
+PENDING_OPS = {"ScaledDotProductAttention", "AttentionWeights"}
+
+
+def _op_methods() -> Iterator[tuple[str, str, str | None]]:
+    """(class, method, its own docstring) for forward, backward and backward_graph of every op
+    in the package, found where each is defined (reduce._Extreme holds Max's backward)."""
+    classes = {
+        klass
+        for op in _package_functions()
+        for klass in op.__mro__[: op.__mro__.index(tinygrad_attn.Function)]
+    }
+    for klass in sorted(classes, key=lambda k: (k.__module__, k.__name__)):
+        for method in ("forward", "backward", "backward_graph"):
+            if method in vars(klass):
+                yield klass.__name__, method, inspect.unwrap(getattr(klass, method)).__doc__
+
+
+def test_every_op_documents_its_forward_shapes_and_its_backward_math() -> None:
+    """An op's forward says what it computes with a `Shapes:` line, its backward gives the
+    math starting `backward`, each on the method itself: the base class's docstring, which
+    `inspect.getdoc` would hand down, says nothing about the op."""
+    missing, pending = [], set()
+    for op, method, doc in _op_methods():
+        wrong = (
+            not doc
+            or (method == "forward" and "Shapes:" not in doc)
+            or (method == "backward" and not doc.startswith("backward"))
+        )
+        if wrong and op in PENDING_OPS:
+            pending.add(op)
+        elif wrong:
+            missing.append(f"{op}.{method}: {doc!r}")
+    assert not missing, "\n".join(missing)
+    assert pending == PENDING_OPS, f"documented now, drop from PENDING_OPS: {PENDING_OPS - pending}"
 
 
 # ----- README: "Adding an op" runs as printed ----------------------------------------------

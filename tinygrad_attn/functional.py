@@ -14,12 +14,11 @@ import numpy as np
 
 from tinygrad_attn import _checks
 from tinygrad_attn._causal_mask import causal_offset_of
-from tinygrad_attn.ops import attention as attn_ops
-from tinygrad_attn.ops import elementwise as ew
+from tinygrad_attn.ops import attention_fast as attn_ops
 from tinygrad_attn.ops import matmul as mm
 from tinygrad_attn.ops import movement as mv
 from tinygrad_attn.ops import nn as nn_ops
-from tinygrad_attn.ops import norm
+from tinygrad_attn.ops import norm, selection
 from tinygrad_attn.ops import position as pos_ops
 from tinygrad_attn.random import get_rng
 from tinygrad_attn.tensor import Tensor
@@ -204,7 +203,7 @@ def scaled_dot_product_attention(
     is_causal: bool = False,
     dropout_p: float = 0.0,
 ) -> Tensor:
-    """softmax(q kᵀ / sqrt(E) + mask) v, one node with a fused backward (ops/attention.py).
+    """softmax(q kᵀ / sqrt(E) + mask) v, one node with a fused backward (ops/attention_fast.py).
 
     Shapes: q (..., L, E), k (..., S, E), v (..., S, Ev) -> (..., L, Ev); batch dims broadcast.
     A boolean attn_mask (broadcast to (..., L, S)) is True where attention is ALLOWED (PyTorch's
@@ -353,7 +352,7 @@ def check_positions(positions: Any, length: int, op: str) -> np.ndarray:
     return array.astype(np.int64, copy=False)
 
 
-# When to run the attention op in blocks of query rows (see ops/attention.py), measured with
+# When to run the attention op in blocks of query rows (ops/attention_fast.py), measured with
 # benchmarks/bench_attention.py --blocks on 2 cores: causal self-attention runs faster in blocks
 # of 16-32 rows from L = 128 on (a block skips the keys it may not see: about half the work; at
 # B=2, H=8, L=256 blocks took 0.6x the time of one block, at B=64, L=64 one block was 10%
@@ -470,4 +469,4 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
     tb = b if isinstance(b, Tensor) else like._operand(b)
     values = _checks.broadcast_shape(ta.shape, tb.shape, "where")
     _checks.broadcast_shape(mask.shape, values, "where")
-    return ew.Where.apply(ta, tb, cond=mask)
+    return selection.Where.apply(ta, tb, cond=mask)

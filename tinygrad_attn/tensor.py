@@ -14,7 +14,7 @@ import numpy as np
 
 from tinygrad_attn import _checks, autograd
 from tinygrad_attn.autograd import higher
-from tinygrad_attn.ops import elementwise as ew
+from tinygrad_attn.ops import activations, arithmetic, selection, unary
 from tinygrad_attn.ops import matmul as mm
 from tinygrad_attn.ops import movement as mv
 from tinygrad_attn.ops import reduce as rd
@@ -71,8 +71,8 @@ class Tensor:
 
     @data.setter
     def data(self, value: Any) -> None:
-        # Assigning (including `t.data -= x`, which assigns the same array back) is an
-        # in-place change: bump the version so a backward that saved the old values raises.
+        """Assigning (including `t.data -= x`, which assigns the same array back) is an in-place
+        change: it bumps the version, so a backward that saved the old values raises."""
         self._data = value.data if isinstance(value, Tensor) else np.asarray(value)
         self._version.value += 1
 
@@ -203,7 +203,7 @@ class Tensor:
         int or bool type ends the graph, as results without a floating dtype never require grad.
         """
         dtype = np.dtype(dtype)
-        return self if dtype == self.dtype else ew.Cast.apply(self, dtype=dtype)
+        return self if dtype == self.dtype else unary.Cast.apply(self, dtype=dtype)
 
     def float(self) -> Tensor:
         """`astype(np.float32)`."""
@@ -227,37 +227,37 @@ class Tensor:
         return Tensor(other)
 
     def __add__(self, o: Any) -> Tensor:
-        return ew.Add.apply(self, self._operand(o))
+        return arithmetic.Add.apply(self, self._operand(o))
 
     def __radd__(self, o: Any) -> Tensor:
-        return ew.Add.apply(self._operand(o), self)
+        return arithmetic.Add.apply(self._operand(o), self)
 
     def __sub__(self, o: Any) -> Tensor:
-        return ew.Sub.apply(self, self._operand(o))
+        return arithmetic.Sub.apply(self, self._operand(o))
 
     def __rsub__(self, o: Any) -> Tensor:
-        return ew.Sub.apply(self._operand(o), self)
+        return arithmetic.Sub.apply(self._operand(o), self)
 
     def __mul__(self, o: Any) -> Tensor:
-        return ew.Mul.apply(self, self._operand(o))
+        return arithmetic.Mul.apply(self, self._operand(o))
 
     def __rmul__(self, o: Any) -> Tensor:
-        return ew.Mul.apply(self._operand(o), self)
+        return arithmetic.Mul.apply(self._operand(o), self)
 
     def __truediv__(self, o: Any) -> Tensor:
-        return ew.Div.apply(self, self._operand(o))
+        return arithmetic.Div.apply(self, self._operand(o))
 
     def __rtruediv__(self, o: Any) -> Tensor:
-        return ew.Div.apply(self._operand(o), self)
+        return arithmetic.Div.apply(self._operand(o), self)
 
     def __pow__(self, o: Any) -> Tensor:
-        return ew.Pow.apply(self, self._operand(o))
+        return arithmetic.Pow.apply(self, self._operand(o))
 
     def __rpow__(self, o: Any) -> Tensor:
-        return ew.Pow.apply(self._operand(o), self)
+        return arithmetic.Pow.apply(self._operand(o), self)
 
     def __neg__(self) -> Tensor:
-        return ew.Neg.apply(self)
+        return arithmetic.Neg.apply(self)
 
     def __matmul__(self, o: Any) -> Tensor:
         return matmul(self, self._operand(o))
@@ -299,27 +299,27 @@ class Tensor:
 
     def exp(self) -> Tensor:
         """e ** x, elementwise (int and bool input as float32).  backward: dx = g * exp(x)."""
-        return ew.Exp.apply(self._promoted())
+        return unary.Exp.apply(self._promoted())
 
     def log(self) -> Tensor:
         """Natural log, elementwise (int and bool as float32).  backward: dx = g / x."""
-        return ew.Log.apply(self._promoted())
+        return unary.Log.apply(self._promoted())
 
     def sqrt(self) -> Tensor:
         """Square root, elementwise (int and bool as float32).  backward: dx = g / (2 sqrt(x))."""
-        return ew.Sqrt.apply(self._promoted())
+        return unary.Sqrt.apply(self._promoted())
 
     def tanh(self) -> Tensor:
         """tanh(x), elementwise (int and bool as float32).  backward: dx = g * (1 - tanh(x)**2)."""
-        return ew.Tanh.apply(self._promoted())
+        return activations.Tanh.apply(self._promoted())
 
     def sigmoid(self) -> Tensor:
         """1 / (1 + exp(-x)), elementwise (int and bool as float32).  backward: dx = g s (1 - s)."""
-        return ew.Sigmoid.apply(self._promoted())
+        return activations.Sigmoid.apply(self._promoted())
 
     def relu(self) -> Tensor:
         """max(x, 0), elementwise.  backward: dx = g where x > 0, else 0 (0 at x == 0)."""
-        return ew.Relu.apply(self)
+        return activations.Relu.apply(self)
 
     def gelu(self, approximate: str = "none") -> Tensor:
         """GELU, x * Phi(x) with Phi the standard normal CDF (`approximate="tanh"`: the tanh
@@ -328,11 +328,11 @@ class Tensor:
         if approximate not in ("none", "tanh"):
             raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
         _checks.floating(self, "gelu")
-        return ew.Gelu.apply(self, approximate=approximate)
+        return activations.Gelu.apply(self, approximate=approximate)
 
     def abs(self) -> Tensor:
         """|x|, elementwise.  backward: dx = g * sign(x) (0 at x == 0, as PyTorch)."""
-        return ew.Abs.apply(self)
+        return unary.Abs.apply(self)
 
     def clip(self, min: builtins.float | None = None, max: builtins.float | None = None) -> Tensor:
         """Values limited to [min, max] (either bound may be None, not both); `clamp` too.
@@ -342,7 +342,7 @@ class Tensor:
         """
         if min is None and max is None:
             raise ValueError("clip: give at least one of min and max")
-        return ew.Clip.apply(self, min=min, max=max)
+        return selection.Clip.apply(self, min=min, max=max)
 
     clamp = clip
 
@@ -355,7 +355,7 @@ class Tensor:
             raise ValueError(
                 f"masked_fill: mask of shape {mask_arr.shape} does not broadcast to {self.shape}"
             )
-        return ew.MaskedFill.apply(self, mask=mask_arr, value=value)
+        return selection.MaskedFill.apply(self, mask=mask_arr, value=value)
 
     # ----- reductions --------------------------------------------------------------------
     def sum(self, dim: Any = None, keepdim: bool = False) -> Tensor:

@@ -141,6 +141,19 @@ def test_the_stub_saves_what_the_library_saves() -> None:
     assert mine.dim == theirs.dim
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_the_answer_on_the_library_backward_stays_out_of_the_stub(name: str) -> None:
+    """The library backward's docstring is its math: the stub copies the forward (docstring
+    and all) and the backward's signature only, and the library body the tests paste is code."""
+    exercise = BY_NAME[name]
+    answer = exercise.op.backward.__doc__
+    assert answer and answer.startswith("backward"), f"{exercise.class_name}.backward: no math"
+    stub = stubs.render(exercise)
+    assert answer not in stub and answer.splitlines()[0] not in stub
+    assert answer.splitlines()[0] not in stubs.library_body(exercise)
+    assert exercise.op.forward.__doc__ in stub  # the forward's docstring comes along
+
+
 def test_docs_list_every_exercise_and_mistake() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "learn.md").read_text(encoding="utf-8")
     for name in NAMES:

@@ -13,7 +13,7 @@ from tinygrad_attn import Tensor
 from tinygrad_attn.learn.attention_op import CausalAttention, standin_for
 from tinygrad_attn.learn.cases import FIXED, causal
 from tinygrad_attn.learn.standins import cross_entropy_standin, linear_standin, softmax_attention
-from tinygrad_attn.ops.attention import ScaledDotProductAttention
+from tinygrad_attn.ops.attention_fast import ScaledDotProductAttention
 from tinygrad_attn.ops.matmul import Linear, MatMul
 from tinygrad_attn.ops.nn import CrossEntropy
 from tinygrad_attn.ops.softmax import LogSoftmax, Softmax

@@ -89,7 +89,7 @@ def attention_case(draw: Any, mask: str = "none") -> Case:
 
 @st.composite
 def fused_attention_case(draw: Any, layout: str = "plain", weights: bool = False) -> Case:
-    """Inputs of the fused attention ops (ops/attention.py) with every extra they take.
+    """Inputs of the fused attention ops (ops/attention_fast.py) with every extra they take.
 
     layout: "plain" (q (B, L, D), k (B, S, D), v (B, S, Dv)), "heads" (q (B, L, H*D), k and v
     (B, S, H*D)) or "packed" (one (B, T, 3*H*D) tensor). `weights`: AttentionWeights' inputs

@@ -18,12 +18,25 @@ from hypothesis.strategies import SearchStrategy
 from tinygrad_attn import Function, Tensor, gradcheck
 from tinygrad_attn.autograd import SavedValue
 from tinygrad_attn.learn.attention_op import CausalAttention
-from tinygrad_attn.ops import attention, matmul, movement, norm, position, reduce, softmax
-from tinygrad_attn.ops import elementwise as ew
+from tinygrad_attn.ops import (
+    activations,
+    arithmetic,
+    attention,
+    attention_fast,
+    matmul,
+    movement,
+    norm,
+    position,
+    reduce,
+    selection,
+    softmax,
+    unary,
+)
 from tinygrad_attn.ops import nn as nn_ops
 
 from . import (
     test_attention,
+    test_attention_plain,
     test_elementwise,
     test_matmul,
     test_movement,
@@ -98,25 +111,27 @@ PADDING = np.where(np.array([[False] * 4, [False, False, False, True]]), -np.inf
 ATTENTION = dict(num_heads=2, packed=False, mask=PADDING[:, None, None, :], causal_offset=1)
 
 REGISTRY: list[OpCase] = [
-    OpCase(ew.Add, E["add"], _case(_t(3, 4), _t(4, seed=1))),
-    OpCase(ew.Sub, E["sub"], _case(_t(3, 4), _t(3, 1, seed=1))),
-    OpCase(ew.Mul, E["mul"], _case(_t(3, 4), _t(3, 1, seed=1))),
-    OpCase(ew.Div, E["div"], _case(_t(3, 4), _t(4, seed=1, kind="nonzero"))),
-    OpCase(ew.Pow, E["pow_tensor_exponent"], _case(_t(3, 3, kind="positive"), _t(3, 3, seed=1))),
-    OpCase(ew.Neg, E["neg"], _case(_t(2, 3))),
-    OpCase(ew.Exp, E["exp"], _case(_t(2, 3))),
-    OpCase(ew.Log, E["log"], _case(_t(2, 3, kind="positive"))),
-    OpCase(ew.Sqrt, E["sqrt"], _case(_t(2, 3, kind="positive"))),
-    OpCase(ew.Tanh, E["tanh"], _case(_t(2, 3))),
-    OpCase(ew.Sigmoid, E["sigmoid"], _case(_t(2, 3))),
-    OpCase(ew.Relu, E["relu"], _case(_t(3, 4, kind="nonzero"))),
-    OpCase(ew.Gelu, E["gelu"], _case(_t(2, 3))),
-    OpCase(ew.Abs, E["abs"], _case(_t(3, 4, kind="nonzero"))),
-    OpCase(ew.Clip, E["clip"], _case(_t(3, 4, kind="distinct"), min=-1.1, max=1.1)),
-    OpCase(ew.Where, E["where"], _case(_t(3, 4), _t(4, seed=1), cond=MASK)),
-    OpCase(ew.MaskedFill, E["masked_fill"], _case(_t(3, 4), mask=MASK, value=0.0)),
-    OpCase(ew.Cast, E["cast"], _case(_t(2, 3))),
-    OpCase(ew.NormalCdf, E["normal_cdf"], _case(_t(2, 3))),
+    OpCase(arithmetic.Add, E["add"], _case(_t(3, 4), _t(4, seed=1))),
+    OpCase(arithmetic.Sub, E["sub"], _case(_t(3, 4), _t(3, 1, seed=1))),
+    OpCase(arithmetic.Mul, E["mul"], _case(_t(3, 4), _t(3, 1, seed=1))),
+    OpCase(arithmetic.Div, E["div"], _case(_t(3, 4), _t(4, seed=1, kind="nonzero"))),
+    OpCase(
+        arithmetic.Pow, E["pow_tensor_exponent"], _case(_t(3, 3, kind="positive"), _t(3, 3, seed=1))
+    ),
+    OpCase(arithmetic.Neg, E["neg"], _case(_t(2, 3))),
+    OpCase(unary.Exp, E["exp"], _case(_t(2, 3))),
+    OpCase(unary.Log, E["log"], _case(_t(2, 3, kind="positive"))),
+    OpCase(unary.Sqrt, E["sqrt"], _case(_t(2, 3, kind="positive"))),
+    OpCase(unary.Abs, E["abs"], _case(_t(3, 4, kind="nonzero"))),
+    OpCase(unary.Cast, E["cast"], _case(_t(2, 3))),
+    OpCase(activations.Tanh, E["tanh"], _case(_t(2, 3))),
+    OpCase(activations.Sigmoid, E["sigmoid"], _case(_t(2, 3))),
+    OpCase(activations.Relu, E["relu"], _case(_t(3, 4, kind="nonzero"))),
+    OpCase(activations.Gelu, E["gelu"], _case(_t(2, 3))),
+    OpCase(activations.NormalCdf, E["normal_cdf"], _case(_t(2, 3))),
+    OpCase(selection.Clip, E["clip"], _case(_t(3, 4, kind="distinct"), min=-1.1, max=1.1)),
+    OpCase(selection.Where, E["where"], _case(_t(3, 4), _t(4, seed=1), cond=MASK)),
+    OpCase(selection.MaskedFill, E["masked_fill"], _case(_t(3, 4), mask=MASK, value=0.0)),
     OpCase(SavedValue, E["saved_value"], _case(_t(2, 3))),
     OpCase(reduce.Sum, R["sum"], _case(_t(3, 4), dim=1, keepdim=False)),
     OpCase(reduce.Max, R["max"], _case(_t(3, 4, kind="distinct"), dim=-1, keepdim=False)),
@@ -139,8 +154,22 @@ REGISTRY: list[OpCase] = [
         matmul.MatMul, _rows(test_matmul)["matmul_operator"], _case(_t(2, 3, 3), _t(3, 3, seed=1))
     ),
     OpCase(matmul.Linear, N["linear"], _case(_t(2, 3, 4), _t(5, 4, seed=1), _t(5, seed=2))),
+    OpCase(  # the plain op: a bias broadcast over the batch, a bool mask, causal, dropout
+        attention.Attention,
+        _rows(test_attention_plain)["plain_attention"],
+        _case(
+            _t(2, 3, 4),
+            _t(2, 4, 4, seed=1),
+            _t(2, 4, 3, seed=2),
+            _t(3, 4, seed=3),
+            mask=np.indices((3, 4))[0] - np.indices((3, 4))[1] != 2,  # query 2 may not see key 0
+            is_causal=True,
+            keep=np.random.default_rng(7).random((2, 3, 4)) > 0.25,
+            dropout_p=0.25,
+        ),
+    ),
     OpCase(
-        attention.ScaledDotProductAttention,
+        attention_fast.ScaledDotProductAttention,
         A["attention_heads"],
         _case(  # blocks of 2 query rows (backward recomputes the weights) and dropout
             _t(2, 3, 4),
@@ -154,7 +183,7 @@ REGISTRY: list[OpCase] = [
         ),
     ),
     OpCase(
-        attention.AttentionWeights,
+        attention_fast.AttentionWeights,
         A["attention_weights"],
         _case(_t(2, 3, 4), _t(2, 4, 4, seed=1), _t(2, 1, 3, 4, seed=3), **ATTENTION),
     ),

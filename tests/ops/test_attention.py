@@ -1,4 +1,4 @@
-"""The fused attention ops (ops/attention.py) and F.scaled_dot_product_attention: forward vs
+"""The fused attention ops (ops/attention_fast.py) and F.scaled_dot_product_attention: forward vs
 numpy, gradients, the composed-ops oracle, blocked = unblocked, the mask conventions (bool True =
 may attend, float added, causal), and what the engine's version counters still catch."""
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import tinygrad_attn as tg
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from tinygrad_attn.learn.attention_op import CausalAttention
-from tinygrad_attn.ops import attention as attn_ops
+from tinygrad_attn.ops import attention_fast as attn_ops
 from tinygrad_attn.ops.nn import Dropout
 
 from .checks import Row, assert_close, table_tests

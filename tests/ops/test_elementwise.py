@@ -1,4 +1,5 @@
-"""Elementwise ops (tinygrad_attn/ops/elementwise.py): forward vs numpy, gradient vs gradcheck."""
+"""Elementwise ops (ops/arithmetic.py, unary.py, activations.py, selection.py): forward vs numpy,
+gradient vs gradcheck."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import tinygrad_attn as tg
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from tinygrad_attn.autograd import SavedValue
 from tinygrad_attn.ops import special
-from tinygrad_attn.ops.elementwise import Cast, NormalCdf
+from tinygrad_attn.ops.activations import NormalCdf
+from tinygrad_attn.ops.unary import Cast
 
 from . import strategies as cases
 from .checks import Row, table_tests

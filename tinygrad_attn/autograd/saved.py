@@ -35,24 +35,27 @@ class DerivedVersion:
 
     @value.setter
     def value(self, new: int) -> None:
+        """Make the sum `new` by moving the wrapper's own share (`+= 1` on a write to its data)."""
         self.own += new - self.value
 
 
 class SavedValue(Function):
     """A saved input re-wrapped as a Tensor: an identity node on the input's edge.
 
-    backward: dx = g.  Its `_versions` are those of the node that saved the value, so a second
-    pass through it raises if one of them was modified in place since the forward.
+    Its `_versions` are those of the node that saved the value, so a second pass through it
+    raises if one of them was modified in place since the forward.
     """
 
     origin = "op"
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        """out = x itself, no copy.  Shapes: x -> x."""
         return x
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        """backward: dx = g."""
         return grad_out
 
     @staticmethod

@@ -24,6 +24,7 @@ DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float
 
 
 def where(path: str) -> str:
+    """How an error names the layer at `path`: `layer 'encoder.0'`, or `the module` at the root."""
     return f"layer {path.rstrip('.')!r}" if path else "the module"
 
 

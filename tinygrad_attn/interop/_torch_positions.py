@@ -81,6 +81,7 @@ class TorchALiBi(nn.Module):
         return torch.from_numpy(self.constants(query_len, key_len, query_offset, key_offset))
 
     def extra_repr(self) -> str:
+        """`TorchALiBi(num_heads=2, bidirectional=True)` in repr, as models.ALiBi prints."""
         return f"num_heads={self.num_heads}, bidirectional={self.bidirectional}"
 
 
@@ -108,6 +109,8 @@ class TorchT5RelativeBias(nn.Module):
         return self.relative_attention_bias(buckets).permute(2, 0, 1)  # (H, L, S)
 
     def extra_repr(self) -> str:
+        """`num_heads=2, bidirectional=True, num_buckets=32, max_distance=128` in repr, above its
+        table, as models.T5RelativeBias prints."""
         return (
             f"num_heads={self.num_heads}, bidirectional={self.bidirectional}, "
             f"num_buckets={self.num_buckets}, max_distance={self.max_distance}"
@@ -135,4 +138,5 @@ class TorchRelativeBias(nn.Module):
         return (self.decoder_bias if causal else self.encoder_bias)(length, length)
 
     def extra_repr(self) -> str:
+        """`TorchRelativeBias(scheme='t5')` in repr, above its two biases."""
         return f"scheme={self.scheme!r}"

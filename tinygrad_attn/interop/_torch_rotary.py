@@ -116,6 +116,7 @@ class RotarySelfAttention(nn.Module):
         return mask
 
     def extra_repr(self) -> str:
+        """`embed_dim=8, num_heads=2, dropout=0.0, base=10000.0` in repr, above the projections."""
         return (
             f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
             f"base={self.base}"

@@ -30,17 +30,15 @@ if TYPE_CHECKING:
 
 
 class CausalAttention(Function):
-    """softmax(s q kᵀ + mask) v with s = 1/sqrt(D), one node.
-
-    Shapes: q (..., L, D), k (..., S, D), v (..., S, Dv), mask constant, broadcast to
-    (..., L, S) -> (..., L, Dv).
-    backward: dV = Pᵀ g; dA = P ⊙ (g Vᵀ − rowsum(g Vᵀ ⊙ P)); dQ = s dA K; dK = s dAᵀ Q.
-    """
+    """softmax(s q kᵀ + mask) v with s = 1/sqrt(D), one node: the attention exercise's op."""
 
     @staticmethod
     def forward(
         ctx: Function, q: np.ndarray, k: np.ndarray, v: np.ndarray, *, mask: np.ndarray
     ) -> np.ndarray:
+        """A = s q kᵀ + mask, P = softmax(A) along the keys, out = P v; saves q, k, v and P, keeps
+        s and the mask.  Shapes: q (..., L, D), k (..., S, D), v (..., S, Dv), mask a constant
+        broadcasting to (..., L, S) -> (..., L, Dv)."""
         scale = 1.0 / math.sqrt(q.shape[-1])
         scores = scale * (q @ np.swapaxes(k, -1, -2)) + mask  # A: (..., L, S)
         _, e, s = _shifted_exp(scores, -1)
@@ -51,6 +49,7 @@ class CausalAttention(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
+        """backward: dV = Pᵀ g; dA = P ⊙ (g Vᵀ − rowsum(g Vᵀ ⊙ P)); dQ = s dA K; dK = s dAᵀ Q."""
         q, k, v, p = ctx.saved_tensors
         grad_v = np.swapaxes(p, -1, -2) @ grad_out
         grad_p = grad_out @ np.swapaxes(v, -1, -2)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from tinygrad_attn.autograd import Function
 from tinygrad_attn.learn.attention_op import CausalAttention
-from tinygrad_attn.ops import elementwise, matmul, norm, reduce, softmax
+from tinygrad_attn.ops import activations, arithmetic, matmul, norm, reduce, softmax
 from tinygrad_attn.ops import nn as nn_ops
 
 
@@ -50,7 +50,7 @@ _SHAPES_NOTE = (
 )
 
 EXERCISES: list[Exercise] = [
-    Exercise("mul", elementwise.Mul, "the product rule, and un-broadcasting", ("a", "b"),
+    Exercise("mul", arithmetic.Mul, "the product rule, and un-broadcasting", ("a", "b"),
              f"""out = a * b, with numpy broadcasting.
 
     Shapes: a and b broadcast together to out's shape; grad_out has out's shape.
@@ -89,7 +89,7 @@ EXERCISES: list[Exercise] = [
               "With keepdim=False grad_out has lost the summed axes; np.expand_dims(grad_out, "
               "ctx.dim) puts them back as size 1.",
               "np.broadcast_to(g, ctx.shape) then copies it over them.")),  # fmt: skip
-    Exercise("tanh", elementwise.Tanh, "a derivative written with the saved output", ("x",),
+    Exercise("tanh", activations.Tanh, "a derivative written with the saved output", ("x",),
              """y = tanh(x), elementwise.
 
     Shapes: x (...) -> y (...); y is saved (not x).

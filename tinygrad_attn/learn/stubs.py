@@ -55,12 +55,14 @@ def forward_source(exercise: Exercise) -> str:
 
 
 def library_body(exercise: Exercise) -> str:
-    """The body of the library op's backward, dedented."""
+    """The body of the library op's backward, dedented, without its docstring (the math)."""
     lines, node = _function_source(exercise.op.backward)
-    return textwrap.dedent("\n".join(lines[node.body[0].lineno - 1 :])) + "\n"
+    code = node.body[1:] if ast.get_docstring(node) is not None else node.body
+    return textwrap.dedent("\n".join(lines[code[0].lineno - 1 :])) + "\n"
 
 
 def _backward_signature(exercise: Exercise) -> str:
+    """The `def backward(...)` line(s) alone: the stub gets neither the body nor the docstring."""
     lines, node = _function_source(exercise.op.backward)
     return "\n".join(lines[: node.body[0].lineno - 1])
 

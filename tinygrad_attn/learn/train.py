@@ -31,7 +31,7 @@ from tinygrad_attn.learn.standins import (
     linear_standin,
     softmax_attention,
 )
-from tinygrad_attn.ops.attention import ScaledDotProductAttention
+from tinygrad_attn.ops.attention_fast import ScaledDotProductAttention
 from tinygrad_attn.ops.matmul import Linear
 from tinygrad_attn.ops.nn import CrossEntropy
 

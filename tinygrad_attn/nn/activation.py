@@ -32,4 +32,5 @@ class GELU(Module):
         return F.gelu(x, approximate=self.approximate)
 
     def extra_repr(self) -> str:
+        """`GELU(approximate='tanh')` in repr; nothing for the exact one (as PyTorch)."""
         return "" if self.approximate == "none" else f"approximate={self.approximate!r}"

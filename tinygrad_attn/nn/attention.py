@@ -3,7 +3,7 @@
     head_i = softmax(q_i k_i^T / sqrt(D) + mask) v_i,   out = concat(head_1..head_H) W_o^T + b_o
 
 with q_i, k_i, v_i the i-th D-wide slice of the projected query, key and value. The attention
-itself is the fused op of ops/attention.py (through F.attention): it views each head as a
+itself is the fused op of ops/attention_fast.py (via F.attention): it views each head as a
 strided slice of the (B, T, E) projections, so all heads and all batch entries run in the same
 batched matmuls, with no copy to split or merge them and no Python loop over either.
 Self-attention (query is key is value) projects q, k and v with one product against the three
@@ -282,6 +282,7 @@ class MultiheadAttention(Module):
         return bias, mask
 
     def extra_repr(self) -> str:
+        """`embed_dim=8, num_heads=2, dropout=0.0, bias=True` in repr, above the projections."""
         return (
             f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
             f"bias={self.q_proj.bias is not None}"

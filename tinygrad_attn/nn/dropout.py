@@ -25,4 +25,5 @@ class Dropout(Module):
         return F.dropout(x, self.p, training=self.training)
 
     def extra_repr(self) -> str:
+        """`Dropout(p=0.1)` in repr."""
         return f"p={self.p}"

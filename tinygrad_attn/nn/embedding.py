@@ -53,5 +53,6 @@ class Embedding(Module):
         return F.embedding(indices, self.weight, padding_idx=self.padding_idx)
 
     def extra_repr(self) -> str:
+        """`Embedding(100, 16, padding_idx=0)` in repr, as PyTorch (padding_idx only when set)."""
         pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}"

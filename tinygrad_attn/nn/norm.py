@@ -46,6 +46,7 @@ class LayerNorm(Module):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
+        """`LayerNorm((8,), eps=1e-05, elementwise_affine=True)` in repr, as PyTorch."""
         return (
             f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
         )
@@ -127,6 +128,8 @@ class BatchNorm1d(Module):
         return y
 
     def extra_repr(self) -> str:
+        """`BatchNorm1d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)` in
+        repr, as PyTorch."""
         return (
             f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
             f"affine={self.affine}, track_running_stats={self.track_running_stats}"

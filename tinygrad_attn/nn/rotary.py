@@ -37,4 +37,5 @@ class RotaryEmbedding(Module):
         return F.rotary_embedding(x, self.head_dim, offset, width, self.base, positions)
 
     def extra_repr(self) -> str:
+        """`RotaryEmbedding(head_dim=16, base=10000.0)` in repr."""
         return f"head_dim={self.head_dim}, base={self.base}"

@@ -1,270 +1,116 @@
-"""Scaled dot-product attention as one op, its backward written out by hand.
+"""Scaled dot-product attention, the plain way: one op, its backward in a few numpy lines.
 
-For one head, with queries Q (L, D), keys K (S, D), values V (S, Dv) and s = 1/sqrt(D):
+With queries Q (L, D), keys K (S, D), values V (S, Dv), s = 1/sqrt(D), per batch entry:
 
-    A = s Q Kᵀ + bias         the scores; a mask is a bias of 0 (may attend) and -inf (blocked)
-    P = softmax(A)            row by row; a query whose keys are all blocked gets P = 0, not NaN
-    P̃ = P ⊙ keep / (1 - p)    dropout on the weights (keep holds 0 and 1; P̃ = P without dropout)
+    A = s Q Kᵀ + bias + mask     the scores; a bool mask is 0 where True (may attend) and -inf
+                                 where False, is_causal blocks every key j > query i
+    P = softmax(A)               row by row; a query whose keys are all blocked gets P = 0
+    P̃ = P ⊙ keep / (1 − p)       dropout of the weights, with the caller's draw (keep: 0 or 1)
     O = P̃ V
 
-backward, with g = dL/dO (L, Dv):
+backward, with g = dL/dO (L, Dv), last line first (docs/self_attention.md, section 5):
 
-    dV = P̃ᵀ g,   dP = (g Vᵀ) ⊙ keep / (1 - p)
-    dA = P ⊙ (dP − δ),   δ = rowsum(dP ⊙ P) = rowsum(g ⊙ O)   (an (L, Dv) product, not (L, S))
-    dQ = s dA K,   dK = s dAᵀ Q,   dbias = dA (summed over the axes the bias was broadcast along)
+    dV = P̃ᵀ g
+    dP = (g Vᵀ) ⊙ keep / (1 − p)
+    dA = P ⊙ (dP − δ),   δ = rowsum(dP ⊙ P)         softmax's backward, one row at a time
+    dQ = s dA K,   dK = s dAᵀ Q,   dbias = dA summed over the axes the bias was broadcast along
 
-docs/self_attention.md derives them; ops/attention_parts.py holds the machinery both ops share
-(layouts, masks, gradient buffers, the in-place softmax). Two layouts of the same math:
-  - plain (num_heads=0): q (..., L, D), k (..., S, D), v (..., S, Dv) -> (..., L, Dv), batch
-    dims broadcast (F.scaled_dot_product_attention);
-  - heads (num_heads=H): q (B, L, H*D), k (B, S, H*D), v (B, S, H*Dv) -> (B, L, H*Dv). Each head is
-    a strided view of the projection, and P̃ V is written straight into the merged layout, so
-    splitting and merging heads copies nothing (nn.MultiheadAttention). With `packed`, q holds
-    [q | k | v] side by side, (B, T, 3E): self-attention's single projection, whose gradient is
-    written into one (B, T, 3E) array.
-
-Long sequences (the idea of FlashAttention, Dao et al. 2022): with a `block_size`, forward runs
-blocks of query rows, so a block's (B, H, block, S) scores exist only while it is worked on, and
-keeps each row's log-sum-exp; backward runs blocks of keys against every query, recomputing the
-weights from the log-sum-exp, so dK and dV of a block are each one product over all queries and
-only dQ adds up across blocks. A causal mask lets a block skip the keys (forward) or queries
-(backward) that it cannot pair with: about half the work of the full (L, S) matrix.
+This op keeps the (..., L, S) weights P for backward: that is what makes it plain. The fast
+path, `ScaledDotProductAttention` in ops/attention_fast.py, computes the same numbers (equal
+to 1e-12 in float64: tests/ops/test_attention_plain.py) and is what
+F.scaled_dot_product_attention, F.attention and nn.MultiheadAttention run: heads as views of
+(B, T, H*D) projections, the softmax in place, δ = rowsum(g ⊙ O) (an (L, Dv) product, not an
+(L, S) one) and, for long sequences, blocks of query rows that keep only a log-sum-exp per row.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_attn.autograd import Function
-from tinygrad_attn.autograd.graph import composite_grads
-from tinygrad_attn.ops import attention_graph
-from tinygrad_attn.ops.attention_parts import (
-    Extras,
-    Grads,
-    Layout,
-    block_ranges,
-    exp_,
-    key_matrix,
-    pad_keys,
-    scores_are_small,
-    softmax_,
-    transposed,
-    with_column,
-    with_ones_row,
-)
-from tinygrad_attn.ops.rowwise import row_sum
+from tinygrad_attn.autograd import Function, unbroadcast
+from tinygrad_attn.autograd.graph import composite_grads, constant
+from tinygrad_attn.ops.softmax import _shifted_exp
 
 if TYPE_CHECKING:
     from tinygrad_attn.tensor import Tensor
 
 
-class ScaledDotProductAttention(Function):
-    """softmax(s q kᵀ + bias + mask) v, fused (see the module docstring for layouts and math).
-
-    Shapes: plain q (..., L, D), k (..., S, D), v (..., S, Dv) -> (..., L, Dv); heads
-    q (B, L, H*D), k and v (B, S, H*D) -> (B, L, H*D); bias and mask broadcast to (..., L, S)
-    (heads: (B, H, L, S)); keep (dropout) the same.
-    backward: dV = P̃ᵀ g; dA = P ⊙ (dP − rowsum(g ⊙ O)) with dP = g Vᵀ (⊙ keep/(1-p));
-    dQ = s dA K; dK = s dAᵀ Q; dbias = dA.
+class Attention(Function):
+    """softmax(s q kᵀ + bias + mask) v with dropout on the weights (the module docstring's math).
 
     Args (keyword-only):
-        num_heads: 0 for the plain layout, else H of the heads layout.
-        packed: q is the (B, T, 3E) self-attention projection; k and v are None.
-        mask: a constant additive array (0 and -inf, or any float), no gradient.
-        causal_offset: None, or query i may see key j only when j <= i + causal_offset (>= 0).
-        keep: None, or the dropout draw (bool, True = kept) with dropout_p its probability.
-        block_size: query rows per block (None: all rows in one block, weights kept for
-            backward; else only the row log-sum-exp is kept and backward recomputes).
-        weights_out: a list that receives P (before dropout, (..., L, S)); single block only.
+        mask: None; bool, True = may attend (F.scaled_dot_product_attention's convention); or
+            float, added to the scores. A constant: no gradient (a learned one is the bias).
+        is_causal: query i sees keys 0..i only (top-left aligned when L != S).
+        keep: None, or the dropout draw (bool, True = kept), dropout_p its probability.
     """
 
     @staticmethod
     def forward(
         ctx: Function,
         q: np.ndarray,
-        k: np.ndarray | None,
-        v: np.ndarray | None,
+        k: np.ndarray,
+        v: np.ndarray,
         bias: np.ndarray | None,
         *,
-        num_heads: int = 0,
-        packed: bool = False,
         mask: np.ndarray | None = None,
-        causal_offset: int | None = None,
+        is_causal: bool = False,
         keep: np.ndarray | None = None,
         dropout_p: float = 0.0,
-        block_size: int | None = None,
-        weights_out: list | None = None,
     ) -> np.ndarray:
-        layout = Layout(q, k, v, num_heads, packed)
-        qh, kh, vh = layout.heads(q, k, v)
-        scale = 1.0 / math.sqrt(qh.shape[-1])
-        qs = qh * qh.dtype.type(scale)  # scale q, not the scores: L*D work instead of L*S
-        k_t = key_matrix(kh, qh.shape[-2])  # (..., D, S)
-        extras = Extras(bias, mask, causal_offset, keep, dropout_p, kh.shape[-2])
-        extras.shift = not scores_are_small(qs, k_t, extras)
-        out, oh = layout.new_output(qh, kh, vh)
-        length = qh.shape[-2]
-        blocked = block_size is not None and block_size < length
-        if not blocked:
-            probs = extras.scores(qs, k_t, (0, length), (0, extras.key_end(length)))
-            softmax_(probs, extras.shift)
-            probs.flags.writeable = False  # shared with weights_out: an edit must not be silent
-            if weights_out is not None:
-                weights_out.append(pad_keys(probs, kh.shape[-2]))
-            np.matmul(extras.dropped(probs, 0, 0), vh[..., : probs.shape[-1], :], out=oh)
-            saved = probs  # one block: backward reads the weights themselves
-        else:
-            saved = _blocked_forward(qs, k_t, vh, oh, extras, block_size)  # row log-sum-exp
-        ctx.layout, ctx.extras, ctx.scale = layout, extras, scale
-        ctx.block_size = block_size if blocked else None
-        # The inputs' views, not the scaled q and kᵀ copies: backward remakes those (L·D work)
-        # rather than keeping two more arrays per attention alive until then.
-        ctx.save_for_backward(qh, kh, vh, out, saved, bias)
-        return out
+        """A, P and O = P̃ V of the module docstring; keeps q, k, v, P and the bias.
+
+        Shapes: q (..., L, D), k (..., S, D), v (..., S, Dv) -> (..., L, Dv), batch dims
+        broadcast; bias (a tensor or None), mask and keep broadcast to the (..., L, S) scores.
+        """
+        ctx.scale = 1.0 / math.sqrt(q.shape[-1])
+        ctx.mask = _additive(mask, is_causal, q.shape[-2], k.shape[-2], q.dtype)
+        keep_scale = 1.0 / (1.0 - dropout_p) if dropout_p < 1 else 0.0  # p = 1 drops all
+        ctx.drop = 1.0 if keep is None else keep * q.dtype.type(keep_scale)  # keep / (1 − p)
+        scores = ctx.scale * (q @ np.swapaxes(k, -1, -2)) + ctx.mask  # A (..., L, S)
+        if bias is not None:
+            scores = scores + bias
+        _, e, total = _shifted_exp(scores, -1)
+        p = e / total  # P = softmax(A); a row of -inf is 0 / 1 = 0, not 0 / 0
+        ctx.save_for_backward(q, k, v, p, bias)
+        return (p * ctx.drop) @ v  # O = P̃ V
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
-        qh, kh, vh, out, saved, bias = ctx.saved_tensors
-        extras, length = ctx.extras, qh.shape[-2]
-        gh, oh = ctx.layout.split_output(grad_out), ctx.layout.split_output(out)
-        delta = row_sum(gh * oh, gh.ndim - 1)  # (..., L, 1): rowsum(dP ⊙ P) the cheap way
-        one_block = ctx.block_size is None  # else `saved` is the row log-sum-exp
-        grads = Grads(ctx, qh, kh, vh, bias, accumulate_dq=not one_block)
-        key_end = extras.key_end(length)
-        blocks = [(0, key_end)] if one_block else block_ranges(key_end, ctx.block_size)
-        # With blocks, two subtractions ride in the products, saving a pass over each block:
-        # [s q | -lse] @ [kᵀ; 1] = A - lse, and [g | -δ] @ [vᵀ; 1] = dP - δ (not with dropout,
-        # whose mask comes between dP̃ and δ). One block has no lse to subtract, and there the
-        # copies that make [g | -δ] cost more than the pass they save (measured at T = 32).
-        fold_delta = not one_block and extras.keep is None
-        if not one_block:
-            qs = qh * qh.dtype.type(ctx.scale)
-            q_lse, k_ones = with_column(qs, -saved), with_ones_row(transposed(kh))  # D + 1
-        if fold_delta:
-            g_delta, v_ones = with_column(gh, -delta), with_ones_row(transposed(vh))
-        else:
-            v_t = transposed(vh)  # (..., Dv, S)
-        for j0, j1 in blocks:
-            r0 = extras.first_query(j0)  # queries before r0 see none of keys j0..j1
-            if one_block:
-                probs = saved
-            else:
-                probs = extras.scores(q_lse, k_ones, (r0, length), (j0, j1))  # A - lse
-                np.exp(probs, out=probs)  # P = exp(A - logsumexp(A)), recomputed
-            g = gh[..., r0:, :]
-            grads.store_values(extras.dropped(probs, r0, j0), g, j0, j1)
-            if fold_delta:
-                d_scores = g_delta[..., r0:, :] @ v_ones[..., j0:j1]  # dP - δ (..., rows, keys)
-            else:
-                d_scores = extras.undropped(g @ v_t[..., j0:j1], r0, j0)  # dP
-                d_scores -= delta[..., r0:, :]
-            d_scores *= probs  # dA = P ⊙ (dP − δ), in dP's buffer
-            grads.store_scores(d_scores, r0, j0, j1)
-        return grads.result(key_end)
+        """backward: dV = P̃ᵀ g; dP = g Vᵀ ⊙ keep/(1−p); dA = P ⊙ (dP − rowsum(dP ⊙ P));
+        dQ = s dA K; dK = s dAᵀ Q; dbias = dA (unbroadcast): a line each below."""
+        q, k, v, p, bias = ctx.saved_tensors
+        d_v = np.swapaxes(p * ctx.drop, -1, -2) @ grad_out  # dV = P̃ᵀ g
+        d_p = (grad_out @ np.swapaxes(v, -1, -2)) * ctx.drop  # dP = g Vᵀ ⊙ keep / (1 − p)
+        d_a = p * (d_p - np.sum(d_p * p, axis=-1, keepdims=True))  # dA = P ⊙ (dP − δ)
+        d_q = ctx.scale * (d_a @ k)  # dQ = s dA K
+        d_k = ctx.scale * (np.swapaxes(d_a, -1, -2) @ q)  # dK = s dAᵀ Q
+        d_bias = None if bias is None else unbroadcast(d_a, bias.shape, "Attention")
+        return d_q, d_k, d_v, d_bias  # the engine sums dQ, dK, dV back to their inputs' shapes
 
     @staticmethod
     def backward_graph(ctx: Function, grad_out: Tensor) -> tuple:
-        """The forward as Tensor ops (ops/attention_graph.py) on the saved inputs,
-        differentiated with history: exact second derivatives for every mask and layout."""
-        qh, kh, vh, _, _, bias = ctx.saved_tensors
-        q, k, v = attention_graph.input_values(ctx.layout, qh, kh, vh)
+        """The forward in Tensor ops on the saved inputs, differentiated with history
+        (composite_grads): second derivatives come from MatMul's, Add's and Softmax's rules."""
+        q, k, v, _, bias = ctx.saved_tensors
 
-        def attend(q: Tensor, k: Tensor | None, v: Tensor | None, b: Tensor | None) -> Tensor:
-            return attention_graph.attention(ctx.layout, ctx.extras, ctx.scale, q, k, v, b)
+        def attend(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None) -> Tensor:
+            scores = (q @ k.transpose(-1, -2)) * ctx.scale + constant(ctx.mask, q)
+            if bias is not None:
+                scores = scores + bias
+            return (scores.softmax(-1) * constant(ctx.drop, q)) @ v
 
         return composite_grads(ctx, grad_out, attend, (q, k, v, bias))
 
 
-def _blocked_forward(
-    qs: np.ndarray,
-    k_t: np.ndarray,
-    vh: np.ndarray,
-    oh: np.ndarray,
-    extras: Extras,
-    block_size: int,
-) -> np.ndarray:
-    """Forward over blocks of query rows, writing O into `oh`; returns each row's log-sum-exp
-    (..., L, 1). With E = exp(A - max), O = (E V) / rowsum(E): the division is on the (n, Dv)
-    rows after the product, not on the (n, S) weights, and without dropout the row sums come
-    out of the same product as a last column, E @ [V | 1]."""
-    length = qs.shape[-2]
-    if extras.keep is None:
-        ones = np.ones(vh.shape[:-1] + (1,), dtype=vh.dtype)
-        vh = np.concatenate([vh, ones], axis=-1)  # (..., S, Dv + 1) = [V | 1]
-    lse = None
-    for i0, i1 in block_ranges(length, block_size):
-        end = extras.key_end(i1)
-        weights = extras.scores(qs, k_t, (i0, i1), (0, end))
-        top = exp_(weights, extras.shift)  # E, in place
-        if extras.keep is None:
-            product = weights @ vh[..., :end, :]  # (..., n, Dv + 1)
-            unscaled, total = product[..., :-1], product[..., -1:]
-        else:
-            unscaled = extras.dropped(weights, i0, 0) @ vh[..., :end, :]
-            total = row_sum(weights, weights.ndim - 1)
-        total[total == 0] = 1  # every key blocked: 0 / 1 = 0 weights
-        np.divide(unscaled, total, out=oh[..., i0:i1, :])
-        if lse is None:
-            lse = np.empty(total.shape[:-2] + (length, 1), dtype=total.dtype)
-        lse[..., i0:i1, :] = np.log(total) + top
-    return lse
-
-
-class AttentionWeights(Function):
-    """P = softmax(s q kᵀ + bias + mask), the weights that ScaledDotProductAttention applies.
-
-    nn.MultiheadAttention returns them (need_weights=True): the attention op hands over the P it
-    computed (`probs`), so this node costs no second forward, and it carries the gradient of the
-    weights back to q, k and the bias. Without `probs` it computes P itself.
-    Shapes: as ScaledDotProductAttention's q, k, bias -> (..., L, S) or (B, H, L, S).
-    backward: dA = P ⊙ (g − rowsum(g ⊙ P)); dQ = s dA K; dK = s dAᵀ Q; dbias = dA.
-    """
-
-    @staticmethod
-    def forward(
-        ctx: Function,
-        q: np.ndarray,
-        k: np.ndarray | None,
-        bias: np.ndarray | None,
-        *,
-        num_heads: int = 0,
-        packed: bool = False,
-        mask: np.ndarray | None = None,
-        causal_offset: int | None = None,
-        probs: np.ndarray | None = None,
-    ) -> np.ndarray:
-        layout = Layout(q, k, None, num_heads, packed)
-        qh, kh, _ = layout.heads(q, k, None)
-        scale = 1.0 / math.sqrt(qh.shape[-1])
-        qs = qh * qh.dtype.type(scale)
-        extras = Extras(bias, mask, causal_offset, None, 0.0, kh.shape[-2])
-        if probs is None:
-            scores = extras.scores(qs, transposed(kh), (0, qs.shape[-2]), (0, kh.shape[-2]))
-            softmax_(scores)
-            probs = scores
-        ctx.layout, ctx.extras, ctx.scale = layout, extras, scale
-        ctx.save_for_backward(qh, kh, probs, bias)
-        return probs
-
-    @staticmethod
-    def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
-        qh, kh, probs, bias = ctx.saved_tensors
-        d_scores = grad_out * probs
-        d_scores -= probs * row_sum(d_scores, d_scores.ndim - 1)  # softmax backward
-        grads = Grads(ctx, qh, kh, None, bias, accumulate_dq=False)
-        grads.store_scores(d_scores, 0, 0, kh.shape[-2])
-        return grads.result(kh.shape[-2])
-
-    @staticmethod
-    def backward_graph(ctx: Function, grad_out: Tensor) -> tuple:
-        """The weights as Tensor ops on the saved inputs, differentiated with history."""
-        qh, kh, _, bias = ctx.saved_tensors
-        q, k, _ = attention_graph.input_values(ctx.layout, qh, kh, None)
-
-        def weights(q: Tensor, k: Tensor | None, b: Tensor | None) -> Tensor:
-            return attention_graph.weights(ctx.layout, ctx.extras, ctx.scale, q, k, b)
-
-        return composite_grads(ctx, grad_out, weights, (q, k, bias))
+def _additive(mask: Any, is_causal: bool, rows: int, cols: int, dtype: np.dtype) -> np.ndarray:
+    """The mask and the causal block as one array added to the scores (0 or -inf for bool)."""
+    total = np.zeros((), dtype) if mask is None else np.asarray(mask)
+    if total.dtype == np.bool_:
+        total = np.where(total, 0.0, -np.inf)
+    if is_causal:  # key j > query i blocked
+        total = total + np.triu(np.full((rows, cols), -np.inf), k=1)
+    return total.astype(dtype, copy=False)

@@ -1,4 +1,4 @@
-"""The pieces the two attention ops of ops/attention.py share, so that file reads as the math.
+"""The pieces the two attention ops of ops/attention_fast.py share, so it reads as the math.
 
 - `Layout`: where q, k, v and their gradients live (plain arrays, or heads as strided views
   of (B, T, H*D) projections, packed or not).

@@ -14,13 +14,13 @@ if TYPE_CHECKING:
 
 
 class MatMul(Function):
-    """a @ b.  Shapes: (..., N, K) @ (..., K, M) -> (..., N, M); a 1-D a is (1, K), a 1-D b (K, 1).
-
-    backward: da = g @ b^T, db = a^T @ g (summed over broadcast batch dims by the engine).
-    """
+    """The matrix product `a @ b` (Tensor `@`)."""
 
     @staticmethod
     def forward(ctx: Function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """out = a @ b; saves a and b. A batch of a times a matrix b runs as one GEMM.
+        Shapes: (..., N, K) @ (..., K, M) -> (..., N, M), batch dims broadcast; a 1-D a is (1, K)
+        and a 1-D b is (K, 1), that axis dropped from out."""
         ctx.save_for_backward(a, b)
         if a.ndim > 2 and b.ndim == 2:
             # Batched activations @ a matrix: one (B*N, K) @ (K, M) GEMM instead of B small ones.
@@ -29,6 +29,8 @@ class MatMul(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
+        """backward: da = g @ bᵀ, db = aᵀ @ g, 1-D operands promoted as in forward (the engine
+        sums each over its broadcast batch dims)."""
         a, b = ctx.saved_tensors
         # Promote 1-D operands to matrices, as the forward did, so one rule covers every case.
         a2 = a[None, :] if a.ndim == 1 else a
@@ -81,16 +83,14 @@ class MatMul(Function):
 
 
 class Linear(Function):
-    """x @ weight^T + bias as one node, on the flattened rows (one BLAS call each way).
-
-    Shapes: x (..., I), weight (O, I), bias (O,) or None -> (..., O).
-    backward: dx = g @ W, dW = g^T x (rows of all leading dims stacked), db = sum of g's rows.
-    """
+    """`x @ weight.T + bias` as one node (nn.Linear, F.linear)."""
 
     @staticmethod
     def forward(
         ctx: Function, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None
     ) -> np.ndarray:
+        """out = rows @ weight.T + bias on x's rows flattened to (R, I), one GEMM; saves the rows
+        and weight.  Shapes: x (..., I), weight (O, I), bias (O,) or None -> (..., O)."""
         rows = x.reshape(-1, x.shape[-1])  # (R, I): a (B, T, I) @ (I, O) product is one GEMM
         out = rows @ weight.T  # (R, O)
         if bias is not None:
@@ -101,6 +101,8 @@ class Linear(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
+        """backward: dx = g @ W, dW = gᵀ x, db = sum of g's rows, with the rows of all leading
+        dims stacked (one GEMM each)."""
         rows, weight = ctx.saved_tensors
         g = grad_out.reshape(-1, weight.shape[0])  # (R, O)
         needs = ctx.needs_input_grad

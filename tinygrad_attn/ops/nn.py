@@ -8,8 +8,8 @@ import numpy as np
 
 from tinygrad_attn.autograd import Function
 from tinygrad_attn.autograd.graph import constant, derived_output
-from tinygrad_attn.ops.elementwise import MaskedFill
 from tinygrad_attn.ops.movement import IndexAdd
+from tinygrad_attn.ops.selection import MaskedFill
 from tinygrad_attn.ops.softmax import Softmax
 
 if TYPE_CHECKING:
@@ -17,19 +17,21 @@ if TYPE_CHECKING:
 
 
 class Embedding(Function):
-    """Rows of `weight` picked by integer `indices`.  Shapes: weight (V, E), indices (...) ->
-    (..., E).  backward: dW[v] = sum of g over the positions holding v (scatter-add); the
-    `padding_idx` row gets no gradient."""
+    """Rows of `weight` picked by integer `indices` (F.embedding, nn.Embedding)."""
 
     @staticmethod
     def forward(
         ctx: Function, weight: np.ndarray, *, indices: np.ndarray, padding_idx: int | None
     ) -> np.ndarray:
+        """out = weight[indices]; keeps the indices, the number of rows and padding_idx.
+        Shapes: weight (V, E), indices (...) ints in [0, V) -> (..., E)."""
         ctx.indices, ctx.num_embeddings, ctx.padding_idx = indices, weight.shape[0], padding_idx
         return weight[indices]
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        """backward: dW[v] = sum of g over the positions holding v, a scatter-add (run as a sort and
+        one segmented sum); the `padding_idx` row gets no gradient."""
         dim = grad_out.shape[-1]
         grad_w = np.zeros((ctx.num_embeddings, dim), dtype=grad_out.dtype)
         flat, rows = ctx.indices.reshape(-1), grad_out.reshape(-1, dim)
@@ -56,15 +58,17 @@ class Embedding(Function):
 
 
 class Dropout(Function):
-    """x * mask, where `mask` holds 0 or 1/(1-p) (drawn by F.dropout).  backward: dx = g * mask."""
+    """Dropout by a given mask of 0 (dropped) and 1/(1-p) (kept) entries, which F.dropout draws."""
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, *, mask: np.ndarray) -> np.ndarray:
+        """out = x * mask; keeps the mask.  Shapes: x, mask of x's shape -> x's shape."""
         ctx.mask = mask
         return x * mask
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        """backward: dx = g * mask: the same elements dropped, the rest scaled the same."""
         return grad_out * ctx.mask
 
     @staticmethod
@@ -74,13 +78,8 @@ class Dropout(Function):
 
 
 class CrossEntropy(Function):
-    """-log softmax(logits)[target], fused, with ignore_index and label smoothing.
-
-    Shapes: logits (..., C), target (...) int -> () for "mean"/"sum", target's shape for "none".
-    With smoothing s the target distribution is (1 - s) onehot + s / C, so per row
-    backward: dlogits = (softmax(logits) - (1 - s) onehot - s / C) * g, zero on ignored rows;
-    "mean" divides by the number of non-ignored targets.
-    """
+    """Cross entropy of logits against integer targets, softmax and loss fused in one node, with
+    ignore_index and label smoothing (F.cross_entropy)."""
 
     @staticmethod
     def forward(
@@ -92,6 +91,12 @@ class CrossEntropy(Function):
         label_smoothing: float,
         reduction: str,
     ) -> np.ndarray:
+        """Per row, loss = -sum_c q_c log softmax(logits)_c with q = (1 - s) onehot(target) + s / C
+        for smoothing s (-log p[target] when s = 0), 0 on ignored rows; "mean" averages over the
+        non-ignored rows (0 if there are none). Saves the softmax.
+
+        Shapes: logits (..., C), target (...) int -> () for "mean"/"sum", target's shape for "none".
+        """
         num_classes = logits.shape[-1]
         flat = logits.reshape(-1, num_classes)
         flat_target = target.reshape(-1)
@@ -123,6 +128,8 @@ class CrossEntropy(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        """backward: dlogits = (softmax(logits) - q) * g per row, 0 on ignored rows; "mean" also
+        divides by the number of non-ignored targets."""
         (probs,) = ctx.saved_tensors
         grad = probs - ctx.smoothing / probs.shape[1]  # a new array: probs stays for retain_graph
         grad[ctx.rows, ctx.target] -= 1 - ctx.smoothing

@@ -51,12 +51,8 @@ def _normalize_backward(
 
 
 class LayerNorm(Function):
-    """Normalise over the last `num_dims` axes, then scale and shift.
-
-    Shapes: x: (..., *S) with weight, bias: S (or None) -> (..., *S).
-    backward: dx = inv_std * (d - mean(d) - x_hat * mean(d * x_hat)), d = g * w;
-    dw = sum(g * x_hat), db = sum(g) over the leading axes.
-    """
+    """Layer norm (F.layer_norm, nn.LayerNorm): each example normalised over its last
+    `num_dims` axes, then scaled and shifted."""
 
     @staticmethod
     def forward(
@@ -68,6 +64,9 @@ class LayerNorm(Function):
         num_dims: int,
         eps: float,
     ) -> np.ndarray:
+        """y = x_hat * w + b, x_hat = (x - mean) * inv_std over the last num_dims axes, inv_std =
+        1 / sqrt(var + eps) (biased variance); saves x_hat, inv_std and w.
+        Shapes: x (..., *S), weight and bias S (or None) -> (..., *S)."""
         axes = tuple(range(x.ndim - num_dims, x.ndim))
         x_hat, inv_std, _, _ = _normalize(x, axes, eps)
         ctx.save_for_backward(x_hat, inv_std, weight)
@@ -81,6 +80,9 @@ class LayerNorm(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
+        """backward: dx = inv_std * (d - mean(d) - x_hat * mean(d * x_hat)), d = g * w, the means
+        over the normalised axes; dw = g * x_hat, db = g (the engine sums both over the leading
+        axes)."""
         x_hat, inv_std, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
         grad_x = None
@@ -106,14 +108,8 @@ class LayerNorm(Function):
 
 
 class BatchNorm(Function):
-    """Normalise each feature (axis 1) over the batch and length axes, then scale and shift.
-
-    Shapes: x: (N, C) or (N, C, L); weight, bias, running_mean, running_var: (C,) -> x's shape.
-    Training uses the batch statistics and updates the running ones in place (momentum m:
-    r = (1 - m) r + m * stat, the unbiased variance for r_var); eval uses the running ones.
-    backward (training): dx = inv_std * (d - mean(d) - x_hat * mean(d * x_hat)), d = g * w;
-    (eval): dx = g * w * inv_std.  dw = sum(g * x_hat), db = sum(g) over all axes but 1.
-    """
+    """Batch norm (F.batch_norm, nn.BatchNorm1d): each feature (axis 1) normalised over the batch
+    and length axes, then scaled and shifted."""
 
     @staticmethod
     def forward(
@@ -128,6 +124,13 @@ class BatchNorm(Function):
         momentum: float,
         eps: float,
     ) -> np.ndarray:
+        """y = x_hat * w + b per feature. Training: x_hat from the batch's mean and biased variance,
+        and the running statistics updated in place (momentum m: r = (1 - m) r + m * stat, the
+        unbiased variance for running_var); eval: x_hat from the running ones. Saves x_hat, inv_std
+        and w.
+
+        Shapes: x (N, C) or (N, C, L); weight, bias, running_mean, running_var (C,) -> x's shape.
+        """
         axes = (0,) + tuple(range(2, x.ndim))
         feature_shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
         if training:
@@ -152,6 +155,9 @@ class BatchNorm(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
+        """backward (training): dx = inv_std * (d - mean(d) - x_hat * mean(d * x_hat)), d = g * w,
+        the means over all axes but 1; (eval, the statistics constants): dx = d * inv_std.
+        Both: dw = sum(g * x_hat), db = sum(g) over all axes but 1."""
         x_hat, inv_std, w = ctx.saved_tensors
         needs = ctx.needs_input_grad
         grad_x_hat = grad_out.copy() if w is None else grad_out * w  # modified in place below

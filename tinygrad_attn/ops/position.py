@@ -23,12 +23,8 @@ if TYPE_CHECKING:
 
 
 class Rotary(Function):
-    """Rotate the feature pairs (2i, 2i+1) of each D-wide head among the first `width` features.
-
-    Shapes: x (B, T, W), cos and sin (T, D/2) -> (B, T, W); features from `width` on are copied
-    (the v slot of a packed [q | k | v] projection: width = 2E rotates q and k in one node).
-    backward: the transposed rotation (by -t θ_i), g'_{2i} = g_{2i} cos + g_{2i+1} sin,
-    g'_{2i+1} = -g_{2i} sin + g_{2i+1} cos; the copied features pass g through.
+    """RoPE as one node (F.rotary_embedding): the feature pairs (2i, 2i+1) of each D-wide head
+    among the first `width` features rotated by t θ_i.
 
     Args (keyword-only):
         cos, sin: cos(t θ_i) and sin(t θ_i) for the T positions, (T, D/2) constant arrays.
@@ -39,6 +35,10 @@ class Rotary(Function):
     def forward(
         ctx: Function, x: np.ndarray, *, cos: np.ndarray, sin: np.ndarray, width: int
     ) -> np.ndarray:
+        """out = x with each pair of the first `width` features rotated by its position's angle; the
+        features from `width` on are copied (the v slot of a packed [q | k | v] projection: width =
+        2E rotates q and k in one node). Keeps cos, sin and width.
+        Shapes: x (B, T, W), cos and sin (T, D/2) -> (B, T, W)."""
         ctx.cos, ctx.sin, ctx.width = cos, sin, width
         out = np.empty_like(x)
         out[..., width:] = x[..., width:]
@@ -47,6 +47,8 @@ class Rotary(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        """backward: the transposed rotation, by -t θ_i: g'_{2i} = g_{2i} cos + g_{2i+1} sin,
+        g'_{2i+1} = -g_{2i} sin + g_{2i+1} cos; the copied features pass g through."""
         width = ctx.width
         grad_x = np.empty_like(grad_out)
         grad_x[..., width:] = grad_out[..., width:]

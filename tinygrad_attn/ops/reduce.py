@@ -24,15 +24,18 @@ def _expand_back(grad_out: np.ndarray, ndim: int, dim: tuple | None, keepdim: bo
 
 
 class Sum(Function):
-    """sum(x, dim).  backward: dx = g broadcast back over the summed axes."""
+    """`x.sum(dim, keepdim)` (Tensor.mean is this times 1/n)."""
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, *, dim: tuple | None, keepdim: bool) -> np.ndarray:
+        """out = np.sum(x, dim, keepdims=keepdim); keeps x's shape, dim and keepdim.
+        Shapes: x -> x with the dim axes removed (size 1 with keepdim)."""
         ctx.shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
         return np.sum(x, axis=dim, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        """backward: dx = g broadcast back over the summed axes (each x moves its sum by 1)."""
         g = _expand_back(grad_out, len(ctx.shape), ctx.dim, ctx.keepdim)
         return np.broadcast_to(g, ctx.shape)
 
@@ -62,6 +65,7 @@ class _Extreme(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        """backward: dx = g * (x == extreme) / (number of ties): tied extremes share g equally."""
         x, y = ctx.saved_tensors
         hits = x == y
         count = np.sum(hits, axis=ctx.dim, keepdims=True)
@@ -77,32 +81,39 @@ class _Extreme(Function):
 
 
 class Max(_Extreme):
-    """amax(x, dim).  backward: dx = g * (x == max) / (number of ties)."""
+    """`x.max(dim, keepdim)`, values only (PyTorch's `amax`); its backward is `_Extreme`'s."""
 
     _reduce = staticmethod(np.max)
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, *, dim: tuple | None, keepdim: bool) -> np.ndarray:
+        """out = max(x, dim); saves x and the max (with the reduced axes kept).
+        Shapes: x -> x with the dim axes removed (size 1 with keepdim)."""
         return Max._forward(ctx, x, dim, keepdim)
 
 
 class Min(_Extreme):
-    """amin(x, dim).  backward: dx = g * (x == min) / (number of ties)."""
+    """`x.min(dim, keepdim)`, values only (PyTorch's `amin`); its backward is `_Extreme`'s."""
 
     _reduce = staticmethod(np.min)
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, *, dim: tuple | None, keepdim: bool) -> np.ndarray:
+        """out = min(x, dim); saves x and the min (with the reduced axes kept).
+        Shapes: x -> x with the dim axes removed (size 1 with keepdim)."""
         return Min._forward(ctx, x, dim, keepdim)
 
 
 class Var(Function):
-    """var(x, dim) with `correction` (1 = unbiased).  backward: dx = g * 2 (x - mean) / (n - c)."""
+    """`x.var(dim, correction)`: the squared deviations from the mean, summed, over n - correction
+    (1 = unbiased, PyTorch's default; n - correction <= 0 gives nan, as PyTorch)."""
 
     @staticmethod
     def forward(
         ctx: Function, x: np.ndarray, *, dim: tuple | None, keepdim: bool, correction: int
     ) -> np.ndarray:
+        """out = sum(c^2, dim) / (n - correction), c = x - mean(x, dim); saves c.
+        Shapes: x -> x with the dim axes removed (size 1 with keepdim)."""
         n = x.size if dim is None else int(np.prod([x.shape[d] for d in dim]))
         with np.errstate(invalid="ignore"):  # the mean of an empty axis is nan, as in PyTorch
             mean = np.sum(x, axis=dim, keepdims=True) / np.asarray(n, dtype=x.dtype)
@@ -116,6 +127,8 @@ class Var(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        """backward: dx = g * 2 c / (n - correction), c = x - mean(x, dim); the term through
+        the mean vanishes, as c sums to 0."""
         (centered,) = ctx.saved_tensors
         g = _expand_back(grad_out, centered.ndim, ctx.dim, ctx.keepdim)
         return g * centered * np.asarray(2 * ctx.inv_denominator, dtype=centered.dtype)

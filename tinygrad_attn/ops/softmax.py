@@ -31,13 +31,12 @@ def _shifted_exp(x: np.ndarray, dim: int) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 class Softmax(Function):
-    """exp(x) / sum(exp(x)) along `dim`.  Shapes: x: (..., N) -> (..., N).
-
-    backward: dx = y * (g - sum(g * y, dim)).
-    """
+    """Softmax along `dim` (F.softmax): exp(x) / sum(exp(x))."""
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, *, dim: int) -> np.ndarray:
+        """y = exp(x - m) / sum(exp(x - m)) along dim, m the row max (so exp cannot overflow);
+        saves y and dim.  Shapes: x -> x's shape, each row along dim summing to 1."""
         _, e, s = _shifted_exp(x, dim)
         y = e / s
         ctx.save_for_backward(y)
@@ -46,6 +45,8 @@ class Softmax(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        """backward: dx = y * (g - sum(g * y, dim)): each row's Jacobian diag(y) - y yᵀ applied to g
+        without building it."""
         (y,) = ctx.saved_tensors
         gy = grad_out * y
         return gy - y * row_sum(gy, ctx.dim)
@@ -60,13 +61,12 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
-    """x - logsumexp(x) along `dim`.  Shapes: x: (..., N) -> (..., N).
-
-    backward: dx = g - exp(y) * sum(g, dim).
-    """
+    """Log-softmax along `dim` (F.log_softmax): x - logsumexp(x)."""
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, *, dim: int) -> np.ndarray:
+        """y = (x - m) - log(sum(exp(x - m))) along dim, m the row max; saves y and dim.
+        Shapes: x -> x's shape."""
         shifted, _, s = _shifted_exp(x, dim)
         y = shifted - np.log(s)
         ctx.save_for_backward(y)
@@ -75,6 +75,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> np.ndarray:
+        """backward: dx = g - exp(y) * sum(g, dim), exp(y) being the softmax."""
         (y,) = ctx.saved_tensors
         return grad_out - np.exp(y) * row_sum(grad_out, ctx.dim)
 

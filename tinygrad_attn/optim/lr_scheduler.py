@@ -106,6 +106,7 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """base_lr * lr_lambda(last_epoch) for each group, with that group's lambda."""
         return [base * fn(self.last_epoch) for base, fn in zip(self.base_lrs, self.lr_lambdas)]
 
 
@@ -126,6 +127,7 @@ class WarmupInverseSqrtLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """base_lr * min(s / w, sqrt(w / s)) for each group, s = last_epoch + 1."""
         s, w = self.last_epoch + 1, self.warmup_steps
         factor = min(s / w, math.sqrt(w / s))
         return [base * factor for base in self.base_lrs]
@@ -149,6 +151,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """eta_min + (base_lr - eta_min) * (1 + cos(pi * last_epoch / T_max)) / 2 for each group."""
         cosine = (1 + math.cos(math.pi * self.last_epoch / self.T_max)) / 2
         return [self.eta_min + (base - self.eta_min) * cosine for base in self.base_lrs]
 
@@ -179,6 +182,7 @@ class CosineWithWarmupLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
+        """The warmup line up to s = warmup_steps, then the cosine held at eta_min from T_max on."""
         s, w = self.last_epoch + 1, self.warmup_steps
         if s <= w:
             return [base * s / w for base in self.base_lrs]
