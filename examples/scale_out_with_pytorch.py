@@ -194,7 +194,7 @@ def scale_out(cfg: Config) -> dict:
     )
     out.mkdir(parents=True, exist_ok=True)
     state = theirs.state_dict()
-    mp.spawn(worker, (cfg, tcfg, theirs.args, state, port), nprocs=cfg.world_size)
+    mp.spawn(worker, (cfg, tcfg, asdict(theirs.config), state, port), nprocs=cfg.world_size)
     theirs.load_state_dict(torch.load(out / TORCH_FILE))
     imported = interop.from_torch(theirs.eval())
     figures["valid_loss_after"] = valid_loss(theirs, valid, tcfg.label_smoothing)

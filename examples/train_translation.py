@@ -28,6 +28,7 @@ the pages explorer.html and backprop.html.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -50,6 +51,7 @@ from _train_utils import (
 )
 from toydata import BOS, PAD, Pair, Vocab, batches, load_task
 
+import models
 import tinygrad_attn as tg
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from models import Transformer
@@ -59,17 +61,17 @@ from tinygrad_attn.nn.utils import clip_grad_norm_
 WALK_ZH = ["机器", "学习"]  # docs/self_attention.md's decoding walk: BOS machine learning EOS
 WALK_EN = ["machine", "learning"]
 POOL = 50  # batches per length bucket: sort POOL * batch_size random pairs by length, cut
-MODEL_FIELDS = (  # the Config fields that are Transformer arguments
-    "d_model nhead num_encoder_layers num_decoder_layers dim_feedforward dropout max_len "
-    "norm_first pos"
-).split()
+MODEL_FIELDS = [  # the Config fields that are models.TransformerConfig fields too
+    f.name for f in dataclasses.fields(models.TransformerConfig) if hasattr(Config, f.name)
+]
 
 
 def build_model(cfg: Config, src_vocab_size: int, tgt_vocab_size: int) -> Transformer:
     """The encoder-decoder transformer, sized by `cfg`.  Shapes: (B, S), (B, T) -> (B, T, V)."""
     sizes = {name: getattr(cfg, name) for name in MODEL_FIELDS}
-    src_bos = BOS if cfg.src_bos else None
-    return Transformer(src_vocab_size, tgt_vocab_size, pad_id=PAD, src_bos=src_bos, **sizes)
+    sizes["src_bos"] = BOS if cfg.src_bos else None  # the run's on/off -> the start token's id
+    config = models.TransformerConfig(src_vocab_size, tgt_vocab_size, pad_id=PAD, **sizes)
+    return Transformer(config)
 
 
 def languages(cfg: Config) -> tuple[str, str]:

@@ -1,5 +1,6 @@
 """Models built on tinygrad_attn: the encoder-decoder transformer (docs/self_attention.md)."""
 
+from models.config import TransformerConfig
 from models.positional import (
     ALiBi,
     LearnedPositionalEncoding,
@@ -24,6 +25,7 @@ __all__ = [
     "RelativePositions",
     "T5RelativeBias",
     "Transformer",
+    "TransformerConfig",
     "TransformerDecoderLayer",
     "TransformerEncoderLayer",
     "causal_mask",

@@ -15,8 +15,8 @@ import numpy as np
 
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from models import decoding
+from models.config import TransformerConfig
 from models.positional import (
-    POSITION_SCHEMES,
     LearnedPositionalEncoding,
     PositionalEncoding,
     RelativePositions,
@@ -214,8 +214,15 @@ def causal_mask(length: int) -> np.ndarray:
     return np.triu(np.ones((length, length), dtype=bool), k=1)
 
 
+def _config_field(name: str, doc: str) -> property:
+    """A read-only attribute that is the config's field `name`: model.pad_id is
+    model.config.pad_id."""
+    return property(lambda model: getattr(model.config, name), doc=f"config.{name}: {doc}.")
+
+
 class Transformer(nn.Module):
-    """Encoder-decoder transformer for sequence-to-sequence tasks (e.g. translation).
+    """Encoder-decoder transformer for sequence-to-sequence tasks (e.g. translation), built
+    from a TransformerConfig (models/config.py: every setting, its default and its range).
 
     Shapes: src (B, S) ints, tgt_in (B, T) ints -> logits (B, T, tgt_vocab).
     `pad_id` positions are masked as keys everywhere. With `tie_embeddings=True` the output
@@ -233,62 +240,45 @@ class Transformer(nn.Module):
     sits at position 0 and the source at 1, 2, ... (or at 1 + src_positions when given).
     """
 
-    def __init__(
-        self,
-        src_vocab: int,
-        tgt_vocab: int,
-        d_model: int = 128,
-        nhead: int = 4,
-        num_encoder_layers: int = 2,
-        num_decoder_layers: int = 2,
-        dim_feedforward: int = 512,
-        dropout: float = 0.1,
-        max_len: int = 256,
-        norm_first: bool = False,
-        pad_id: int = 0,
-        activation: str = "relu",
-        tie_embeddings: bool = False,
-        pos: str = "sinusoidal",
-        src_bos: int | None = None,
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """`Transformer(config)`, or TransformerConfig's arguments with its defaults
+        (`Transformer(src_vocab, tgt_vocab, d_model=..., ...)`, models/config.py), which make
+        the config first. `model.config` gives it back; the modules below are built from it
+        alone, in this order (the order their parameters are drawn from the RNG)."""
         super().__init__()
-        if d_model % nhead:
-            raise ValueError(f"Transformer: d_model {d_model} is not divisible by nhead {nhead}")
-        if pos not in POSITION_SCHEMES:
-            raise ValueError(f"Transformer: pos must be one of {POSITION_SCHEMES}, got {pos!r}")
-        if pos == "rope" and (d_model // nhead) % 2:
-            raise ValueError(f"Transformer: rope needs an even head dim, got {d_model // nhead}")
-        self.d_model, self.pad_id, self.max_len = d_model, pad_id, max_len
-        self.norm_first, self.tie_embeddings, self.pos_scheme = norm_first, tie_embeddings, pos
-        if src_bos is not None and not (0 <= src_bos < src_vocab and src_bos != pad_id):
-            raise ValueError(
-                f"Transformer: src_bos must be a source token id other than pad_id {pad_id} "
-                f"(0 .. {src_vocab - 1}), got {src_bos}"
-            )
-        self.src_bos = src_bos
-        self.src_embed = nn.Embedding(src_vocab, d_model, padding_idx=pad_id)
-        self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=pad_id)
+        self.config = cfg = TransformerConfig.of(*args, **kwargs)
+        self.src_embed = nn.Embedding(cfg.src_vocab, cfg.d_model, padding_idx=cfg.pad_id)
+        self.tgt_embed = nn.Embedding(cfg.tgt_vocab, cfg.d_model, padding_idx=cfg.pad_id)
         self.pos, self.rel_pos = None, None  # absolute: added to the embeddings; relative: not
-        if pos == "sinusoidal":
-            self.pos = PositionalEncoding(d_model, max_len, dropout)
-        elif pos == "learned":
-            self.pos = LearnedPositionalEncoding(d_model, max_len, dropout)
+        if cfg.pos == "sinusoidal":
+            self.pos = PositionalEncoding(cfg.d_model, cfg.max_len, cfg.dropout)
+        elif cfg.pos == "learned":
+            self.pos = LearnedPositionalEncoding(cfg.d_model, cfg.max_len, cfg.dropout)
         else:
-            self.rel_pos = RelativePositions(pos, d_model, nhead)
-            self.embed_dropout = nn.Dropout(dropout)
-        layer_args = (d_model, nhead, dim_feedforward, dropout, activation, norm_first)
+            self.rel_pos = RelativePositions(cfg.pos, cfg.d_model, cfg.nhead)
+            self.embed_dropout = nn.Dropout(cfg.dropout)
+        layer = cfg.layer_kwargs()
         self.encoder = nn.ModuleList(
-            [TransformerEncoderLayer(*layer_args) for _ in range(num_encoder_layers)]
+            [TransformerEncoderLayer(**layer) for _ in range(cfg.num_encoder_layers)]
         )
         self.decoder = nn.ModuleList(
-            [TransformerDecoderLayer(*layer_args) for _ in range(num_decoder_layers)]
+            [TransformerDecoderLayer(**layer) for _ in range(cfg.num_decoder_layers)]
         )
-        if norm_first:  # pre-norm stacks end un-normalised; the usual final LayerNorm fixes that
-            self.encoder_norm = nn.LayerNorm(d_model)
-            self.decoder_norm = nn.LayerNorm(d_model)
-        if not tie_embeddings:
-            self.out_proj = nn.Linear(d_model, tgt_vocab)
+        if cfg.norm_first:  # pre-norm stacks end un-normalised; the usual final LayerNorm fixes it
+            self.encoder_norm = nn.LayerNorm(cfg.d_model)
+            self.decoder_norm = nn.LayerNorm(cfg.d_model)
+        if not cfg.tie_embeddings:
+            self.out_proj = nn.Linear(cfg.d_model, cfg.tgt_vocab)
         self._init_embeddings()
+
+    # The config's fields that the methods below, decoding, interop and the examples read.
+    d_model = _config_field("d_model", "E, the embedding and residual width")
+    pad_id = _config_field("pad_id", "the padding token, masked as a key everywhere")
+    max_len = _config_field("max_len", "the longest source or target accepted")
+    norm_first = _config_field("norm_first", "pre-norm layers and a final LayerNorm per stack")
+    tie_embeddings = _config_field("tie_embeddings", "the output projection is tgt_embed's")
+    pos_scheme = _config_field("pos", "the position scheme's name (self.pos: its module)")
+    src_bos = _config_field("src_bos", "the start token before every source, or None")
 
     def _init_embeddings(self) -> None:
         """Embeddings ~ N(0, 1/E) (fairseq's choice), so that after the sqrt(E) scaling tokens and

@@ -122,7 +122,7 @@ def test_every_op_documents_its_forward_shapes_and_its_backward_math() -> None:
     assert pending == PENDING_OPS, f"documented now, drop from PENDING_OPS: {PENDING_OPS - pending}"
 
 
-# ----- README: "Adding an op" runs as printed ----------------------------------------------
+# ----- README and docs/adding_an_op.md: "Adding an op" runs as printed ----------------------------
 FENCE = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
@@ -133,9 +133,11 @@ def _section(markdown: str, title: str) -> str:
 
 
 def test_readme_adding_an_op_code_runs_and_prints_what_its_comments_say(capsys) -> None:
-    section = _section((ROOT / "README.md").read_text(encoding="utf-8"), "Adding an op")
-    blocks = FENCE.findall(section)
-    assert len(blocks) >= 3, "the section lost its code blocks"
+    """The README's one-input op, then docs/adding_an_op.md's two-input one, in one namespace."""
+    readme = _section((ROOT / "README.md").read_text(encoding="utf-8"), "Adding an op")
+    page = (ROOT / "docs" / "adding_an_op.md").read_text(encoding="utf-8")
+    blocks = FENCE.findall(readme) + FENCE.findall(_section(page, "A two-input op"))
+    assert len(blocks) >= 4, "the section lost its code blocks"
     code = "\n".join(blocks)
     # `print(...)  # expected output` lines: the comment is what the line prints
     expected = [line.split("  # ", 1)[1] for line in code.splitlines() if line.startswith("print(")]

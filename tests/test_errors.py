@@ -9,15 +9,11 @@ import pytest
 
 import tinygrad_attn as tg
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
-from models import Transformer
+from tests._tiny import tiny_model
 from tinygrad_attn import nn
 
 X = tg.Tensor(np.ones((2, 3)), requires_grad=True)
 I23 = tg.tensor([[1, 2, 3], [4, 5, 6]])  # int64
-
-
-def _tiny_transformer() -> Transformer:
-    return Transformer(5, 5, d_model=4, nhead=1, num_encoder_layers=1, num_decoder_layers=1)
 
 
 def _freed_backward() -> None:
@@ -199,7 +195,7 @@ ERRORS: list[tuple[str, Callable[[], object], type, str]] = [
     ("argmax over an empty dim", lambda: tg.zeros(0, 3).argmax(0), IndexError, r"argmax: .*empty"),
     (
         "transformer batch mismatch",
-        lambda: _tiny_transformer()(np.ones((2, 3), int), np.ones((3, 4), int)),
+        lambda: tiny_model()(np.ones((2, 3), int), np.ones((3, 4), int)),
         ValueError,
         r"Transformer: src has batch size 2 but tgt_in has 3",
     ),

@@ -126,12 +126,10 @@ def test_gradient_flow_records_zero_without_a_gradient_and_keeps_histories_align
     assert "0.weight" in flow.table() and "extra.bias" in flow.table(last=2)
 
 
-def test_gradient_flow_by_layer_groups_a_transformers_parameters_up_to_the_layer_index() -> None:
-    from models import Transformer
-
-    tg.manual_seed(0)
-    model = Transformer(7, 7, d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=2,
-                        dim_feedforward=16, dropout=0.0)  # fmt: skip
+def test_gradient_flow_by_layer_groups_a_transformers_parameters_up_to_the_layer_index(
+    tiny_model,
+) -> None:
+    model = tiny_model(src_vocab=7, tgt_vocab=7, dim_feedforward=16)  # 1 encoder, 2 decoder layers
     model(np.array([[3, 4, 5]]), np.array([[1, 6]])).sum().backward()
     norms = tg.GradientFlow(model, group_by="layer").record()
     assert list(norms) == [

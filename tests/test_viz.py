@@ -50,12 +50,9 @@ def test_plot_attention_writes_one_panel_per_layer_and_head(tmp_path, weights, p
     assert [t.get_text() for t in axes[0].get_yticklabels()] == ["x", "y", "z"]
 
 
-def test_plot_attention_of_a_trained_models_stored_weights(tmp_path) -> None:
-    from models import Transformer
-
-    tg.manual_seed(0)
-    model = Transformer(8, 8, d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=1,
-                        dim_feedforward=16, dropout=0.0)  # fmt: skip
+def test_plot_attention_of_a_trained_models_stored_weights(tmp_path, tiny_model) -> None:
+    sizes = dict(num_encoder_layers=2, num_decoder_layers=1, dim_feedforward=16)
+    model = tiny_model(src_vocab=8, tgt_vocab=8, **sizes)
     for layer in model.encoder:
         layer.self_attn.store_attn_weights = True
     model(np.array([[3, 4, 5, 2]]), np.array([[1, 6, 7]]))

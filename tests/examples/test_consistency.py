@@ -33,7 +33,6 @@ from toydata.questions import (
 )
 
 import tinygrad_attn as tg
-from models import Transformer
 
 IS_HE_TALL = QuestionStatement(
     "他 高 吗 ？".split(), "is he tall ?".split(), "他 很 高 。".split(), "he is tall .".split()
@@ -144,10 +143,8 @@ def test_the_loss_gradient_matches_finite_differences():
     assert tg.gradcheck(lambda x, y: consistency_loss([x, y], index), (a, b))
 
 
-def test_decoder_states_are_the_layers_that_decode_projects():
-    tg.manual_seed(0)
-    model = Transformer(11, 13, d_model=16, nhead=2, num_decoder_layers=3, dim_feedforward=32)
-    model.eval()
+def test_decoder_states_are_the_layers_that_decode_projects(tiny_model):
+    model = tiny_model(d_model=16, num_decoder_layers=3, dim_feedforward=32).eval()
     src, tgt_in = np.array([[4, 5, 6], [7, 8, 0]]), np.array([[1, 4, 5, 9], [1, 6, 0, 0]])
     states = model.decoder_states(src, tgt_in)
     assert len(states) == 3 and all(h.shape == (2, 4, 16) for h in states)

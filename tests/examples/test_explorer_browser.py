@@ -15,8 +15,7 @@ from _browser import BrowserMissingError, start_browser
 from _explorer import explore
 from toydata import Vocab
 
-import tinygrad_attn as tg
-from models import Transformer
+from tests._tiny import tiny_model
 from tests.examples.test_translate_cli import run_script, translate
 from tests.test_viz_html import page_data
 from tinygrad_attn import fonts, viz
@@ -39,11 +38,11 @@ def browser():
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory):
     """A tiny untrained translator's explorer page: (file path, the Translation it shows)."""
-    tg.manual_seed(0)
     src_vocab, tgt_vocab = Vocab.build([SRC]), Vocab.build([OUT])
-    model = Transformer(len(src_vocab), len(tgt_vocab), d_model=16, nhead=HEADS,
-                        num_encoder_layers=LAYERS, num_decoder_layers=LAYERS,
-                        dim_feedforward=32, dropout=0.0)  # fmt: skip
+    sizes = dict(d_model=16, nhead=HEADS, num_encoder_layers=LAYERS, num_decoder_layers=LAYERS)
+    model = tiny_model(  # the factory itself: this fixture is module-scoped
+        src_vocab=len(src_vocab), tgt_vocab=len(tgt_vocab), dim_feedforward=32, **sizes
+    )
     written = [*OUT[:6], "<unk>", *OUT[7:]]  # "library" copied: the model wrote <unk>
     translation = explore(model, SRC, OUT, src_vocab, tgt_vocab, {6: 3}, written=written)
     path = tmp_path_factory.mktemp("explorer") / "explorer.html"

@@ -16,8 +16,6 @@ from toydata.data import DATA_DIR
 from toydata.lexicon import NAMES, UNSEEN_NAMES, UNSEEN_NOUNS, UNSEEN_PLACES
 from toydata.unknown import mask_unknowns
 
-from models import Transformer
-
 
 @pytest.fixture(scope="module")
 def data() -> dict[str, list[Pair]]:
@@ -185,11 +183,10 @@ def test_parse_head_falls_back_to_the_mean_of_the_last_layer() -> None:
     assert uc.parse_head(None, 2, 4) == (1, None)
 
 
-def test_copy_unknowns_reads_the_named_head_of_the_model(monkeypatch) -> None:
+def test_copy_unknowns_reads_the_named_head_of_the_model(monkeypatch, tiny_model) -> None:
     """With the head's attention known (every row on the source's third token), the <unk> is
     that token, read from the named layer and head with the hypothesis fed in."""
-    model = Transformer(10, 10, d_model=8, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
-                        dim_feedforward=8, dropout=0.0, max_len=16, pad_id=0)  # fmt: skip
+    model = tiny_model(src_vocab=10, tgt_vocab=10, num_decoder_layers=1, dim_feedforward=8)
     src_vocab = Vocab(["<pad>", "<s>", "</s>", "<unk>"] + list("abcdef"))
     tgt_vocab = Vocab(["<pad>", "<s>", "</s>", "<unk>"] + list("uvwxyz"))
     sources = [["a", "Tom", "Anna", "b"]]

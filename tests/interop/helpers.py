@@ -24,6 +24,14 @@ def randomised(module: nn.Module, dtype: type, seed: int = 0) -> nn.Module:
     return module
 
 
+def randomised_transformer(model: nn.Module, dtype: type, pad_id: int = 0) -> nn.Module:
+    """randomised(model, dtype) for a models.Transformer, its embeddings' PAD rows kept zero."""
+    model = randomised(model, dtype)
+    for embedding in (model.src_embed, model.tgt_embed):
+        embedding.weight.data[pad_id] = 0.0
+    return model
+
+
 def torch_tensor(array: np.ndarray, grad: bool = False) -> torch.Tensor:
     return torch.tensor(np.ascontiguousarray(array), requires_grad=grad)
 

@@ -373,9 +373,10 @@ def test_to_torch_refuses_our_hooks_and_forward_overrides() -> None:
         interop.to_torch(seq)
 
 
-def test_torch_transformer_keeps_its_own_fast_path_pre_hook() -> None:
+def test_torch_transformer_keeps_its_own_fast_path_pre_hook(tiny_config) -> None:
     """TorchTransformer's no-op pre-hook (relative schemes) is the one hook from_torch takes."""
-    theirs = interop.TorchTransformer(7, 7, E, 2, 1, 1, 16, 0.0, 16, pos="t5").eval()
+    sizes = dict(src_vocab=7, tgt_vocab=7, d_model=E, num_decoder_layers=1, dim_feedforward=16)
+    theirs = interop.TorchTransformer(tiny_config(**sizes, pos="t5")).eval()
     assert any(layer._forward_pre_hooks for layer in theirs.encoder)
     src = torch.tensor([[3, 4, 5]])
     ours = interop.from_torch(theirs)

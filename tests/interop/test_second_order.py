@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import models
 import tinygrad_attn as tg
 import tinygrad_attn.functional as F  # noqa: N812 (PyTorch convention)
 from tinygrad_attn import nn
@@ -19,7 +18,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
 
 from tinygrad_attn import interop  # noqa: E402 (after the skip)
 
-from .helpers import randomised, torch_tensor  # noqa: E402
+from .helpers import randomised, randomised_transformer, torch_tensor  # noqa: E402
 
 PAD, BOS = 0, 1
 TOL = 1e-8
@@ -90,24 +89,9 @@ def _batch() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         pytest.param(dict(pos="t5"), id="t5"),  # a learned position bias inside attention
     ],
 )
-def test_transformer_loss_hvp_over_all_parameters_matches_pytorch(arch: dict) -> None:
-    tg.manual_seed(0)
-    ours = models.Transformer(
-        11,
-        13,
-        d_model=8,
-        nhead=2,
-        num_encoder_layers=1,
-        num_decoder_layers=1,
-        dim_feedforward=16,
-        dropout=0.0,
-        max_len=8,
-        pad_id=PAD,
-        **arch,
-    )
-    ours = randomised(ours, np.float64)
-    for embedding in (ours.src_embed, ours.tgt_embed):
-        embedding.weight.data[PAD] = 0.0
+def test_transformer_loss_hvp_over_all_parameters_matches_pytorch(arch: dict, tiny_model) -> None:
+    model = tiny_model(num_decoder_layers=1, dim_feedforward=16, max_len=8, **arch)
+    ours = randomised_transformer(model, np.float64, PAD)
     theirs = interop.to_torch(ours)
     src, tgt_in, tgt_out = _batch()
 

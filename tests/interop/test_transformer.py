@@ -16,6 +16,7 @@ import pytest
 import models
 import tinygrad_attn as tg
 from models.positional import POSITION_SCHEMES
+from tests._tiny import tiny_model
 from tinygrad_attn import nn
 
 torch = pytest.importorskip("torch")
@@ -26,12 +27,15 @@ from .helpers import (  # noqa: E402
     assert_close,
     assert_grads_close,
     assert_same_state,
-    randomised,
+    randomised_transformer,
     torch_tensor,
 )
 
 PAD, BOS, EOS = 0, 1, 2
 SCHEMES = list(POSITION_SCHEMES)  # models.Transformer's position schemes: interop maps them all
+# The sizes of this file's models (tests/_tiny.py has the rest); a module-scoped fixture trains
+# some of them, so they come from the factory itself rather than the function-scoped fixture.
+SIZES = dict(src_vocab=13, tgt_vocab=17, d_model=16, nhead=4, dim_feedforward=32, max_len=24)
 ARCHITECTURES = [
     pytest.param(dict(norm_first=False, tie_embeddings=False), id="post-norm"),
     pytest.param(dict(norm_first=True, tie_embeddings=False), id="pre-norm"),
@@ -42,26 +46,10 @@ DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id="f
 
 
 def _model(arch: dict, dtype: type, scheme: str = "sinusoidal") -> models.Transformer:
-    """A small Transformer with random weights everywhere (PAD rows kept zero), in eval mode."""
-    tg.manual_seed(0)
-    model = models.Transformer(
-        13,
-        17,
-        d_model=16,
-        nhead=4,
-        num_encoder_layers=2,
-        num_decoder_layers=2,
-        dim_feedforward=32,
-        dropout=0.1,
-        max_len=24,
-        pad_id=PAD,
-        pos=scheme,
-        **arch,
-    )
-    model = randomised(model, dtype)
-    for embedding in (model.src_embed, model.tgt_embed):
-        embedding.weight.data[PAD] = 0.0
-    return model.eval()
+    """A 2+2-layer Transformer with random weights everywhere (PAD rows kept zero), in eval
+    mode."""
+    model = tiny_model(**SIZES, num_encoder_layers=2, dropout=0.1, pos=scheme, **arch)
+    return randomised_transformer(model, dtype, PAD).eval()
 
 
 def _batch(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -106,7 +94,8 @@ def test_from_torch_of_to_torch_is_the_same_model_bit_for_bit(
     back = interop.from_torch(theirs)
     assert_same_state(back, ours)
     assert (back.tie_embeddings, back.norm_first) == (ours.tie_embeddings, ours.norm_first)
-    assert back.pos_scheme == theirs.args["pos"] == scheme
+    assert back.pos_scheme == theirs.config.pos == scheme
+    assert back.config == theirs.config == ours.config
 
 
 def _torch_greedy(model, src: np.ndarray, max_len: int) -> np.ndarray:
@@ -138,20 +127,7 @@ def _reversal_batch(rng: np.random.Generator, n: int = 32) -> tuple[np.ndarray, 
 def _train_reverser(arch: dict, scheme: str) -> torch.nn.Module:
     """A 1+1-layer model trained 40 PyTorch Adam steps to reverse (about 0.5 s): random weights
     decode one token over and over, and would hide a mix-up."""
-    tg.manual_seed(0)
-    ours = models.Transformer(
-        13,
-        17,
-        d_model=16,
-        nhead=4,
-        num_encoder_layers=1,
-        num_decoder_layers=1,
-        dim_feedforward=32,
-        dropout=0.0,
-        max_len=24,
-        pos=scheme,
-        **arch,
-    )
+    ours = tiny_model(**SIZES, num_decoder_layers=1, pos=scheme, **arch)
     theirs = interop.to_torch(ours)
     opt = torch.optim.Adam(theirs.parameters(), lr=2e-2)
     rng = np.random.default_rng(0)

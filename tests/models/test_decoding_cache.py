@@ -3,6 +3,9 @@ and one decoder pass per new token instead of one per prefix position."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -15,24 +18,13 @@ PAD, BOS, EOS = 0, 1, 2
 CONFIGS = [(False, False), (False, True), (True, False), (True, True)]  # (norm_first, tie)
 
 
-def _model(
-    norm_first: bool, tie: bool, vocab: int = 17, seed: int = 0, pos: str = "sinusoidal"
-) -> Transformer:
-    tg.manual_seed(seed)
-    return Transformer(
-        vocab,
-        vocab,
-        d_model=16,
-        nhead=4,
-        num_encoder_layers=2,
-        num_decoder_layers=2,
-        dim_feedforward=24,
-        dropout=0.1,  # off while decoding; on here so a forgotten eval() would show
-        max_len=24,
-        norm_first=norm_first,
-        tie_embeddings=tie,
-        pos=pos,
-    )
+@pytest.fixture
+def tiny_model(tiny_model: Callable[..., Transformer]) -> Callable[..., Transformer]:
+    """The shared tiny model (tests/conftest.py) at this file's sizes: vocab 17 on both sides,
+    4 heads, 2+2 layers, FFN 24, max_len 24, and dropout 0.1 (off while decoding; on here so a
+    forgotten eval() would show)."""
+    sizes = dict(d_model=16, nhead=4, num_encoder_layers=2, dim_feedforward=24, max_len=24)
+    return partial(tiny_model, src_vocab=17, tgt_vocab=17, dropout=0.1, **sizes)
 
 
 def _source(seed: int, vocab: int = 17, batch: int = 6, length: int = 7) -> np.ndarray:
@@ -50,11 +42,11 @@ def _source(seed: int, vocab: int = 17, batch: int = 6, length: int = 7) -> np.n
     + [(True, False, pos) for pos in POSITION_SCHEMES[1:]],
 )
 def test_cached_logits_match_the_full_prefix_decoder_at_every_step(
-    norm_first: bool, tie: bool, pos: str
+    norm_first: bool, tie: bool, pos: str, tiny_model
 ) -> None:
     """Every position scheme: the cache's step t sees positions (rope's angles, alibi's and
     t5's biases, the learned table) from cache.length on, as the full prefix does."""
-    model = _model(norm_first, tie, pos=pos).eval()
+    model = tiny_model(norm_first=norm_first, tie_embeddings=tie, pos=pos).eval()
     src = _source(1)
     rng = np.random.default_rng(2)
     prefix = rng.integers(3, 17, size=(src.shape[0], 9))
@@ -75,10 +67,12 @@ def test_cached_logits_match_the_full_prefix_decoder_at_every_step(
 )
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_greedy_tokens_are_equal_with_and_without_the_cache(
-    norm_first: bool, tie: bool, pos: str, seed: int
+    norm_first: bool, tie: bool, pos: str, seed: int, tiny_model
 ) -> None:
     # A 7-token vocabulary makes EOS likely, so some rows end early and are padded.
-    model = _model(norm_first, tie, vocab=7, seed=seed, pos=pos)
+    model = tiny_model(
+        seed, src_vocab=7, tgt_vocab=7, norm_first=norm_first, tie_embeddings=tie, pos=pos
+    )
     src = _source(seed, vocab=7, batch=8)
     cached = model.greedy_decode(src, BOS, EOS, max_len=16)
     plain = model.greedy_decode(src, BOS, EOS, max_len=16, use_cache=False)
@@ -92,9 +86,11 @@ def test_greedy_tokens_are_equal_with_and_without_the_cache(
 )
 @pytest.mark.parametrize("beam_size", [2, 4])
 def test_beam_search_is_equal_with_and_without_the_cache(
-    norm_first: bool, tie: bool, pos: str, beam_size: int
+    norm_first: bool, tie: bool, pos: str, beam_size: int, tiny_model
 ) -> None:
-    model = _model(norm_first, tie, vocab=7, seed=3, pos=pos)
+    model = tiny_model(
+        3, src_vocab=7, tgt_vocab=7, norm_first=norm_first, tie_embeddings=tie, pos=pos
+    )
     src = _source(4, vocab=7, batch=5)
     cached = model.beam_search(src, beam_size, BOS, EOS, max_len=14)
     plain = model.beam_search(src, beam_size, BOS, EOS, max_len=14, use_cache=False)
@@ -102,16 +98,16 @@ def test_beam_search_is_equal_with_and_without_the_cache(
 
 
 @pytest.mark.parametrize("use_cache", [True, False])
-def test_beam_size_one_is_greedy_with_either_path(use_cache: bool) -> None:
-    model = _model(False, False, vocab=7, seed=5)
+def test_beam_size_one_is_greedy_with_either_path(use_cache: bool, tiny_model) -> None:
+    model = tiny_model(5, src_vocab=7, tgt_vocab=7)
     src = _source(6, vocab=7)
     greedy = model.greedy_decode(src, BOS, EOS, max_len=12, use_cache=use_cache)
     beam = model.beam_search(src, 1, BOS, EOS, max_len=12, use_cache=use_cache)
     np.testing.assert_array_equal(beam, greedy)
 
 
-def test_the_cache_keeps_float64_and_matches_the_full_decoder_closely() -> None:
-    model = _model(True, False).double().eval()
+def test_the_cache_keeps_float64_and_matches_the_full_decoder_closely(tiny_model) -> None:
+    model = tiny_model(norm_first=True).double().eval()
     src = _source(7)
     prefix = np.full((src.shape[0], 1), BOS)
     with tg.no_grad():
@@ -135,15 +131,15 @@ def _rows_through_self_attention(model: Transformer, use_cache: bool, max_len: i
     return sum(rows)
 
 
-def test_cached_decoding_does_work_linear_in_length_and_the_plain_one_quadratic() -> None:
-    model = _model(False, False)
+def test_cached_decoding_does_work_linear_in_length_and_the_plain_one_quadratic(tiny_model) -> None:
+    model = tiny_model()
     batch, steps = _source(8).shape[0], 15  # max_len 16: BOS + 15 generated tokens
     assert _rows_through_self_attention(model, True, 16) == batch * steps
     assert _rows_through_self_attention(model, False, 16) == batch * steps * (steps + 1) // 2
 
 
-def test_cache_rejects_a_prefix_of_the_wrong_length() -> None:
-    model = _model(False, False).eval()
+def test_cache_rejects_a_prefix_of_the_wrong_length(tiny_model) -> None:
+    model = tiny_model().eval()
     src = _source(9)
     with tg.no_grad():
         cache = DecoderCache(model, model.encode(src), src, capacity=4)
@@ -152,8 +148,8 @@ def test_cache_rejects_a_prefix_of_the_wrong_length() -> None:
             cache(np.full((src.shape[0], 3), BOS))
 
 
-def test_reorder_refuses_to_move_a_row_into_another_group() -> None:
-    model = _model(False, False).eval()
+def test_reorder_refuses_to_move_a_row_into_another_group(tiny_model) -> None:
+    model = tiny_model().eval()
     src = np.repeat(_source(10, batch=2), 2, axis=0)  # 2 sources x 2 beams
     with tg.no_grad():
         cache = DecoderCache(model, model.encode(src), src, capacity=4, group_size=2)
@@ -163,8 +159,8 @@ def test_reorder_refuses_to_move_a_row_into_another_group() -> None:
             cache.reorder(np.array([0, 2, 2, 3]))
 
 
-def test_reorder_moves_cached_keys_with_their_beam() -> None:
-    model = _model(False, False).eval()
+def test_reorder_moves_cached_keys_with_their_beam(tiny_model) -> None:
+    model = tiny_model().eval()
     src = np.repeat(_source(11, batch=1), 2, axis=0)  # one source, 2 beams
     prefixes = np.array([[BOS, 5, 6], [BOS, 9, 4]])
     with tg.no_grad():

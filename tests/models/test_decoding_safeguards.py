@@ -3,12 +3,14 @@ three times in a row, for greedy decoding and beam search."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import tinygrad_attn as tg
 from models import Transformer
 from models.decoding import (
     LENGTH_EXTRA,
@@ -31,12 +33,12 @@ def _ends_with_loop(tokens: list[int]) -> bool:
     )
 
 
-def _model(seed: int) -> Transformer:
-    tg.manual_seed(seed)
-    return Transformer(
-        VOCAB, VOCAB, d_model=16, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
-        dim_feedforward=16, dropout=0.0, max_len=40, pad_id=PAD,
-    )  # fmt: skip
+@pytest.fixture
+def tiny_model(tiny_model: Callable[..., Transformer]) -> Callable[..., Transformer]:
+    """The shared tiny model (tests/conftest.py) with VOCAB tokens on both sides, d_model 16,
+    1+1 layers and max_len 40 (room for the length bounds)."""
+    sizes = dict(d_model=16, num_decoder_layers=1, dim_feedforward=16, max_len=40)
+    return partial(tiny_model, src_vocab=VOCAB, tgt_vocab=VOCAB, **sizes)
 
 
 def _source(seed: int, batch: int = 8, length: int = 6) -> np.ndarray:
@@ -95,8 +97,10 @@ def test_ban_repeats_bans_exactly_the_tokens_that_would_end_a_loop(rows, seed) -
 
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("beam", [1, 3])
-def test_guarded_decoding_never_loops_and_stops_within_the_bound(seed: int, beam: int) -> None:
-    model, src = _model(seed), _source(seed)
+def test_guarded_decoding_never_loops_and_stops_within_the_bound(
+    seed: int, beam: int, tiny_model
+) -> None:
+    model, src = tiny_model(seed), _source(seed)
     guards = safeguards(src, PAD)
     max_len = int(guards["limits"].max()) + 1
     if beam == 1:
@@ -113,8 +117,8 @@ def test_guarded_decoding_never_loops_and_stops_within_the_bound(seed: int, beam
         assert not (guarded and has_loop(tokens)), tokens
 
 
-def test_rows_without_the_guard_decode_as_before_and_the_bound_still_holds() -> None:
-    model, src = _model(0), _source(0)
+def test_rows_without_the_guard_decode_as_before_and_the_bound_still_holds(tiny_model) -> None:
+    model, src = tiny_model(0), _source(0)
     limits = length_limits(src, PAD)
     off = np.zeros(src.shape[0], dtype=bool)
     max_len = int(limits.max()) + 1
@@ -132,8 +136,8 @@ def test_a_source_that_loops_itself_leaves_its_row_unguarded() -> None:
 
 
 @pytest.mark.parametrize("seed", range(2))
-def test_beam_of_one_with_safeguards_is_greedy_with_safeguards(seed: int) -> None:
-    model, src = _model(seed), _source(seed + 10)
+def test_beam_of_one_with_safeguards_is_greedy_with_safeguards(seed: int, tiny_model) -> None:
+    model, src = tiny_model(seed), _source(seed + 10)
     guards = safeguards(src, PAD)
     max_len = int(guards["limits"].max()) + 1
     greedy = model.greedy_decode(src, BOS, EOS, max_len, **guards)

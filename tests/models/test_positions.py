@@ -4,6 +4,9 @@ gradchecks of a whole tiny Transformer for each scheme."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -99,27 +102,18 @@ def test_t5_buckets_are_exact_near_and_logarithmic_far() -> None:
     np.testing.assert_array_equal(t5_buckets(np.array([3, 5]), bidirectional=False), [0, 0])
 
 
-def _tiny(pos: str, seed: int = 0, dropout: float = 0.0) -> Transformer:
-    tg.manual_seed(seed)
-    return Transformer(
-        11,
-        13,
-        d_model=8,
-        nhead=2,
-        num_encoder_layers=2,
-        num_decoder_layers=2,
-        dim_feedforward=12,
-        dropout=dropout,
-        max_len=16,
-        pos=pos,
-    )
+@pytest.fixture
+def tiny_model(tiny_model: Callable[..., Transformer]) -> Callable[..., Transformer]:
+    """The shared tiny model (tests/conftest.py) with two encoder layers here: the position
+    information goes through a stack."""
+    return partial(tiny_model, num_encoder_layers=2)
 
 
 @pytest.mark.parametrize("pos", POSITION_SCHEMES)
-def test_source_padding_and_future_targets_are_invisible(pos: str) -> None:
+def test_source_padding_and_future_targets_are_invisible(pos: str, tiny_model) -> None:
     """Every scheme composes with the padding mask (appended PAD changes nothing) and the causal
     mask (changing later target tokens leaves earlier logits alone)."""
-    model = _tiny(pos).eval()
+    model = tiny_model(pos=pos).eval()
     rng = np.random.default_rng(3)
     src, tgt = rng.integers(3, 11, (2, 4)), rng.integers(3, 13, (2, 5))
     padded = np.concatenate([src, np.full((2, 3), PAD)], axis=1)
@@ -130,19 +124,19 @@ def test_source_padding_and_future_targets_are_invisible(pos: str) -> None:
 
 
 @pytest.mark.parametrize("pos", POSITION_SCHEMES)
-def test_word_order_reaches_the_output(pos: str) -> None:
+def test_word_order_reaches_the_output(pos: str, tiny_model) -> None:
     """Swapping two source tokens changes the logits: position information gets through."""
-    model = _tiny(pos, seed=4).eval()
+    model = tiny_model(seed=4, pos=pos).eval()
     src, tgt = np.array([[3, 4, 5, 6, 7]]), np.array([[BOS, 5, 6]])
     swapped = src[:, [1, 0, 2, 3, 4]]
     assert np.abs(model(src, tgt).data - model(swapped, tgt).data).max() > 1e-4
 
 
 @pytest.mark.parametrize("pos", POSITION_SCHEMES)
-def test_given_positions_replace_zero_one_two(pos: str) -> None:
+def test_given_positions_replace_zero_one_two(pos: str, tiny_model) -> None:
     """src_positions / tgt_positions (randomized positions in training): arange is the default;
     one shift of every position changes only the absolute schemes; gaps change every scheme."""
-    model = _tiny(pos, seed=5).double().eval()
+    model = tiny_model(seed=5, pos=pos).double().eval()
     rng = np.random.default_rng(6)
     src, tgt = rng.integers(3, 11, (2, 5)), rng.integers(3, 13, (2, 4))
     default = model(src, tgt).data
@@ -158,26 +152,26 @@ def test_given_positions_replace_zero_one_two(pos: str) -> None:
     assert np.abs(gaps.data - default).max() > 1e-4, "the gaps between positions are ignored"
 
 
-def test_bad_positions_are_named() -> None:
-    model = _tiny("sinusoidal").eval()
+def test_bad_positions_are_named(tiny_model) -> None:
+    model = tiny_model(pos="sinusoidal").eval()
     src, tgt = np.array([[3, 4, 5]]), np.array([[BOS, 5]])
     with pytest.raises(ValueError, match="PositionalEncoding: position 16 exceeds max_len 16"):
         model(src, tgt, src_positions=np.array([0, 1, 16]))
     with pytest.raises(ValueError, match="positions must be 2 non-negative integers"):
         model(src, tgt, tgt_positions=np.array([0, 1, 2]))
     with pytest.raises(ValueError, match="relative_positions: positions must be 3"):
-        _tiny("t5").eval()(src, tgt, src_positions=np.array([0.0, 1.0, 2.0]))
+        tiny_model(pos="t5").eval()(src, tgt, src_positions=np.array([0.0, 1.0, 2.0]))
     cache = [DecoderLayerCache(4) for _ in model.decoder]
     with pytest.raises(ValueError, match="positions= cannot be combined with a cache"):
         model.decode(tgt, model.encode(src), src, cache=cache, positions=np.arange(2))
 
 
-def test_alibi_encoder_cannot_tell_a_source_from_its_mirror_image() -> None:
+def test_alibi_encoder_cannot_tell_a_source_from_its_mirror_image(tiny_model) -> None:
     """|i - j| is the same read left to right or right to left, and nothing else in the encoder
     knows a direction: a reversed source gives the reversed memory, and (cross-attention
     being blind to order) the same translation. An end marker (EOS) in the source breaks the
     tie; the toy translation data has none."""
-    model = _tiny("alibi", seed=5).double().eval()
+    model = tiny_model(seed=5, pos="alibi").double().eval()
     src, tgt = np.array([[3, 4, 5, 6, 7]]), np.array([[BOS, 5, 6]])
     mirror = src[:, ::-1].copy()
     np.testing.assert_allclose(model.encode(mirror).data, model.encode(src).data[:, ::-1], 1e-10)
@@ -197,10 +191,10 @@ PARAMETERS = {
 
 
 @pytest.mark.parametrize("pos", POSITION_SCHEMES)
-def test_whole_transformer_gradient_for_every_scheme(pos: str) -> None:
+def test_whole_transformer_gradient_for_every_scheme(pos: str, tiny_model) -> None:
     """float64 gradcheck through a random cotangent: the self-attention projections (whose
     gradient passes through the Rotary node for rope) and the scheme's own parameters."""
-    model = _tiny(pos, seed=7).double()
+    model = tiny_model(seed=7, pos=pos).double()
     rng = np.random.default_rng(8)
     src, tgt = rng.integers(3, 11, (2, 4)), rng.integers(3, 13, (2, 3))
     src[1, -1] = PAD
@@ -215,32 +209,36 @@ def test_whole_transformer_gradient_for_every_scheme(pos: str) -> None:
     assert tg.gradcheck(fn, copies)
 
 
-def test_parameters_and_state_of_each_scheme() -> None:
-    counts = {pos: sum(p.numel() for p in _tiny(pos).parameters()) for pos in POSITION_SCHEMES}
+def test_parameters_and_state_of_each_scheme(tiny_model) -> None:
+    counts = {
+        pos: sum(p.numel() for p in tiny_model(pos=pos).parameters()) for pos in POSITION_SCHEMES
+    }
     base = counts["sinusoidal"]
     assert counts["rope"] == counts["alibi"] == base
     assert counts["learned"] == base + 16 * 8  # max_len x E
     assert counts["t5"] == base + 2 * 32 * 2  # two (num_buckets, H) tables, shared by layers
-    assert "pos.pe" in _tiny("sinusoidal").state_dict()  # old checkpoints still load
+    assert "pos.pe" in tiny_model(pos="sinusoidal").state_dict()  # old checkpoints still load
     with pytest.raises(ValueError, match="pos must be one of"):
-        _tiny("relative")
+        tiny_model(pos="relative")
     with pytest.raises(ValueError, match="rope needs an even head dim"):
         Transformer(5, 5, d_model=6, nhead=2, pos="rope")
 
 
 @pytest.mark.parametrize("pos", POSITION_SCHEMES)
-def test_a_source_start_token_is_an_anchor_in_the_encoder_and_absent_from_the_memory(pos):
+def test_a_source_start_token_is_an_anchor_in_the_encoder_and_absent_from_the_memory(
+    pos, tiny_model
+):
     """src_bos: the encoder runs over BOS + source (for a relative scheme the distance to BOS is
     the absolute position), the memory keeps one row per source token; the token changes the
     output; padding stays invisible; decoding with and without the cache agree."""
-    tg.manual_seed(7)
-    model = Transformer(13, 15, 8, 2, 1, 1, 12, 0.0, 16, pos=pos, src_bos=BOS).eval()
+    sizes = dict(src_vocab=13, tgt_vocab=15, num_encoder_layers=1, num_decoder_layers=1)
+    model = tiny_model(seed=7, **sizes, pos=pos, src_bos=BOS).eval()
     rng = np.random.default_rng(8)
     src, tgt = rng.integers(3, 11, (2, 4)), rng.integers(3, 13, (2, 5))
     assert model.encode(src).shape == (2, 4, 8)
     padded = np.concatenate([src, np.full((2, 3), PAD)], axis=1)
     np.testing.assert_allclose(model(padded, tgt).data, model(src, tgt).data, atol=1e-6)
-    plain = Transformer(13, 15, 8, 2, 1, 1, 12, 0.0, 16, pos=pos).eval()
+    plain = Transformer(dataclasses.replace(model.config, src_bos=None)).eval()
     plain.load_state_dict(model.state_dict())
     assert np.abs(plain(src, tgt).data - model(src, tgt).data).max() > 1e-4
     given = model(src, tgt, src_positions=np.arange(4), tgt_positions=np.arange(5)).data
@@ -249,10 +247,11 @@ def test_a_source_start_token_is_an_anchor_in_the_encoder_and_absent_from_the_me
     assert np.array_equal(cached, model.greedy_decode(padded, BOS, EOS, 9, use_cache=False))
 
 
-def test_whole_transformer_gradient_with_a_source_start_token() -> None:
+def test_whole_transformer_gradient_with_a_source_start_token(tiny_model) -> None:
     """float64 gradcheck through the start token's embedding row and the encoder around it."""
-    tg.manual_seed(9)
-    model = Transformer(9, 11, 4, 2, 1, 1, 6, 0.0, 12, pos="rope", src_bos=BOS).double()
+    sizes = dict(src_vocab=9, tgt_vocab=11, d_model=4, dim_feedforward=6, max_len=12)
+    sizes.update(num_encoder_layers=1, num_decoder_layers=1)
+    model = tiny_model(seed=9, **sizes, pos="rope", src_bos=BOS).double()
     src = np.array([[3, 4, 5, PAD], [6, 7, 3, 4]])
     tgt = np.array([[BOS, 4, 5], [BOS, 6, PAD]])
     names = ["src_embed.weight", "encoder.0.self_attn.q_proj.weight"]
@@ -267,5 +266,5 @@ def test_whole_transformer_gradient_with_a_source_start_token() -> None:
 
 @pytest.mark.parametrize("bad", [PAD, 13, -1])
 def test_a_start_token_must_be_a_source_id_other_than_pad(bad: int) -> None:
-    with pytest.raises(ValueError, match="Transformer: src_bos must be a source token id"):
+    with pytest.raises(ValueError, match="TransformerConfig: src_bos must be a source token id"):
         Transformer(13, 15, 8, 2, 1, 1, 12, src_bos=bad)

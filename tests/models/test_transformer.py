@@ -16,27 +16,11 @@ from models import (
     TransformerEncoderLayer,
     sinusoidal_table,
 )
+from tests import _tiny
 from tinygrad_attn import optim
 from tinygrad_attn.nn.utils import functional_call
 
 PAD, BOS, EOS = 0, 1, 2
-
-
-def _tiny(norm_first: bool = False, tie: bool = False, dropout: float = 0.0, seed: int = 0):
-    tg.manual_seed(seed)
-    return Transformer(
-        11,
-        13,
-        d_model=8,
-        nhead=2,
-        num_encoder_layers=1,
-        num_decoder_layers=2,
-        dim_feedforward=12,
-        dropout=dropout,
-        max_len=16,
-        norm_first=norm_first,
-        tie_embeddings=tie,
-    )
 
 
 def _tokens(rng: np.random.Generator, shape: tuple, vocab: int) -> np.ndarray:
@@ -45,8 +29,8 @@ def _tokens(rng: np.random.Generator, shape: tuple, vocab: int) -> np.ndarray:
 
 @pytest.mark.parametrize("norm_first", [False, True])
 @pytest.mark.parametrize("tie", [False, True])
-def test_forward_shape_is_batch_time_vocab(norm_first: bool, tie: bool) -> None:
-    model = _tiny(norm_first, tie)
+def test_forward_shape_is_batch_time_vocab(norm_first: bool, tie: bool, tiny_model) -> None:
+    model = tiny_model(norm_first=norm_first, tie_embeddings=tie)
     rng = np.random.default_rng(0)
     logits = model(_tokens(rng, (3, 5), 11), _tokens(rng, (3, 4), 13))
     assert logits.shape == (3, 4, 13) and logits.dtype == np.float32
@@ -64,7 +48,7 @@ def test_sinusoidal_table_matches_the_paper_formula() -> None:
 
 @given(st.integers(1, 4), st.integers(0, 1000))
 def test_changing_future_target_tokens_leaves_earlier_logits_unchanged(cut: int, seed: int) -> None:
-    model = _tiny(seed=1)
+    model = _tiny.tiny_model(seed=1)  # hypothesis: the factory itself, not the fixture
     model.eval()
     rng = np.random.default_rng(seed)
     src, tgt = _tokens(rng, (2, 5), 11), _tokens(rng, (2, 5), 13)
@@ -75,8 +59,8 @@ def test_changing_future_target_tokens_leaves_earlier_logits_unchanged(cut: int,
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
-def test_appending_source_padding_leaves_outputs_unchanged(norm_first: bool) -> None:
-    model = _tiny(norm_first, seed=2)
+def test_appending_source_padding_leaves_outputs_unchanged(norm_first: bool, tiny_model) -> None:
+    model = tiny_model(seed=2, norm_first=norm_first)
     model.eval()
     rng = np.random.default_rng(3)
     src, tgt = _tokens(rng, (2, 4), 11), _tokens(rng, (2, 5), 13)
@@ -86,8 +70,8 @@ def test_appending_source_padding_leaves_outputs_unchanged(norm_first: bool) -> 
     np.testing.assert_allclose(memory, memory_padded[:, :4], rtol=1e-5, atol=1e-6)
 
 
-def test_fully_padded_source_gives_finite_logits() -> None:
-    model = _tiny(seed=4)
+def test_fully_padded_source_gives_finite_logits(tiny_model) -> None:
+    model = tiny_model(seed=4)
     logits = model(np.full((2, 3), PAD), np.array([[BOS, 5], [BOS, 6]]))
     assert np.isfinite(logits.data).all()
 
@@ -117,9 +101,9 @@ def test_decoder_layer_gradient_matches_finite_differences(norm_first: bool) -> 
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
-def test_whole_transformer_gradient_on_parameters(norm_first: bool) -> None:
+def test_whole_transformer_gradient_on_parameters(norm_first: bool, tiny_model) -> None:
     """A few parameter tensors of a tiny float64 Transformer, through a random cotangent."""
-    model = _double(_tiny(norm_first, seed=7))
+    model = _double(tiny_model(seed=7, norm_first=norm_first))
     rng = np.random.default_rng(8)
     src, tgt = _tokens(rng, (2, 3), 11), _tokens(rng, (2, 3), 13)
     src[1, -1] = PAD
@@ -145,18 +129,9 @@ def _copy_batch(rng: np.random.Generator, batch: int, length: int, vocab: int):
     return src, tgt_in, tgt_out
 
 
-def test_overfits_a_copy_task_and_greedy_then_reproduces_the_inputs() -> None:
-    tg.manual_seed(0)
-    model = Transformer(
-        12,
-        12,
-        d_model=32,
-        nhead=4,
-        num_encoder_layers=1,
-        num_decoder_layers=1,
-        dim_feedforward=64,
-        dropout=0.0,
-        max_len=16,
+def test_overfits_a_copy_task_and_greedy_then_reproduces_the_inputs(tiny_model) -> None:
+    model = tiny_model(
+        src_vocab=12, tgt_vocab=12, d_model=32, nhead=4, num_decoder_layers=1, dim_feedforward=64
     )
     opt = optim.Adam(model.parameters(), lr=1e-3)
     src, tgt_in, tgt_out = _copy_batch(np.random.default_rng(0), 16, 6, 12)
@@ -178,14 +153,14 @@ def test_overfits_a_copy_task_and_greedy_then_reproduces_the_inputs() -> None:
 
 @given(st.integers(0, 10_000))
 def test_beam_size_one_equals_greedy_on_an_untrained_model(seed: int) -> None:
-    model = _tiny(seed=seed % 7)
+    model = _tiny.tiny_model(seed=seed % 7)
     src = _tokens(np.random.default_rng(seed), (3, 4), 11)
     greedy = model.greedy_decode(src, BOS, EOS, max_len=7)
     np.testing.assert_array_equal(model.beam_search(src, 1, BOS, EOS, max_len=7), greedy)
 
 
-def test_decoding_output_format_and_mode_restored() -> None:
-    model = _tiny(dropout=0.1, seed=9)
+def test_decoding_output_format_and_mode_restored(tiny_model) -> None:
+    model = tiny_model(seed=9, dropout=0.1)
     model.train()
     out = model.greedy_decode(np.array([[4, 5, 6]]), BOS, EOS, max_len=6)
     assert out.dtype == np.int64 and out[0, 0] == BOS and out.shape[1] <= 6
@@ -195,8 +170,8 @@ def test_decoding_output_format_and_mode_restored() -> None:
     assert (out[after_eos] == PAD).all()
 
 
-def test_bad_inputs_raise_clear_errors() -> None:
-    model = _tiny()
+def test_bad_inputs_raise_clear_errors(tiny_model) -> None:
+    model = tiny_model()
     with pytest.raises(ValueError, match="src must be a \\(B, length\\) integer array"):
         model(np.array([1.0, 2.0]), np.array([[1]]))
     with pytest.raises(ValueError, match="exceeds max_len"):
@@ -238,8 +213,10 @@ def test_embeddings_start_at_the_size_of_the_positional_encoding(pad_id: int) ->
 
 
 @pytest.mark.parametrize("decode", ["greedy", "beam"])
-def test_decoding_that_raises_restores_every_mode_and_grad(decode: str, monkeypatch) -> None:
-    model = _tiny(dropout=0.1, seed=9)
+def test_decoding_that_raises_restores_every_mode_and_grad(
+    decode: str, monkeypatch, tiny_model
+) -> None:
+    model = tiny_model(seed=9, dropout=0.1)
     model.decoder[1].eval()  # a submodule in its own mode must get it back too
     before = [m.training for m in model.modules()]
 

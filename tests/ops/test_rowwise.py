@@ -129,14 +129,11 @@ def test_multihead_attention_one_token_4_heads_at_the_switch(batch: int) -> None
 
 
 @pytest.mark.parametrize("batch", [1023, 1024])
-def test_greedy_decode_of_1024_sentences_with_4_heads(batch: int) -> None:
+def test_greedy_decode_of_1024_sentences_with_4_heads(batch: int, tiny_model) -> None:
     """Issue 28: the first decoding step attends over one key; 1,024 sentences x 4 heads made
     its scores 4,096 elements and greedy_decode raised where 1,023 worked."""
-    from models import Transformer
-
-    tg.manual_seed(0)
-    model = Transformer(9, 9, d_model=8, nhead=4, num_encoder_layers=1, num_decoder_layers=1,
-                        dim_feedforward=16, dropout=0.0, max_len=8)  # fmt: skip
+    sizes = dict(nhead=4, num_decoder_layers=1, dim_feedforward=16, max_len=8)
+    model = tiny_model(src_vocab=9, tgt_vocab=9, **sizes)
     model.eval()
     src = np.random.default_rng(batch).integers(4, 9, size=(batch, 3))
     out = model.greedy_decode(src, 1, 2, 4)

@@ -115,13 +115,13 @@ def _from_layer(t: Any, path: str, in_transformer: bool = False) -> nn.Module:
 
 
 def _from_transformer(t: TorchTransformer, path: str) -> nn.Module:
-    rebuilt = TorchTransformer(**t.args)
-    built = f"TorchTransformer(**{t.args})"
+    rebuilt = TorchTransformer(t.config)
+    built = f"TorchTransformer({t.config})"
     same_structure(signature(rebuilt), signature(t), "from_torch", built)
     for name, layer in t.named_modules():  # checks the settings a repr does not show
         if isinstance(layer, (tnn.TransformerEncoderLayer, tnn.TransformerDecoderLayer)):
             _from_layer(layer, f"{path}{name}.", in_transformer=True)
-    return models.Transformer(**t.args)
+    return models.Transformer(t.config)
 
 
 FROM_TORCH: dict[type, Callable[[Any, str], nn.Module]] = {

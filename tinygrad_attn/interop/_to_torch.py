@@ -82,8 +82,8 @@ def _position_scheme(m: models.Transformer) -> str:
     """The model's position scheme, checked against its position layers: `pos` (absolute
     schemes, ABSOLUTE) or `rel_pos` (relative ones, in the self-attention). A scheme
     TorchTransformer does not build (SCHEMES), or a replaced position layer, is a ValueError
-    naming the layer, never approximated; a modified one is caught by transformer_args."""
-    scheme = getattr(m, "pos_scheme", "sinusoidal")
+    naming the layer, never approximated; a modified one is caught by transformer_config."""
+    scheme = m.config.pos
     absolute = ABSOLUTE.get(scheme)
     expected = (absolute, type(None)) if absolute else (type(None), models.RelativePositions)
     found = (type(m.pos), type(getattr(m, "rel_pos", None)))
@@ -97,32 +97,13 @@ def _position_scheme(m: models.Transformer) -> str:
     return scheme
 
 
-def transformer_args(m: models.Transformer) -> dict:
-    """The models.Transformer arguments that build `m` (checked: a replaced or modified layer
-    is a ValueError naming it, since TorchTransformer could only approximate it)."""
-    scheme = _position_scheme(m)
-    embed_dropout = m.pos.dropout if m.pos is not None else m.embed_dropout
-    first = (list(m.encoder) + list(m.decoder))[0]
-    args = dict(
-        src_vocab=m.src_embed.num_embeddings,
-        tgt_vocab=m.tgt_embed.num_embeddings,
-        d_model=m.d_model,
-        nhead=first.self_attn.num_heads,
-        num_encoder_layers=len(m.encoder),
-        num_decoder_layers=len(m.decoder),
-        dim_feedforward=first.ff.linear1.out_features,
-        dropout=embed_dropout.p,
-        max_len=m.max_len,
-        norm_first=m.norm_first,
-        pad_id=m.pad_id,
-        activation=_activation(first.ff.activation, "ff.activation"),
-        tie_embeddings=m.tie_embeddings,
-        pos=scheme,
-        src_bos=m.src_bos,
-    )
-    rebuilt = models.Transformer(**args)
-    same_structure(signature(rebuilt), signature(m), "to_torch", f"Transformer(**{args})")
-    return args
+def transformer_config(m: models.Transformer) -> models.TransformerConfig:
+    """The config `m` was built from, checked against its layers: a replaced or modified layer
+    is a ValueError naming it, since TorchTransformer could only approximate it."""
+    _position_scheme(m)
+    rebuilt = models.Transformer(m.config)
+    same_structure(signature(rebuilt), signature(m), "to_torch", f"Transformer({m.config})")
+    return m.config
 
 
 def signature(m: Any) -> dict[str, str]:
@@ -151,7 +132,7 @@ def same_structure(expected: dict, found: dict, who: str, built: str) -> None:
 
 
 def _transformer(m: models.Transformer, path: str) -> tnn.Module:
-    return TorchTransformer(**transformer_args(m))
+    return TorchTransformer(transformer_config(m))
 
 
 TO_TORCH: dict[type, Callable[[Any, str], tnn.Module]] = {

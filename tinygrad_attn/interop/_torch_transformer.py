@@ -1,7 +1,8 @@
 """models.Transformer written with torch.nn: what `interop.to_torch(model)` returns.
 
-Same arguments, same submodule names wherever PyTorch lets us (src_embed, tgt_embed, pos,
-rel_pos, encoder.<i>, decoder.<i>, encoder_norm, decoder_norm, out_proj), same semantics:
+Built from the same models.TransformerConfig, with the same submodule names wherever PyTorch
+lets us (src_embed, tgt_embed, pos, rel_pos, encoder.<i>, decoder.<i>, encoder_norm,
+decoder_norm, out_proj), same semantics:
 embeddings scaled by sqrt(E) with a zero PAD row, PAD positions masked as keys everywhere, a
 causal decoder, a tied output projection when asked. The layers are PyTorch's own
 nn.TransformerEncoderLayer / nn.TransformerDecoderLayer (batch first). Each position scheme:
@@ -32,6 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from models.config import TransformerConfig
 from models.transformer import causal_mask
 from tinygrad_attn.interop._torch_positions import (
     TorchLearnedPositionalEncoding,
@@ -52,94 +54,53 @@ def _ordinary_path(layer: nn.Module, args: Any) -> None:
 
 
 class TorchTransformer(nn.Module):
-    """models.Transformer in PyTorch, same arguments (kept in `self.args`), `pos` included:
-    every position scheme of models.Transformer (SCHEMES), built as the module docstring says.
+    """models.Transformer in PyTorch, built from the same models.TransformerConfig (kept in
+    `self.config`), `pos` included: every position scheme of models.Transformer (SCHEMES),
+    built as the module docstring says.
 
     Shapes: src (B, S) ints, tgt_in (B, T) ints -> logits (B, T, tgt_vocab).
     """
 
-    def __init__(
-        self,
-        src_vocab: int,
-        tgt_vocab: int,
-        d_model: int = 128,
-        nhead: int = 4,
-        num_encoder_layers: int = 2,
-        num_decoder_layers: int = 2,
-        dim_feedforward: int = 512,
-        dropout: float = 0.1,
-        max_len: int = 256,
-        norm_first: bool = False,
-        pad_id: int = 0,
-        activation: str = "relu",
-        tie_embeddings: bool = False,
-        pos: str = "sinusoidal",
-        src_bos: int | None = None,
-    ) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """`TorchTransformer(config)`, or TransformerConfig's arguments as for models.Transformer
+        (`TorchTransformer(src_vocab, tgt_vocab, d_model=..., ...)`)."""
         super().__init__()
-        if pos not in SCHEMES:
-            raise ValueError(f"TorchTransformer: pos must be one of {SCHEMES}, got {pos!r}")
-        self.args = dict(
-            src_vocab=src_vocab,
-            tgt_vocab=tgt_vocab,
-            d_model=d_model,
-            nhead=nhead,
-            num_encoder_layers=num_encoder_layers,
-            num_decoder_layers=num_decoder_layers,
-            dim_feedforward=dim_feedforward,
-            dropout=dropout,
-            max_len=max_len,
-            norm_first=norm_first,
-            pad_id=pad_id,
-            activation=activation,
-            tie_embeddings=tie_embeddings,
-            pos=pos,
-            src_bos=src_bos,
-        )
-        self.d_model, self.pad_id, self.max_len = d_model, pad_id, max_len
-        self.src_bos = src_bos
-        self.norm_first, self.tie_embeddings = norm_first, tie_embeddings
-        self.src_embed = nn.Embedding(src_vocab, d_model, padding_idx=pad_id)
-        self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=pad_id)
+        self.config = cfg = TransformerConfig.of(*args, **kwargs)
+        if cfg.pos not in SCHEMES:
+            raise ValueError(f"TorchTransformer: pos must be one of {SCHEMES}, got {cfg.pos!r}")
+        self.src_embed = nn.Embedding(cfg.src_vocab, cfg.d_model, padding_idx=cfg.pad_id)
+        self.tgt_embed = nn.Embedding(cfg.tgt_vocab, cfg.d_model, padding_idx=cfg.pad_id)
         self.pos, self.rel_pos = None, None  # as ours: absolute positions, relative biases
-        if pos == "sinusoidal":
-            self.pos = TorchPositionalEncoding(d_model, max_len, dropout)
-        elif pos == "learned":
-            self.pos = TorchLearnedPositionalEncoding(d_model, max_len, dropout)
+        if cfg.pos == "sinusoidal":
+            self.pos = TorchPositionalEncoding(cfg.d_model, cfg.max_len, cfg.dropout)
+        elif cfg.pos == "learned":
+            self.pos = TorchLearnedPositionalEncoding(cfg.d_model, cfg.max_len, cfg.dropout)
         else:
-            self.embed_dropout = nn.Dropout(dropout)
-        if pos in ("alibi", "t5"):
-            self.rel_pos = TorchRelativeBias(pos, nhead)
-        layer = dict(
-            d_model=d_model,
-            nhead=nhead,
-            dim_feedforward=dim_feedforward,
-            dropout=dropout,
-            activation=activation,
-            batch_first=True,
-            norm_first=norm_first,
-        )
+            self.embed_dropout = nn.Dropout(cfg.dropout)
+        if cfg.pos in ("alibi", "t5"):
+            self.rel_pos = TorchRelativeBias(cfg.pos, cfg.nhead)
+        layer = dict(cfg.layer_kwargs(), batch_first=True)
         self.encoder = nn.ModuleList(
-            [nn.TransformerEncoderLayer(**layer) for _ in range(num_encoder_layers)]
+            [nn.TransformerEncoderLayer(**layer) for _ in range(cfg.num_encoder_layers)]
         )
         self.decoder = nn.ModuleList(
-            [nn.TransformerDecoderLayer(**layer) for _ in range(num_decoder_layers)]
+            [nn.TransformerDecoderLayer(**layer) for _ in range(cfg.num_decoder_layers)]
         )
-        if pos == "rope":
+        if cfg.pos == "rope":
             for block in (*self.encoder, *self.decoder):
-                block.self_attn = RotarySelfAttention(d_model, nhead, dropout)
-        if pos not in ("sinusoidal", "learned"):
+                block.self_attn = RotarySelfAttention(cfg.d_model, cfg.nhead, cfg.dropout)
+        if cfg.pos not in ("sinusoidal", "learned"):
             for block in self.encoder:
                 block.register_forward_pre_hook(_ordinary_path)
-        if norm_first:
-            self.encoder_norm = nn.LayerNorm(d_model)
-            self.decoder_norm = nn.LayerNorm(d_model)
-        if not tie_embeddings:
-            self.out_proj = nn.Linear(d_model, tgt_vocab)
+        if cfg.norm_first:
+            self.encoder_norm = nn.LayerNorm(cfg.d_model)
+            self.decoder_norm = nn.LayerNorm(cfg.d_model)
+        if not cfg.tie_embeddings:
+            self.out_proj = nn.Linear(cfg.d_model, cfg.tgt_vocab)
         for embedding in (self.src_embed, self.tgt_embed):  # models.Transformer's init
-            nn.init.normal_(embedding.weight, std=d_model**-0.5)
+            nn.init.normal_(embedding.weight, std=cfg.d_model**-0.5)
             with torch.no_grad():
-                embedding.weight[pad_id] = 0.0
+                embedding.weight[cfg.pad_id] = 0.0
 
     def forward(self, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
         """Teacher-forced logits.  Shapes: src (B, S), tgt_in (B, T) -> (B, T, V)."""
@@ -147,15 +108,16 @@ class TorchTransformer(nn.Module):
 
     def encode(self, src: torch.Tensor) -> torch.Tensor:
         """Source tokens -> memory.  Shapes: (B, S) -> (B, S, E)."""
-        if self.src_bos is not None:  # as ours: a start token in the encoder, not in the memory
-            src = torch.cat([torch.full_like(src[:, :1], self.src_bos), src], dim=1)
+        bos = self.config.src_bos
+        if bos is not None:  # as ours: a start token in the encoder, not in the memory
+            src = torch.cat([torch.full_like(src[:, :1], bos), src], dim=1)
         mask, padding = self._self_attention_masks(src, causal=False)
         x = self._embed(self.src_embed, src)  # (B, S, E)
         for layer in self.encoder:
             x = layer(x, src_mask=mask, src_key_padding_mask=padding)
-        if self.src_bos is not None:
+        if bos is not None:
             x = x[:, 1:]
-        return self.encoder_norm(x) if self.norm_first else x
+        return self.encoder_norm(x) if self.config.norm_first else x
 
     def decode(
         self, tgt_in: torch.Tensor, memory: torch.Tensor, src: torch.Tensor | None = None
@@ -165,7 +127,7 @@ class TorchTransformer(nn.Module):
         Shapes: (B, T), (B, S, E), (B, S) -> (B, T, V).
         """
         mask, padding = self._self_attention_masks(tgt_in, causal=True)
-        memory_padding = None if src is None else src == self.pad_id  # (B, S)
+        memory_padding = None if src is None else src == self.config.pad_id  # (B, S)
         x = self._embed(self.tgt_embed, tgt_in)  # (B, T, E)
         for layer in self.decoder:
             x = layer(
@@ -175,14 +137,14 @@ class TorchTransformer(nn.Module):
                 tgt_key_padding_mask=padding,
                 memory_key_padding_mask=memory_padding,
             )
-        if self.norm_first:
+        if self.config.norm_first:
             x = self.decoder_norm(x)
         return self.project(x)  # (B, T, V)
 
     def _embed(self, embedding: nn.Embedding, tokens: torch.Tensor) -> torch.Tensor:
         """Scaled token embeddings, plus absolute positions if the scheme adds them, then
         dropout.  Shapes: (B, T) -> (B, T, E)."""
-        x = embedding(tokens) * math.sqrt(self.d_model)  # (B, T, E)
+        x = embedding(tokens) * math.sqrt(self.config.d_model)  # (B, T, E)
         return self.embed_dropout(x) if self.pos is None else self.pos(x)
 
     def _self_attention_masks(
@@ -194,7 +156,7 @@ class TorchTransformer(nn.Module):
         (B, L). With a relative bias, float ones: attn_mask (B*H, L, L) = the bias with -inf
         above the diagonal in the decoder, and -inf at PAD keys.
         """
-        padding = tokens == self.pad_id  # (B, L), True at PAD
+        padding = tokens == self.config.pad_id  # (B, L), True at PAD
         batch, length = tokens.shape
         blocked = None
         if causal:
@@ -210,6 +172,6 @@ class TorchTransformer(nn.Module):
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         """Decoder states to vocabulary logits.  Shapes: (B, T, E) -> (B, T, V)."""
-        if self.tie_embeddings:
+        if self.config.tie_embeddings:
             return x @ self.tgt_embed.weight.T
         return self.out_proj(x)
