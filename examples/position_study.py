@@ -28,9 +28,12 @@ from pathlib import Path
 import _translation_io as rio
 import numpy as np
 import train_translation as tt
+from _config import CHOICES, Config, check_config
 from _train_utils import ConfigError, flag_parser
 from toydata import load_task
 from translate import Translator
+
+from models.positional import POSITION_SCHEMES
 
 SPLITS = ("test_iid", "test_combo", "test_struct", "test_long", "test_unk")
 
@@ -39,7 +42,7 @@ def run_dir(out: Path, scheme: str, seed: int) -> Path:
     return out / f"{scheme}_s{seed}"
 
 
-def train_one(cfg: tt.Config) -> dict:
+def train_one(cfg: Config) -> dict:
     """metrics.json of the run `cfg` (trained now unless it exists), printing only a summary."""
     metrics_file = Path(cfg.out) / rio.METRICS_FILE
     if not metrics_file.is_file():
@@ -55,7 +58,7 @@ def train_one(cfg: tt.Config) -> dict:
     return metrics
 
 
-def study(base: tt.Config, schemes: list[str], seeds: list[int], out: Path, jobs: int) -> dict:
+def study(base: Config, schemes: list[str], seeds: list[int], out: Path, jobs: int) -> dict:
     """{scheme: [metrics of each seed]}, training the runs not yet in `out`."""
     configs = [
         replace(base, pos=s, seed=seed, out=str(run_dir(out, s, seed)))
@@ -107,7 +110,7 @@ def by_structure_text(table: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
-def draw_extremes(table: dict[str, list[dict]], base: tt.Config, seed: int) -> list[Path]:
+def draw_extremes(table: dict[str, list[dict]], base: Config, seed: int) -> list[Path]:
     """Cross-attention heatmaps of the longest test_long sentence, for the schemes with the
     best and the worst mean test_long (their seed-`seed` runs); [] without matplotlib."""
     if importlib.util.find_spec("matplotlib") is None:
@@ -132,25 +135,25 @@ def draw_extremes(table: dict[str, list[dict]], base: tt.Config, seed: int) -> l
     return paths
 
 
-def parse_args(argv: list[str] | None) -> tuple[tt.Config, argparse.Namespace]:
+def parse_args(argv: list[str] | None) -> tuple[Config, argparse.Namespace]:
     """(the runs' shared Config, the study's own options)."""
-    parser = flag_parser(tt.Config, __doc__.split("\n\n")[0], tt.CHOICES)
-    parser.add_argument("--schemes", nargs="+", default=list(tt.POSITION_SCHEMES))
+    parser = flag_parser(Config, __doc__.split("\n\n")[0], CHOICES)
+    parser.add_argument("--schemes", nargs="+", default=list(POSITION_SCHEMES))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--jobs", type=int, default=2, help="runs trained at once (default 2)")
     parser.set_defaults(out="runs/position_study")
     args = parser.parse_args(argv)
-    given = {k: v for k, v in vars(args).items() if k in tt.Config.__dataclass_fields__}
+    given = {k: v for k, v in vars(args).items() if k in Config.__dataclass_fields__}
     for name in ("pos", "seed", "resume"):  # --out is the study's folder
         if name in given:
             parser.error(f"--{name} is set by the study for each run")
-    unknown = sorted(set(args.schemes) - set(tt.POSITION_SCHEMES))
+    unknown = sorted(set(args.schemes) - set(POSITION_SCHEMES))
     if unknown or args.jobs < 1:
-        parser.error(f"--schemes from {tt.POSITION_SCHEMES}, --jobs >= 1; got {unknown}")
+        parser.error(f"--schemes from {POSITION_SCHEMES}, --jobs >= 1; got {unknown}")
     given.setdefault("threads", max(1, (os.cpu_count() or 1) // args.jobs))
-    base = replace(tt.Config(), **given)
+    base = replace(Config(), **given)
     try:
-        tt.check_config(base)
+        check_config(base)
     except ConfigError as err:
         parser.error(f"--{err.field.replace('_', '-')} {err.problem}")
     return base, args

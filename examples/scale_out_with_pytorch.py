@@ -45,10 +45,12 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import _config
 import _run_dir
 import _translation_io as rio
 import numpy as np
 import train_translation as tt
+from _generalization import Generalization
 from _train_utils import flag_parser
 from toydata import PAD, batches, load_task
 
@@ -121,7 +123,9 @@ def max_logits_difference(ours, theirs, batch: tuple) -> float:
     return float(np.abs(mine - expected).max())
 
 
-def worker(rank: int, cfg: Config, tcfg: tt.Config, args: dict, state: dict, port: int) -> None:
+def worker(
+    rank: int, cfg: Config, tcfg: _config.Config, args: dict, state: dict, port: int
+) -> None:
     """One DDP process: its share of the batches, gradients averaged across processes."""
     torch.set_num_threads(cfg.threads)
     os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo0" if sys.platform == "darwin" else "lo")
@@ -134,8 +138,10 @@ def worker(rank: int, cfg: Config, tcfg: tt.Config, args: dict, state: dict, por
         opt = torch.optim.Adam(ddp.parameters(), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-9)
         factor = lambda s: lr_factor(s, cfg.warmup, cfg.steps, tcfg.min_lr_ratio)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        pairs = tt.training_pairs(load_task(tcfg.task, tcfg.direction), tcfg)  # as the run
+        data = load_task(tcfg.task, tcfg.direction)
+        pairs = data["train"] + Generalization.extra_pairs(data, tcfg)  # as the run
         src_vocab, tgt_vocab = rio.read_vocabs(Path(cfg.run))
+        extras = Generalization(tcfg, src_vocab, tgt_vocab)  # its <unk> slots, no final marks
         per_epoch = math.ceil(len(pairs) / tcfg.batch_size)
         first_epoch = math.ceil(tcfg.steps / per_epoch)  # after those the run has seen
         epoch, epoch_data = -1, []
@@ -143,7 +149,7 @@ def worker(rank: int, cfg: Config, tcfg: tt.Config, args: dict, state: dict, por
             index = step * cfg.world_size + rank  # this process's batch of this update
             if first_epoch + index // per_epoch != epoch:
                 epoch = first_epoch + index // per_epoch
-                epoch_data = tt.epoch_batches(pairs, src_vocab, tgt_vocab, tcfg, epoch)
+                epoch_data = tt.epoch_batches(pairs, src_vocab, tgt_vocab, tcfg, epoch, extras)
             lr = sched.get_last_lr()[0]
             loss = loss_fn(ddp, epoch_data[index % per_epoch], tcfg.label_smoothing)
             opt.zero_grad()
@@ -166,7 +172,7 @@ def scale_out(cfg: Config) -> dict:
     """Export, train with DDP, import; print the report. Returns the figures printed."""
     t_start = time.perf_counter()
     run, out = Path(cfg.run), Path(cfg.out)
-    tcfg = tt.load_config(run / rio.CONFIG_FILE)
+    tcfg = _config.load_config(run / rio.CONFIG_FILE)
     src_vocab, tgt_vocab = rio.read_vocabs(run)
     digest = rio.vocab_digest(src_vocab, tgt_vocab)
     model = tt.build_model(tcfg, len(src_vocab), len(tgt_vocab))

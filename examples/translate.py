@@ -40,10 +40,11 @@ from pathlib import Path
 import _translation_eval as ev
 import _translation_io as rio
 import numpy as np
+from _config import Config, load_config
 from _explorer import explore
 from _unk_copy import Copy, head_attention, parse_head, replace_unks
 from toydata import BOS, EOS, PAD, UNK, Vocab, segment
-from train_translation import Config, build_model, languages, load_config
+from train_translation import build_model, languages
 
 from models import Transformer
 from models.decoding import safeguards

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import _config
 import train_translation as tt
 from toydata import BOS, PAD
 
@@ -17,7 +18,7 @@ def test_the_model_is_built_from_the_run_settings_it_shares_with_transformer_con
         "d_model nhead num_encoder_layers num_decoder_layers dim_feedforward dropout max_len "
         "norm_first pos src_bos".split()
     )
-    cfg = replace(tt.Config(), d_model=16, nhead=2, num_decoder_layers=1, dim_feedforward=24)
+    cfg = replace(_config.Config(), d_model=16, nhead=2, num_decoder_layers=1, dim_feedforward=24)
     cfg = replace(cfg, dropout=0.1, max_len=20, norm_first=True, pos="alibi", src_bos=True)
     expected = TransformerConfig(
         src_vocab=7,

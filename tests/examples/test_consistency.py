@@ -7,10 +7,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import _config
+import _translation_io as rio
 import numpy as np
 import pytest
 import train_translation as tt
 from _consistency import ConsistencyBatches, consistency_loss, consistency_term
+from _generalization import Generalization, consistency_batches
 from hypothesis import given
 from hypothesis import strategies as st
 from toydata import (
@@ -151,8 +154,8 @@ def test_decoder_states_are_the_layers_that_decode_projects(tiny_model):
 
 
 def test_config_field_defaults_on_refuses_negative_and_old_runs_stay_off(tmp_path, capsys):
-    assert tt.Config.question_consistency > 0 and tt.Config.consistency_pairs >= 1
-    assert 1 <= tt.Config.place_pairs < tt.Config.consistency_pairs
+    assert _config.Config.question_consistency > 0 and _config.Config.consistency_pairs >= 1
+    assert 1 <= _config.Config.place_pairs < _config.Config.consistency_pairs
     for flags, words in [
         (["--question-consistency", "-1"], "--question-consistency must be >= 0"),
         (["--question-consistency", "inf"], "--question-consistency must be a finite number"),
@@ -161,28 +164,26 @@ def test_config_field_defaults_on_refuses_negative_and_old_runs_stay_off(tmp_pat
         (["--consistency-pairs", "3"], "--place-pairs must be <= consistency_pairs 3, got 4"),
     ]:
         with pytest.raises(SystemExit):
-            tt.parse_config(flags)
+            _config.parse_config(flags)
         assert words in capsys.readouterr().err
-    saved = {k: v for k, v in vars(tt.Config(out=str(tmp_path))).items()}
+    saved = {k: v for k, v in vars(_config.Config(out=str(tmp_path))).items()}
     del saved["question_consistency"], saved["place_pairs"]  # saved before the fields existed
-    tt.rio.write_json(tmp_path / tt.rio.CONFIG_FILE, saved)
-    old = tt.load_config(tmp_path / tt.rio.CONFIG_FILE)
+    rio.write_json(tmp_path / rio.CONFIG_FILE, saved)
+    old = _config.load_config(tmp_path / rio.CONFIG_FILE)
     assert old.question_consistency == 0.0 and old.place_pairs == 0
 
 
 def test_the_pairs_are_used_for_translation_in_either_direction_and_off_otherwise():
     pairs, places = load_question_statements(), load_place_statements()
     src_vocab, tgt_vocab = _vocabs(pairs + places)
-    cfg = tt.Config()
-    both = tt.consistency_batches(cfg, src_vocab, tgt_vocab)
+    cfg = _config.Config()
+    both = consistency_batches(cfg, src_vocab, tgt_vocab)
     assert (len(both), both.num_places) == (len(pairs) + len(places), len(places))
-    no_places = tt.consistency_batches(replace(cfg, place_pairs=0), src_vocab, tgt_vocab)
+    no_places = consistency_batches(replace(cfg, place_pairs=0), src_vocab, tgt_vocab)
     assert len(no_places) == len(pairs)
-    assert (
-        tt.consistency_batches(replace(cfg, question_consistency=0.0), src_vocab, tgt_vocab) is None
-    )
-    assert tt.consistency_batches(replace(cfg, task="reversal"), src_vocab, tgt_vocab) is None
-    en_zh = tt.consistency_batches(replace(cfg, direction="en-zh"), tgt_vocab, src_vocab)
+    assert consistency_batches(replace(cfg, question_consistency=0.0), src_vocab, tgt_vocab) is None
+    assert consistency_batches(replace(cfg, task="reversal"), src_vocab, tgt_vocab) is None
+    en_zh = consistency_batches(replace(cfg, direction="en-zh"), tgt_vocab, src_vocab)
     assert en_zh.matches[0] == matched_positions(pairs[0].question_src, pairs[0].statement_src)
     assert en_zh.matches[len(pairs)] == matched_positions(places[0].place_src, places[0].bare_src)
 
@@ -213,7 +214,7 @@ def test_a_short_run_with_the_objective_pulls_the_matched_states_together():
         load_question_statements(), src_vocab, tgt_vocab, load_place_statements()
     )
     cfg = replace(
-        tt.Config(),
+        _config.Config(),
         d_model=32,
         nhead=2,
         num_encoder_layers=1,
@@ -223,15 +224,16 @@ def test_a_short_run_with_the_objective_pulls_the_matched_states_together():
         lr=3e-3,
         unk_rate=0.0,
     )
-    epoch = tt.epoch_batches(data["train"][:2000], src_vocab, tgt_vocab, cfg, 0)
+    extras = Generalization(cfg, src_vocab, tgt_vocab)  # its unpunctuated sources
+    epoch = tt.epoch_batches(data["train"][:2000], src_vocab, tgt_vocab, cfg, 0, extras)
     terms = {}
     for weight in (0.0, 3.0):
         tg.manual_seed(0)
         model = tt.build_model(cfg, len(src_vocab), len(tgt_vocab))
         opt = tg.optim.Adam(model.parameters(), lr=cfg.lr)
         run_cfg = replace(cfg, question_consistency=weight)
-        with_pairs = pairs if weight else None
-        steps = [tt.train_step(model, opt, epoch[s], run_cfg, s, with_pairs) for s in range(30)]
+        extras = Generalization(run_cfg, src_vocab, tgt_vocab)  # weight 0: no extra loss
+        steps = [tt.train_step(model, opt, epoch[s], run_cfg, s, extras) for s in range(30)]
         losses = [step["loss"] for step in steps]
         assert ("consistency" in steps[0]) == bool(weight)
         assert np.mean(losses[-5:]) < np.mean(losses[:5])  # the cross-entropy still falls

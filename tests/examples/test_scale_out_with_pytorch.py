@@ -8,6 +8,7 @@ import contextlib
 import io
 from pathlib import Path
 
+import _config
 import _translation_io as rio
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ import scale_out_with_pytorch as so  # noqa: E402 (after the skip: it needs torc
 
 from tinygrad_attn import interop  # noqa: E402
 
-TINY_RUN = tt.Config(
+TINY_RUN = _config.Config(
     task="reversal",
     d_model=16,
     nhead=2,
@@ -44,7 +45,7 @@ def continued(tmp_path_factory: pytest.TempPathFactory) -> tuple[so.Config, dict
     """(config, figures, what it printed) of the example continuing a 40-step run of ours
     (15-20 s in all on 2 busy cores, most of it the 2 processes starting and importing)."""
     run = tmp_path_factory.mktemp("ours")
-    tt.train(tt.Config(**{**vars(TINY_RUN), "out": str(run)}))
+    tt.train(_config.Config(**{**vars(TINY_RUN), "out": str(run)}))
     cfg = so.Config(
         run=str(run),
         out=str(tmp_path_factory.mktemp("ddp")),
@@ -76,7 +77,7 @@ def test_the_saved_run_holds_the_pytorch_weights(continued) -> None:
     from the model before the DDP updates."""
     cfg, _, _ = continued
     out = Path(cfg.out)
-    tcfg = tt.load_config(out / rio.CONFIG_FILE)
+    tcfg = _config.load_config(out / rio.CONFIG_FILE)
     src_vocab, tgt_vocab = rio.read_vocabs(out)
     ours = tt.build_model(tcfg, len(src_vocab), len(tgt_vocab))
     saved = rio.load_weights(ours, out / rio.MODEL_FILE, rio.vocab_digest(src_vocab, tgt_vocab))

@@ -15,18 +15,20 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import _config
 import _run_dir
 import _translation_eval as ev
 import _translation_io as rio
 import numpy as np
 import pytest
 import train_translation as tt
+from _generalization import Generalization, random_positions
 from _train_utils import ConfigError
 from toydata import Pair, Vocab, load_task
 
 import tinygrad_attn as tg
 
-TINY = tt.Config(
+TINY = _config.Config(
     task="reversal",
     d_model=64,
     nhead=2,
@@ -55,12 +57,12 @@ LONG_BLEU_RANGE = (45.0, 80.0)
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[tt.Config, dict]:
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[_config.Config, dict]:
     cfg = replace(TINY, out=str(tmp_path_factory.mktemp("reversal_run")))
     return cfg, tt.train(cfg)
 
 
-def test_short_run_reaches_the_stated_exact_match(trained: tuple[tt.Config, dict]) -> None:
+def test_short_run_reaches_the_stated_exact_match(trained: tuple[_config.Config, dict]) -> None:
     _, metrics = trained
     assert metrics["test_iid"]["exact_match"] >= MIN_EXACT_MATCH, metrics["test_iid"]
 
@@ -161,39 +163,44 @@ def test_resume_after_ctrl_c_gives_the_uninterrupted_result(tmp_path, monkeypatc
 
 
 def test_flags_parse_types_and_reject_unknown_choices(tmp_path) -> None:
-    cfg = tt.parse_config(["--d-model", "64", "--task", "reversal", "--lr", "0.01"])
-    assert (cfg.d_model, cfg.task, cfg.lr, cfg.steps) == (64, "reversal", 0.01, tt.Config.steps)
+    cfg = _config.parse_config(["--d-model", "64", "--task", "reversal", "--lr", "0.01"])
+    assert (cfg.d_model, cfg.task, cfg.lr, cfg.steps) == (
+        64,
+        "reversal",
+        0.01,
+        _config.Config.steps,
+    )
     with pytest.raises(SystemExit) as exc:
-        tt.parse_config(["--task", "poetry"])
+        _config.parse_config(["--task", "poetry"])
     assert exc.value.code == 2
 
 
 def test_pos_flag_chooses_the_position_scheme_and_old_configs_stay_sinusoidal(tmp_path) -> None:
-    assert tt.parse_config([]).pos == "rope"
-    assert not tt.parse_config(["--no-src-bos"]).src_bos and tt.parse_config([]).src_bos
-    model = tt.build_model(tt.parse_config(["--pos", "t5", "--d-model", "16"]), 7, 9)
+    assert _config.parse_config([]).pos == "rope"
+    assert not _config.parse_config(["--no-src-bos"]).src_bos and _config.parse_config([]).src_bos
+    model = tt.build_model(_config.parse_config(["--pos", "t5", "--d-model", "16"]), 7, 9)
     assert model.pos_scheme == "t5" and model.pos is None
     with pytest.raises(SystemExit):
-        tt.parse_config(["--pos", "relative"])
+        _config.parse_config(["--pos", "relative"])
     old = {k: v for k, v in vars(replace(TINY, out=str(tmp_path))).items() if k != "pos"}
     rio.write_json(tmp_path / rio.CONFIG_FILE, old)  # a run saved before the flag existed
-    assert tt.load_config(tmp_path / rio.CONFIG_FILE).pos == "sinusoidal"
+    assert _config.load_config(tmp_path / rio.CONFIG_FILE).pos == "sinusoidal"
 
 
 def test_random_positions_are_sorted_distinct_in_range_and_a_function_of_seed_and_step():
     cfg = replace(TINY, random_positions=32)
-    draws = [tt.random_positions(cfg, step, 12, side=0) for step in range(50)]
+    draws = [random_positions(cfg, step, 12, side=0) for step in range(50)]
     for positions in draws:
         assert positions.shape == (12,) and positions.min() >= 0 and positions.max() < 32
         assert (np.diff(positions) > 0).all()
-    assert np.array_equal(draws[7], tt.random_positions(cfg, 7, 12, side=0))
-    assert not np.array_equal(draws[7], tt.random_positions(cfg, 7, 12, side=1))
+    assert np.array_equal(draws[7], random_positions(cfg, 7, 12, side=0))
+    assert not np.array_equal(draws[7], random_positions(cfg, 7, 12, side=1))
     assert len({tuple(p) for p in draws}) == 50
-    assert tt.random_positions(TINY, 0, 12, side=0) is None  # off by default
+    assert random_positions(TINY, 0, 12, side=0) is None  # off by default
     with pytest.raises(ConfigError, match="random_positions must be >= the longest training"):
-        tt.random_positions(replace(TINY, random_positions=8), 0, 12, side=0)
+        random_positions(replace(TINY, random_positions=8), 0, 12, side=0)
     with pytest.raises(SystemExit):
-        tt.parse_config(["--random-positions", "64"])  # max_len 64: the start token needs 1
+        _config.parse_config(["--random-positions", "64"])  # max_len 64: the start token needs 1
 
 
 def test_a_step_with_random_positions_runs_with_the_source_start_token():
@@ -203,33 +210,38 @@ def test_a_step_with_random_positions_runs_with_the_source_start_token():
     model = tt.build_model(cfg, 12, 12)
     before = model.encoder[0].self_attn.q_proj.weight.data.copy()
     batch = (np.full((2, 5), 5), np.full((2, 4), 6), np.full((2, 4), 7))
-    loss = tt.train_step(model, tg.optim.Adam(model.parameters()), batch, cfg, step=4)["loss"]
+    vocab = Vocab.build([["a"]])
+    extras = Generalization(cfg, vocab, vocab)  # where the random positions come from
+    opt = tg.optim.Adam(model.parameters())
+    loss = tt.train_step(model, opt, batch, cfg, step=4, extras=extras)["loss"]
     assert np.isfinite(loss)
     assert not np.array_equal(before, model.encoder[0].self_attn.q_proj.weight.data)
 
 
 def test_compound_pairs_extend_the_training_set_of_translation_only():
     data = {"train": ["a", "b"], "train_compound": ["c", "d", "e"]}
-    assert tt.training_pairs(data, replace(TINY, compound_pairs=2)) == ["a", "b", "c", "d"]
-    assert tt.training_pairs(data, replace(TINY, compound_pairs=0)) == ["a", "b"]
+    assert Generalization.extra_pairs(data, replace(TINY, compound_pairs=2)) == ["c", "d"]
+    assert Generalization.extra_pairs(data, replace(TINY, compound_pairs=0)) == []
 
 
 def test_neg_comparative_pairs_extend_the_training_set_after_the_compound_ones():
     data = {"train": ["a"], "train_compound": ["c", "d"], "train_neg_comparative": ["n", "m"]}
     cfg = replace(TINY, compound_pairs=1, neg_comparative_pairs=1)
-    assert tt.training_pairs(data, cfg) == ["a", "c", "n"]
-    assert tt.training_pairs(data, replace(cfg, neg_comparative_pairs=0)) == ["a", "c"]
-    assert tt.training_pairs({"train": ["a"]}, TINY) == ["a"]
+    assert Generalization.extra_pairs(data, cfg) == ["c", "n"]
+    assert Generalization.extra_pairs(data, replace(cfg, neg_comparative_pairs=0)) == ["c"]
+    assert (
+        Generalization.extra_pairs({"train": ["a"]}, TINY) == []
+    )  # reversal, dates: no extra splits
 
 
 def test_everyday_pairs_come_last_and_old_runs_load_without_them_or_unpunctuated_sources():
     data = {"train": ["a"], "train_compound": ["c"], "train_neg_comparative": ["n"]}
     data["train_everyday"] = ["e", "f"]
     cfg = replace(TINY, compound_pairs=1, neg_comparative_pairs=1, everyday_pairs=1)
-    assert tt.training_pairs(data, cfg) == ["a", "c", "n", "e"]
-    assert tt.training_pairs(data, replace(cfg, everyday_pairs=0)) == ["a", "c", "n"]
-    assert tt.BEFORE_THE_FIELD["everyday_pairs"] == 0
-    assert tt.BEFORE_THE_FIELD["unpunctuated_rate"] == 0.0
+    assert Generalization.extra_pairs(data, cfg) == ["c", "n", "e"]
+    assert Generalization.extra_pairs(data, replace(cfg, everyday_pairs=0)) == ["c", "n"]
+    assert _config.BEFORE_THE_FIELD["everyday_pairs"] == 0
+    assert _config.BEFORE_THE_FIELD["unpunctuated_rate"] == 0.0
 
 
 def test_unpunctuated_sources_lose_only_their_final_mark():
@@ -241,9 +253,9 @@ def test_unpunctuated_sources_lose_only_their_final_mark():
     cfg = replace(TINY, task="translation", batch_size=32, unk_rate=0.0)
 
     def rows(rate: float) -> list[tuple[tuple, tuple]]:
-        batches = tt.epoch_batches(
-            pairs, src_vocab, tgt_vocab, replace(cfg, unpunctuated_rate=rate), 0
-        )
+        rate_cfg = replace(cfg, unpunctuated_rate=rate)
+        extras = Generalization(rate_cfg, src_vocab, tgt_vocab)
+        batches = tt.epoch_batches(pairs, src_vocab, tgt_vocab, rate_cfg, 0, extras)
         return [
             (tuple(s[s != 0].tolist()), tuple(t[t != 0].tolist()))
             for src, _, tgt in batches
@@ -260,10 +272,10 @@ def test_unpunctuated_sources_lose_only_their_final_mark():
 
 def test_resume_keeps_the_saved_architecture_but_may_extend_steps(tmp_path, capsys) -> None:
     rio.write_json(tmp_path / rio.CONFIG_FILE, {**vars(replace(TINY, out=str(tmp_path)))})
-    cfg = tt.parse_config(["--out", str(tmp_path), "--resume", "--steps", "5000"])
+    cfg = _config.parse_config(["--out", str(tmp_path), "--resume", "--steps", "5000"])
     assert (cfg.d_model, cfg.task, cfg.steps, cfg.resume) == (64, "reversal", 5000, True)
     with pytest.raises(SystemExit) as exc:
-        tt.parse_config(["--out", str(tmp_path), "--resume", "--d-model", "32"])
+        _config.parse_config(["--out", str(tmp_path), "--resume", "--d-model", "32"])
     assert exc.value.code == 2
     assert "d_model" in capsys.readouterr().err
 
@@ -278,9 +290,10 @@ def test_epoch_batches_are_bucketed_cover_every_pair_once_and_depend_on_seed_and
     src_vocab = Vocab.build([p.src for p in pairs])
     tgt_vocab = Vocab.build([p.tgt for p in pairs])
     cfg = replace(TINY, batch_size=16)
-    first = tt.epoch_batches(pairs, src_vocab, tgt_vocab, cfg, epoch=0)
-    again = tt.epoch_batches(pairs, src_vocab, tgt_vocab, cfg, epoch=0)
-    other = tt.epoch_batches(pairs, src_vocab, tgt_vocab, cfg, epoch=1)
+    extras = Generalization(cfg, src_vocab, tgt_vocab)  # as train() runs it
+    first = tt.epoch_batches(pairs, src_vocab, tgt_vocab, cfg, 0, extras)
+    again = tt.epoch_batches(pairs, src_vocab, tgt_vocab, cfg, 0, extras)
+    other = tt.epoch_batches(pairs, src_vocab, tgt_vocab, cfg, 1, extras)
     assert len(first) == 1000 // 16 + 1
     assert all(np.array_equal(a[0], b[0]) for a, b in zip(first, again))
     assert not all(np.array_equal(a[0], b[0]) for a, b in zip(first, other))
@@ -411,7 +424,7 @@ def test_bad_flag_values_are_refused_naming_the_flag(capsys) -> None:
         (["--neg-comparative-pairs", "-1"], "--neg-comparative-pairs must be >= 0"),
     ]:
         with pytest.raises(SystemExit) as exc:
-            tt.parse_config(flags)
+            _config.parse_config(flags)
         assert exc.value.code == 2 and words in capsys.readouterr().err
 
 
@@ -503,7 +516,9 @@ def test_a_flag_the_run_would_ignore_is_an_error(tmp_path, capsys, flags, words)
 
 
 def test_switching_an_ignored_feature_off_explicitly_is_fine() -> None:
-    cfg = tt.parse_config(["--task", "reversal", "--question-consistency", "0", "--unk-rate", "0"])
+    cfg = _config.parse_config(
+        ["--task", "reversal", "--question-consistency", "0", "--unk-rate", "0"]
+    )
     assert (cfg.task, cfg.question_consistency, cfg.unk_rate) == ("reversal", 0, 0)
 
 
@@ -520,7 +535,7 @@ def test_sizes_the_model_cannot_take_are_refused_naming_the_flag(capsys, flags, 
     """--d-model 6 --nhead 2 (rotary needs an even head size) was a traceback, --nhead 0 a
     ZeroDivisionError."""
     with pytest.raises(SystemExit) as exc:
-        tt.parse_config(flags)
+        _config.parse_config(flags)
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err.startswith(f"error: {words}")
     assert err.count("\n") == 1  # one line, no usage text
@@ -536,7 +551,7 @@ def test_an_out_that_cannot_be_a_directory_is_one_line(tmp_path, capsys, kind) -
 
 
 @pytest.fixture()
-def small_run(tmp_path) -> tt.Config:
+def small_run(tmp_path) -> _config.Config:
     cfg = replace(SMALL, out=str(tmp_path / "run"))
     tt.train(cfg)
     return cfg

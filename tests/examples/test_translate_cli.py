@@ -20,8 +20,9 @@ import _translation_io as rio
 import everyday_check
 import numpy as np
 import pytest
+from _config import Config
 from toydata import BOS, EOS, PAD, detokenize_en, segment
-from train_translation import Config, build_model
+from train_translation import build_model
 from translate import Translator
 
 import tinygrad_attn as tg
