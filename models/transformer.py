@@ -43,6 +43,7 @@ class FeedForward(nn.Module):
         self.linear2 = nn.Linear(dim_feedforward, d_model)
 
     def forward(self, x: Tensor) -> Tensor:
+        """linear2(dropout(activation(linear1(x)))), each position alone.  Shapes: (B, T, E)."""
         hidden = self.dropout(self.activation(self.linear1(x)))  # (B, T, F)
         return self.linear2(hidden)  # (B, T, E)
 

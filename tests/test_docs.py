@@ -83,12 +83,6 @@ def test_every_public_function_class_and_method_has_a_docstring() -> None:
     )
 
 
-# The attention ops (ops/attention.py, ops/attention_fast.py), whose docstrings keep Shapes and
-# the backward on the class for now (issue 29): empty this set when they follow the convention
-# (the test below fails on a name here that no longer needs the exemption).
-PENDING_OPS = {"ScaledDotProductAttention", "AttentionWeights"}
-
-
 def _op_methods() -> Iterator[tuple[str, str, str | None]]:
     """(class, method, its own docstring) for forward, backward and backward_graph of every op
     in the package, found where each is defined (reduce._Extreme holds Max's backward)."""
@@ -107,19 +101,16 @@ def test_every_op_documents_its_forward_shapes_and_its_backward_math() -> None:
     """An op's forward says what it computes with a `Shapes:` line, its backward gives the
     math starting `backward`, each on the method itself: the base class's docstring, which
     `inspect.getdoc` would hand down, says nothing about the op."""
-    missing, pending = [], set()
+    missing = []
     for op, method, doc in _op_methods():
         wrong = (
             not doc
             or (method == "forward" and "Shapes:" not in doc)
             or (method == "backward" and not doc.startswith("backward"))
         )
-        if wrong and op in PENDING_OPS:
-            pending.add(op)
-        elif wrong:
+        if wrong:
             missing.append(f"{op}.{method}: {doc!r}")
     assert not missing, "\n".join(missing)
-    assert pending == PENDING_OPS, f"documented now, drop from PENDING_OPS: {PENDING_OPS - pending}"
 
 
 # ----- README and docs/adding_an_op.md: "Adding an op" runs as printed ----------------------------

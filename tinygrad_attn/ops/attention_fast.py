@@ -67,12 +67,6 @@ if TYPE_CHECKING:
 class ScaledDotProductAttention(Function):
     """softmax(s q kᵀ + bias + mask) v, fused (see the module docstring for layouts and math).
 
-    Shapes: plain q (..., L, D), k (..., S, D), v (..., S, Dv) -> (..., L, Dv); heads
-    q (B, L, H*D), k and v (B, S, H*D) -> (B, L, H*D); bias and mask broadcast to (..., L, S)
-    (heads: (B, H, L, S)); keep (dropout) the same.
-    backward: dV = P̃ᵀ g; dA = P ⊙ (dP − rowsum(g ⊙ O)) with dP = g Vᵀ (⊙ keep/(1-p));
-    dQ = s dA K; dK = s dAᵀ Q; dbias = dA.
-
     Args (keyword-only):
         num_heads: 0 for the plain layout, else H of the heads layout.
         packed: q is the (B, T, 3E) self-attention projection; k and v are None.
@@ -101,6 +95,13 @@ class ScaledDotProductAttention(Function):
         block_size: int | None = None,
         weights_out: list | None = None,
     ) -> np.ndarray:
+        """O = P̃ V in one block or in blocks of query rows; keeps q, k, v, O and P (or each
+        row's log-sum-exp when blocked).
+
+        Shapes: plain q (..., L, D), k (..., S, D), v (..., S, Dv) -> (..., L, Dv); heads
+        q (B, L, H*D), k and v (B, S, H*D) -> (B, L, H*D); bias and mask broadcast to
+        (..., L, S) (heads: (B, H, L, S)); keep (dropout) the same.
+        """
         layout = Layout(q, k, v, num_heads, packed)
         qh, kh, vh = layout.heads(q, k, v)
         scale = 1.0 / math.sqrt(qh.shape[-1])
@@ -130,6 +131,9 @@ class ScaledDotProductAttention(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
+        """backward: dV = P̃ᵀ g; dA = P ⊙ (dP − δ), δ = rowsum(g ⊙ O), dP = g Vᵀ (⊙ keep/(1-p));
+        dQ = s dA K; dK = s dAᵀ Q; dbias = dA. Blocked: by blocks of keys, P recomputed from
+        the row log-sum-exp, dQ summed over the blocks."""
         qh, kh, vh, out, saved, bias = ctx.saved_tensors
         extras, length = ctx.extras, qh.shape[-2]
         gh, oh = ctx.layout.split_output(grad_out), ctx.layout.split_output(out)
@@ -226,8 +230,6 @@ class AttentionWeights(Function):
     nn.MultiheadAttention returns them (need_weights=True): the attention op hands over the P it
     computed (`probs`), so this node costs no second forward, and it carries the gradient of the
     weights back to q, k and the bias. Without `probs` it computes P itself.
-    Shapes: as ScaledDotProductAttention's q, k, bias -> (..., L, S) or (B, H, L, S).
-    backward: dA = P ⊙ (g − rowsum(g ⊙ P)); dQ = s dA K; dK = s dAᵀ Q; dbias = dA.
     """
 
     @staticmethod
@@ -243,6 +245,10 @@ class AttentionWeights(Function):
         causal_offset: int | None = None,
         probs: np.ndarray | None = None,
     ) -> np.ndarray:
+        """P, handed over (`probs`) or computed; keeps q, k, P and the bias.
+
+        Shapes: as ScaledDotProductAttention's q, k, bias -> (..., L, S) or (B, H, L, S).
+        """
         layout = Layout(q, k, None, num_heads, packed)
         qh, kh, _ = layout.heads(q, k, None)
         scale = 1.0 / math.sqrt(qh.shape[-1])
@@ -258,6 +264,7 @@ class AttentionWeights(Function):
 
     @staticmethod
     def backward(ctx: Function, grad_out: np.ndarray) -> tuple:
+        """backward: dA = P ⊙ (g − rowsum(g ⊙ P)); dQ = s dA K; dK = s dAᵀ Q; dbias = dA."""
         qh, kh, probs, bias = ctx.saved_tensors
         d_scores = grad_out * probs
         d_scores -= probs * row_sum(d_scores, d_scores.ndim - 1)  # softmax backward

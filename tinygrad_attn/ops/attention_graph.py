@@ -16,7 +16,7 @@ import numpy as np
 
 from tinygrad_attn.autograd.graph import constant
 from tinygrad_attn.ops.attention_parts import Extras, Layout
-from tinygrad_attn.ops.elementwise import MaskedFill
+from tinygrad_attn.ops.selection import MaskedFill
 
 if TYPE_CHECKING:
     from tinygrad_attn.tensor import Tensor
