@@ -48,12 +48,12 @@ class FeedForward(nn.Module):
         return self.linear2(hidden)  # (B, T, E)
 
 
-class TransformerEncoderLayer(nn.Module):
-    """Self-attention then feed-forward, each with a residual connection and LayerNorm.
+class _Sublayers(nn.Module):
+    """The sublayers of an encoder or decoder layer, made in PyTorch's order (so weights map
+    one to one): self-attention, cross-attention (decoder), feed-forward, a LayerNorm and a
+    Dropout per sublayer. The arguments are torch.nn.TransformerEncoderLayer's."""
 
-    Post-norm (the paper): x = norm(x + sublayer(x)); pre-norm (norm_first=True):
-    x = x + sublayer(norm(x)). Shapes: src (B, S, E) -> (B, S, E).
-    """
+    cross_attention = False  # the decoder's: attention over the encoder memory
 
     def __init__(
         self,
@@ -68,11 +68,25 @@ class TransformerEncoderLayer(nn.Module):
         super().__init__()
         self.norm_first = norm_first
         self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout)
+        if self.cross_attention:
+            self.cross_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout)
         self.ff = FeedForward(d_model, dim_feedforward, dropout, activation)
         self.norm1 = nn.LayerNorm(d_model, eps=eps)
         self.norm2 = nn.LayerNorm(d_model, eps=eps)
+        if self.cross_attention:
+            self.norm3 = nn.LayerNorm(d_model, eps=eps)
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
+        if self.cross_attention:
+            self.dropout3 = nn.Dropout(dropout)
+
+
+class TransformerEncoderLayer(_Sublayers):
+    """Self-attention then feed-forward, each with a residual connection and LayerNorm.
+
+    Post-norm (the paper): x = norm(x + sublayer(x)); pre-norm (norm_first=True):
+    x = x + sublayer(norm(x)). Shapes: src (B, S, E) -> (B, S, E).
+    """
 
     def forward(
         self,
@@ -101,34 +115,14 @@ class TransformerEncoderLayer(nn.Module):
         return self.dropout1(out)  # (B, S, E)
 
 
-class TransformerDecoderLayer(nn.Module):
+class TransformerDecoderLayer(_Sublayers):
     """Masked self-attention, cross-attention over the encoder memory, then feed-forward.
 
     Each sublayer has a residual connection and LayerNorm (post-norm, or pre-norm with
     norm_first=True). Shapes: tgt (B, T, E), memory (B, S, E) -> (B, T, E).
     """
 
-    def __init__(
-        self,
-        d_model: int,
-        nhead: int,
-        dim_feedforward: int = 2048,
-        dropout: float = 0.1,
-        activation: str = "relu",
-        norm_first: bool = False,
-        eps: float = 1e-5,
-    ) -> None:
-        super().__init__()
-        self.norm_first = norm_first
-        self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout)
-        self.cross_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout)
-        self.ff = FeedForward(d_model, dim_feedforward, dropout, activation)
-        self.norm1 = nn.LayerNorm(d_model, eps=eps)
-        self.norm2 = nn.LayerNorm(d_model, eps=eps)
-        self.norm3 = nn.LayerNorm(d_model, eps=eps)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-        self.dropout3 = nn.Dropout(dropout)
+    cross_attention = True
 
     def forward(
         self,

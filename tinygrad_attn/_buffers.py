@@ -15,7 +15,7 @@ torch tensor from torch.from_numpy) holds a reference to the pooled array, so a 
 count equal to the pool's own, and no weak reference, means no one can see its contents
 change. A live Tensor's data is never reused, so the version counters see every in-place
 edit as before. Buffers are handed out under a lock, so threads never share one. What the
-pool keeps is bounded (MAX_BUFFERS arrays, and `set_buffer_pool`'s bytes, 64 MiB by default,
+pool keeps is bounded (MAX_BUFFERS arrays, and `set_buffer_pool`'s bytes, 24 MiB by default,
 free or in use); `empty_cache()` forgets it all.
 
     import tinygrad_attn as tg
@@ -36,7 +36,7 @@ import numpy as np
 
 MIN_BYTES = 64 << 10  # smaller arrays come from numpy's malloc: a few pages, kept warm there
 MAX_BUFFERS = 24  # arrays the pool keeps, free or in use
-DEFAULT_MAX_BYTES = 64 << 20  # bytes the pool keeps, free or in use
+DEFAULT_MAX_BYTES = 24 << 20  # bytes the pool keeps, free or in use: a T = 1024 block needs 20
 
 
 class BufferPool:
@@ -153,7 +153,7 @@ POOL = BufferPool()
 
 
 class set_buffer_pool:  # noqa: N801 (a function and a context manager, as torch.set_grad_enabled)
-    """Bound the attention buffer pool to `max_bytes` in all (0: no pool; 64 MiB by default),
+    """Bound the attention buffer pool to `max_bytes` in all (0: no pool; 24 MiB by default),
     pooling arrays of `min_bytes` or more (64 KiB). As a plain call it sets the bounds from now
     on; in a `with` block the previous ones come back at its end. Buffers past a new bound are
     forgotten at once (those in use stay valid for their users)."""
