@@ -410,25 +410,18 @@ class Transformer(nn.Module):
         return self.out_proj(x)
 
     def greedy_decode(
-        self,
-        src: np.ndarray | Tensor,
-        bos_id: int,
-        eos_id: int,
-        max_len: int,
-        use_cache: bool = True,
-        limits: np.ndarray | None = None,
-        no_repeat: np.ndarray | None = None,
+        self, src: np.ndarray | Tensor, bos_id: int, eos_id: int, max_len: int, **options: Any
     ) -> np.ndarray:
         """Batched greedy decoding -> (B, <= max_len) ints: BOS first, pad_id after EOS.
 
-        `use_cache` reuses earlier positions' keys and values (linear cost in the length);
-        without it every step re-runs the decoder over the whole prefix. Same output.
-        `limits` / `no_repeat` (B,): the safeguards of models.decoding (a length bound per
-        row, no n-gram three times in a row); `decoding.safeguards(src, pad_id)` makes both.
+        `options` are models.decoding.greedy_decode's: `use_cache=True` reuses earlier
+        positions' keys and values (linear cost in the length; without it every step re-runs
+        the decoder over the whole prefix, same output); `limits` / `no_repeat` (B,), the
+        safeguards (a length bound per row, no n-gram three times in a row), which
+        `decoding.safeguards(src, pad_id)` makes.
         """
-        src = self._tokens(src, "src")
         return decoding.greedy_decode(
-            self, src, bos_id, eos_id, max_len, use_cache, limits, no_repeat
+            self, self._tokens(src, "src"), bos_id, eos_id, max_len, **options
         )
 
     def beam_search(
@@ -438,29 +431,15 @@ class Transformer(nn.Module):
         bos_id: int,
         eos_id: int,
         max_len: int,
-        length_penalty: float = 1.0,
-        use_cache: bool = True,
-        limits: np.ndarray | None = None,
-        no_repeat: np.ndarray | None = None,
+        **options: Any,
     ) -> np.ndarray:
         """Beam search with length normalisation (score / length**length_penalty), same format.
 
-        `use_cache`, `limits` and `no_repeat` as in greedy_decode; beam_size=1 is greedy
-        decoding.
+        `options` are models.decoding.beam_search's: `length_penalty=1.0`, and `use_cache`,
+        `limits` and `no_repeat` as in greedy_decode; beam_size=1 is greedy decoding.
         """
         src = self._tokens(src, "src")
-        return decoding.beam_search(
-            self,
-            src,
-            beam_size,
-            bos_id,
-            eos_id,
-            max_len,
-            length_penalty,
-            use_cache,
-            limits,
-            no_repeat,
-        )
+        return decoding.beam_search(self, src, beam_size, bos_id, eos_id, max_len, **options)
 
     def _tokens(self, tokens: np.ndarray | Tensor, name: str) -> np.ndarray:
         array = tokens.data if isinstance(tokens, Tensor) else np.asarray(tokens)
