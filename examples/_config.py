@@ -43,7 +43,7 @@ class Config:
     compound_pairs: int = 20000  # extra training pairs "A ， B 。" (train_compound.tsv, <= 20000)
     neg_comparative_pairs: int = 6000  # extra "X 不 比 Y ADJ 。" (train_neg_comparative, <= 10k)
     everyday_pairs: int = 4000  # extra everyday sentences: 你好, 我 爱 你 (train_everyday, <= 6k)
-    unpunctuated_rate: float = 0.1  # a source's final 。/？ dropped (target kept): optional 。
+    unpunctuated_rate: float = 0.05  # a source's final 。/？ dropped (target kept): optional 。
     question_consistency: float = 3.0  # weight of the consistency loss (_consistency.py)
     consistency_pairs: int = 16  # consistency pairs run beside each update's batch
     place_pairs: int = 4  # of those, statements with a place beside the same without it
